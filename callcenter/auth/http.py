@@ -1,0 +1,97 @@
+"""Log in and out, who am I, and the role check every route uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from callcenter.auth import service
+from callcenter.auth.model import ALL_ROLES, Principal, Role
+from callcenter.errors import Forbidden, Invalid
+from callcenter.web.keys import SERVICES
+
+SESSION_COOKIE = "cc_session"
+
+
+async def principal(request: web.Request, roles: frozenset[Role]) -> Principal:
+    """Who is asking (bearer token or session cookie), and whether their role may."""
+    svc = request.app[SERVICES]
+    header = request.headers.get("Authorization", "")
+    bearer = header[7:].strip() if header.lower().startswith("bearer ") else None
+    if header and bearer is None:
+        bearer = "\x00invalid"  # an Authorization header of another scheme is a wrong token
+    user = await service.authenticate(
+        svc.db(), svc.clock, bearer, request.cookies.get(SESSION_COOKIE)
+    )
+    if user.role not in roles:
+        raise Forbidden("forbidden", f"the role {user.role.value} may not do this")
+    return user
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    if request.content_type != "application/json":
+        raise Invalid("bad-content-type", "send application/json")
+    body = await request.json()
+    if not isinstance(body, dict):
+        raise Invalid("bad-json", "the body must be a JSON object")
+    return body
+
+
+def _text(body: dict[str, Any], key: str) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value:
+        raise Invalid("missing-field", f"{key} is required", key)
+    return value
+
+
+def me_json(user: Principal) -> dict[str, Any]:
+    return {
+        "name": user.name,
+        "role": user.role.value,
+        "extension": user.extension,
+        "work_number": user.work_number,
+        "language": user.language,
+    }
+
+
+async def login(request: web.Request) -> web.Response:
+    svc = request.app[SERVICES]
+    body = await json_body(request)
+    user, session = await service.login(
+        svc.db(),
+        svc.clock,
+        _text(body, "name"),
+        _text(body, "password"),
+        svc.settings.web.session_hours,
+    )
+    response = web.json_response(me_json(user))
+    response.set_cookie(
+        SESSION_COOKIE,
+        session,
+        httponly=True,
+        samesite="Strict",
+        secure=svc.settings.web.secure_cookies,
+        max_age=int(svc.settings.web.session_hours * 3600),
+        path="/",
+    )
+    return response
+
+
+async def logout(request: web.Request) -> web.Response:
+    session = request.cookies.get(SESSION_COOKIE)
+    if session:
+        await service.logout(request.app[SERVICES].db(), session)
+    response = web.json_response({"ok": True})
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+async def me(request: web.Request) -> web.Response:
+    return web.json_response(me_json(await principal(request, ALL_ROLES)))
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/login", login, name="login")
+    app.router.add_post("/api/logout", logout, name="logout")
+    app.router.add_get("/api/me", me, name="me")

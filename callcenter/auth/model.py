@@ -1,0 +1,59 @@
+"""Roles and who may do what: the access rules, pure."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    AGENT = "agent"  # 接线员 / 话务员
+    TEAM_LEAD = "team_lead"  # 领班
+    QA_LEAD = "qa_lead"  # 客服部长
+    STATION = "station"  # 维修站
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+ALL_ROLES = frozenset(Role)
+# Who may see a call at all; agents see only the calls their own phone took part in.
+CALL_READERS = frozenset({Role.AGENT, Role.TEAM_LEAD, Role.QA_LEAD, Role.SUPERVISOR, Role.ADMIN})
+# Residents' phone numbers in full: only those who talk to residents or must trace a call
+# (003 保密制度). Others see a masked number.
+FULL_NUMBER_READERS = frozenset({Role.AGENT, Role.TEAM_LEAD, Role.ADMIN})
+STATS_READERS = frozenset({Role.TEAM_LEAD, Role.QA_LEAD, Role.SUPERVISOR, Role.ADMIN})
+VIOLATION_READERS = frozenset(
+    {Role.AGENT, Role.TEAM_LEAD, Role.QA_LEAD, Role.SUPERVISOR, Role.ADMIN}
+)
+LIVE_READERS = frozenset({Role.AGENT, Role.TEAM_LEAD, Role.QA_LEAD, Role.SUPERVISOR, Role.ADMIN})
+USER_ADMINS = frozenset({Role.ADMIN})
+
+NAME_RE = re.compile(r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{1,64}$")
+EXTENSION_RE = re.compile(r"^[0-9A-Za-z*#+]{1,32}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling the API or using the page."""
+
+    id: int
+    name: str
+    role: Role
+    extension: str | None = None
+    work_number: str | None = None
+    language: str | None = None
+
+    def may(self, roles: frozenset[Role]) -> bool:
+        return self.role in roles
+
+
+def mask_number(number: str | None) -> str | None:
+    """138****0001: enough to tell calls apart, not enough to call the resident."""
+    if not number:
+        return number
+    if len(number) <= 4:
+        return "*" * len(number)
+    if len(number) <= 7:
+        return number[:1] + "*" * (len(number) - 3) + number[-2:]
+    return number[:3] + "*" * (len(number) - 7) + number[-4:]

@@ -1,0 +1,176 @@
+"""Users, API tokens and browser sessions in the database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import Mapped, mapped_column
+
+from callcenter.auth.model import Principal, Role
+from callcenter.db import Base, UTCDateTime
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    extension: Mapped[str | None] = mapped_column(String(32), unique=True, nullable=True)
+    work_number: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class WebSession(Base):
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+users = User.__table__
+api_tokens = ApiToken.__table__
+web_sessions = WebSession.__table__
+
+_PRINCIPAL_COLUMNS = (
+    users.c.id,
+    users.c.name,
+    users.c.role,
+    users.c.extension,
+    users.c.work_number,
+    users.c.language,
+)
+
+
+def _principal(row: object) -> Principal:
+    m = row._mapping  # type: ignore[attr-defined]
+    return Principal(
+        id=m["id"],
+        name=m["name"],
+        role=Role(m["role"]),
+        extension=m["extension"],
+        work_number=m["work_number"],
+        language=m["language"],
+    )
+
+
+async def insert_user(conn: AsyncConnection, **values: object) -> int:
+    result = await conn.execute(users.insert().values(**values).returning(users.c.id))
+    return int(result.scalar_one())
+
+
+async def user_by_name(conn: AsyncConnection, name: str) -> Principal | None:
+    row = (await conn.execute(select(*_PRINCIPAL_COLUMNS).where(users.c.name == name))).first()
+    return _principal(row) if row else None
+
+
+async def login_candidate(conn: AsyncConnection, name: str) -> tuple[Principal, str] | None:
+    """The enabled user of that name and their password hash."""
+    row = (
+        await conn.execute(
+            select(*_PRINCIPAL_COLUMNS, users.c.password_hash).where(
+                users.c.name == name, users.c.disabled.is_(False)
+            )
+        )
+    ).first()
+    return (_principal(row), row.password_hash) if row else None
+
+
+async def update_password_hash(conn: AsyncConnection, user_id: int, password_hash: str) -> None:
+    await conn.execute(
+        update(users).where(users.c.id == user_id).values(password_hash=password_hash)
+    )
+
+
+async def user_by_extension(conn: AsyncConnection, extension: str) -> Principal | None:
+    stmt = select(*_PRINCIPAL_COLUMNS).where(users.c.extension == extension)
+    row = (await conn.execute(stmt)).first()
+    return _principal(row) if row else None
+
+
+async def list_users(conn: AsyncConnection) -> list[Principal]:
+    rows = (await conn.execute(select(*_PRINCIPAL_COLUMNS).order_by(users.c.name))).all()
+    return [_principal(r) for r in rows]
+
+
+async def extensions(conn: AsyncConnection) -> dict[str, tuple[int, str]]:
+    """extension → (user id, user name) for every enabled user with an extension."""
+    rows = await conn.execute(
+        select(users.c.extension, users.c.id, users.c.name).where(
+            users.c.extension.is_not(None), users.c.disabled.is_(False)
+        )
+    )
+    return {r.extension: (r.id, r.name) for r in rows}
+
+
+async def insert_token(conn: AsyncConnection, user_id: int, token_hash: str, at: datetime) -> None:
+    await conn.execute(
+        api_tokens.insert().values(user_id=user_id, token_hash=token_hash, created_at=at)
+    )
+
+
+async def user_by_token(conn: AsyncConnection, token_hash: str, at: datetime) -> Principal | None:
+    row = (
+        await conn.execute(
+            select(*_PRINCIPAL_COLUMNS)
+            .join(api_tokens, api_tokens.c.user_id == users.c.id)
+            .where(api_tokens.c.token_hash == token_hash, users.c.disabled.is_(False))
+        )
+    ).first()
+    if row is None:
+        return None
+    await conn.execute(
+        update(api_tokens).where(api_tokens.c.token_hash == token_hash).values(last_used_at=at)
+    )
+    return _principal(row)
+
+
+async def insert_session(
+    conn: AsyncConnection, user_id: int, token_hash: str, at: datetime, expires: datetime
+) -> None:
+    await conn.execute(
+        web_sessions.insert().values(
+            user_id=user_id, token_hash=token_hash, created_at=at, expires_at=expires
+        )
+    )
+
+
+async def user_by_session(conn: AsyncConnection, token_hash: str, at: datetime) -> Principal | None:
+    row = (
+        await conn.execute(
+            select(*_PRINCIPAL_COLUMNS)
+            .join(web_sessions, web_sessions.c.user_id == users.c.id)
+            .where(
+                web_sessions.c.token_hash == token_hash,
+                web_sessions.c.expires_at > at,
+                users.c.disabled.is_(False),
+            )
+        )
+    ).first()
+    return _principal(row) if row else None
+
+
+async def delete_session(conn: AsyncConnection, token_hash: str) -> None:
+    await conn.execute(delete(web_sessions).where(web_sessions.c.token_hash == token_hash))
+
+
+async def delete_expired_sessions(conn: AsyncConnection, at: datetime) -> None:
+    await conn.execute(delete(web_sessions).where(web_sessions.c.expires_at <= at))

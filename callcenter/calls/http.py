@@ -1,0 +1,168 @@
+"""Routes for calls, answer statistics, violations and the live feed: parse → authorize →
+query → dump."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from callcenter.auth import store as auth_store
+from callcenter.auth.http import principal
+from callcenter.auth.model import (
+    CALL_READERS,
+    FULL_NUMBER_READERS,
+    LIVE_READERS,
+    STATS_READERS,
+    VIOLATION_READERS,
+    Principal,
+    Role,
+)
+from callcenter.calls import schemas, stats, store
+from callcenter.errors import Invalid
+from callcenter.web.keys import SERVICES, Services
+
+MAX_LIMIT = 10_000
+
+
+def _instant(request: web.Request, name: str, svc: Services) -> datetime | None:
+    text = request.query.get(name)
+    if text is None or text == "":
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise Invalid(
+            "bad-parameter", f"{name} must be an ISO 8601 time, got {text!r}", name
+        ) from None
+    # A time without offset is the hotline's local time.
+    return value if value.tzinfo else value.replace(tzinfo=svc.settings.tz)
+
+
+def time_range(request: web.Request, svc: Services) -> tuple[datetime, datetime]:
+    """[from, to): default today in the hotline's time zone."""
+    start = _instant(request, "from", svc)
+    end = _instant(request, "to", svc)
+    if start is None:
+        start = stats.local_day_start(end or svc.clock.now(), svc.settings.tz)
+    if end is None:
+        end = start + timedelta(days=1)
+    if end <= start:
+        raise Invalid("bad-range", "to must be after from", "to")
+    return start, end
+
+
+def _limit(request: web.Request, default: int = 1000) -> int:
+    text = request.query.get("limit", str(default))
+    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        raise Invalid("bad-parameter", f"limit must be 1-{MAX_LIMIT}", "limit")
+    return int(text)
+
+
+async def _agent_filter(request: web.Request, user: Principal, svc: Services) -> int | None:
+    """Agents see only their own; others may ask for one agent by name."""
+    if user.role == Role.AGENT:
+        return user.id
+    name = request.query.get("agent")
+    if not name:
+        return None
+    async with svc.db().connect() as conn:
+        agent = await auth_store.user_by_name(conn, name)
+    if agent is None:
+        raise Invalid("no-such-agent", f"no user named {name!r}", "agent")
+    return agent.id
+
+
+async def list_calls(request: web.Request) -> web.Response:
+    svc = request.app[SERVICES]
+    user = await principal(request, CALL_READERS)
+    start, end = time_range(request, svc)
+    agent_id = await _agent_filter(request, user, svc)
+    async with svc.db().connect() as conn:
+        rows = await store.calls_between(conn, start, end, agent_id, _limit(request))
+    now = svc.clock.now()
+    full = user.role in FULL_NUMBER_READERS
+    return web.json_response([schemas.call_json(c, svc.rule, now, full) for c in rows])
+
+
+async def answer_stats(request: web.Request) -> web.Response:
+    svc = request.app[SERVICES]
+    await principal(request, STATS_READERS)
+    start, end = time_range(request, svc)
+    group_by = request.query.get("group_by") or None
+    if group_by not in (None, "agent", "hour", "day"):
+        raise Invalid("bad-parameter", "group_by must be agent, hour or day", "group_by")
+    async with svc.db().connect() as conn:
+        rows = await store.calls_between(conn, start, end, monitored_only=True)
+    groups, total = stats.answer_stats(rows, svc.rule, group_by, svc.settings.tz)  # type: ignore[arg-type]
+    body: dict[str, Any] = {
+        "from": schemas.iso(start),
+        "to": schemas.iso(end),
+        "group_by": group_by,
+        "ring_limit": svc.rule.limit,
+        "cycle_seconds": svc.rule.cycle_seconds,
+        "groups": groups,
+        "total": total,
+    }
+    return web.json_response(body)
+
+
+async def list_violations(request: web.Request) -> web.Response:
+    svc = request.app[SERVICES]
+    user = await principal(request, VIOLATION_READERS)
+    start, end = time_range(request, svc)
+    agent_id = await _agent_filter(request, user, svc)
+    async with svc.db().connect() as conn:
+        rows = await store.violations_between(conn, start, end, agent_id, _limit(request))
+    full = user.role in FULL_NUMBER_READERS
+    return web.json_response([schemas.violation_row_json(r, full) for r in rows])
+
+
+def ringing_now(svc: Services, user: Principal) -> list[dict[str, Any]]:
+    """Phones ringing at this moment, from live memory."""
+    now = svc.clock.now()
+    full = user.role in FULL_NUMBER_READERS
+    out = []
+    for call in svc.calls().calls.values():
+        if call.closed or not call.monitored:
+            continue
+        for leg in call.legs.values():
+            if leg.ringing:
+                seconds = schemas.leg_ring_seconds(leg, now) or 0.0
+                out.append(
+                    {
+                        "call_id": call.id,
+                        "leg_id": leg.id,
+                        "extension": leg.extension,
+                        "agent": leg.agent.name if leg.agent else None,
+                        "caller": schemas.number(call.caller, full),
+                        "ring_started_at": schemas.iso(leg.ring_started_at),
+                        "ring_seconds": seconds,
+                        "rings": svc.rule.rings(seconds),
+                    }
+                )
+    return out
+
+
+async def live(request: web.Request) -> web.StreamResponse:
+    svc = request.app[SERVICES]
+    user = await principal(request, LIVE_READERS)
+    ws = web.WebSocketResponse(heartbeat=30)
+    await ws.prepare(request)
+    snapshot = {
+        "type": "snapshot",
+        "now": schemas.iso(svc.clock.now()),
+        "ring_limit": svc.rule.limit,
+        "cycle_seconds": svc.rule.cycle_seconds,
+        "ringing": ringing_now(svc, user),
+    }
+    await svc.hub.serve(ws, user, snapshot)
+    return ws
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/calls", list_calls, name="calls")
+    app.router.add_get("/api/stats/answers", answer_stats, name="answer_stats")
+    app.router.add_get("/api/violations", list_violations, name="violations")
+    app.router.add_get("/api/live", live, name="live")

@@ -1,0 +1,268 @@
+"""The call tracker: live call state in memory, ring-limit timers, batched saves.
+
+Telephony events arrive far faster than one transaction each could be written (20,000 SIP
+messages/s), so `handle` only updates memory; `run_flusher` writes every change in one
+transaction per batch (at most `flush_interval` later, at once for violations) and publishes
+the domain events after the commit. Open calls and pending deadlines are rebuilt from the
+database on start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from callcenter.auth import store as auth_store
+from callcenter.bus import Bus
+from callcenter.calls import model, store
+from callcenter.calls.model import AgentRef, CallState, LegState
+from callcenter.calls.rings import RingRule
+from callcenter.clock import Clock, Timer
+from callcenter.events import PhoneRang, ViolationRecorded
+from callcenter.telephony import types as t
+
+log = logging.getLogger(__name__)
+
+CallKey = tuple[str, str, str]
+# A capture timestamp this far ahead of our clock, or older than the deadline, is not live
+# traffic (a skewed clock or a replay): its deadline then runs from when we saw it.
+_MAX_CLOCK_AHEAD = timedelta(seconds=2)
+_KEEP_CLOSED = timedelta(seconds=60)
+
+
+class AgentDirectory:
+    """Extension → agent, reloaded from the users table (the CLI adds users while we run)."""
+
+    def __init__(self) -> None:
+        self.by_extension: dict[str, AgentRef] = {}
+        self.by_id: dict[int, AgentRef] = {}
+
+    def lookup(self, extension: str) -> AgentRef | None:
+        return self.by_extension.get(extension)
+
+    async def reload(self, engine: AsyncEngine) -> None:
+        async with engine.connect() as conn:
+            rows = await auth_store.extensions(conn)
+        self.by_extension = {ext: AgentRef(uid, name) for ext, (uid, name) in rows.items()}
+        self.by_id = {a.id: a for a in self.by_extension.values()}
+
+
+class CallTracker:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        bus: Bus,
+        clock: Clock,
+        rule: RingRule,
+        directory: AgentDirectory,
+        max_ring: timedelta = timedelta(minutes=10),
+        max_call: timedelta = timedelta(hours=4),
+        flush_interval: float = 0.1,
+    ) -> None:
+        self.engine = engine
+        self.bus = bus
+        self.clock = clock
+        self.rule = rule
+        self.directory = directory
+        self.max_ring = max_ring
+        self.max_call = max_call
+        self.flush_interval = flush_interval
+        self.calls: dict[CallKey, CallState] = {}
+        self._timers: dict[str, Timer] = {}
+        self._dirty_calls: dict[str, CallState] = {}
+        self._dirty_legs: dict[str, LegState] = {}
+        self._events: list[object] = []
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.events_handled = 0
+        self.flush_failures = 0
+
+    # -- the hot path -------------------------------------------------------------------
+    def handle(self, event: t.TelephonyEvent) -> None:
+        """Apply one telephony event (from any adapter) to live state. Never blocks."""
+        self.events_handled += 1
+        key = (event.source, event.call_id, event.call_tag)
+        call = self.calls.get(key)
+        if call is None:
+            if not isinstance(event, t.CallOffered):
+                # An adapter always offers a call first; anything else is for a call we
+                # closed and evicted, or never saw start.
+                return
+            call = model.offer(event, self.directory.lookup)
+            self.calls[key] = call
+            self._mark(call)
+            return
+        self._record(call, model.apply(call, event, self.rule, self.directory.lookup))
+
+    def _record(self, call: CallState, events: list[object]) -> None:
+        if not events and not call.dirty:
+            return
+        self._mark(call)
+        for ev in events:
+            if isinstance(ev, PhoneRang) and ev.monitored:
+                self._schedule(call, ev)
+            elif isinstance(ev, ViolationRecorded):
+                self._wake.set()
+        self._events.extend(events)
+        for leg in call.legs.values():
+            if not leg.ringing and leg.id in self._timers:
+                self._timers.pop(leg.id).cancel()
+
+    def _mark(self, call: CallState) -> None:
+        self._idle.clear()
+        self._dirty_calls[call.id] = call
+        for leg in call.legs.values():
+            if leg.dirty:
+                self._dirty_legs[leg.id] = leg
+
+    def _schedule(self, call: CallState, rang: PhoneRang) -> None:
+        leg = next(leg for leg in call.legs.values() if leg.id == rang.leg_pk)
+        self._arm(call, leg, rang.ring_started_at)
+
+    def _arm(self, call: CallState, leg: LegState, ring_started_at: datetime) -> None:
+        now = self.clock.now()
+        lag = now - ring_started_at
+        if -_MAX_CLOCK_AHEAD <= lag < self.rule.deadline:
+            fire_at = ring_started_at + self.rule.deadline
+        else:
+            fire_at = now + self.rule.deadline
+        key = (call.source, call.call_id, call.call_tag)
+        self._timers[leg.id] = self.clock.call_at(fire_at, self._deadline_callback(key, leg.id))
+
+    def _deadline_callback(self, key: CallKey, leg_pk: str) -> Callable[[], None]:
+        def fire() -> None:
+            self._timers.pop(leg_pk, None)
+            call = self.calls.get(key)
+            if call is None:
+                return
+            leg = next((x for x in call.legs.values() if x.id == leg_pk), None)
+            if leg is not None:
+                self._record(call, model.deadline_due(call, leg, self.clock.now(), self.rule))
+
+        return fire
+
+    # -- persistence ----------------------------------------------------------------------
+    async def restore(self) -> int:
+        """Load open calls and re-arm the deadlines of legs still ringing."""
+        await self.directory.reload(self.engine)
+        async with self.engine.connect() as conn:
+            open_calls = await store.load_open_calls(conn)
+        for call in open_calls:
+            self.calls[(call.source, call.call_id, call.call_tag)] = call
+            for leg in call.legs.values():
+                if leg.ringing and call.monitored and not leg.ring_limit_recorded:
+                    assert leg.ring_started_at is not None
+                    key = (call.source, call.call_id, call.call_tag)
+                    # Past deadlines fire at once: the violation happened while we were down.
+                    fire_at = leg.ring_started_at + self.rule.deadline
+                    self._timers[leg.id] = self.clock.call_at(
+                        fire_at, self._deadline_callback(key, leg.id)
+                    )
+        return len(open_calls)
+
+    def open_calls(self, source: str) -> list[CallState]:
+        return [c for c in self.calls.values() if c.source == source and not c.closed]
+
+    async def flush(self) -> None:
+        """Write every change since the last flush in one transaction, then publish."""
+        if not self._dirty_calls and not self._events:
+            self._idle.set()
+            return
+        dirty_calls, self._dirty_calls = self._dirty_calls, {}
+        dirty_legs, self._dirty_legs = self._dirty_legs, {}
+        events, self._events = self._events, []
+        violations = [e for e in events if isinstance(e, ViolationRecorded)]
+        call_list = list(dirty_calls.values())
+        leg_list = list(dirty_legs.values())
+        for c in call_list:
+            c.dirty = False
+        for leg in leg_list:
+            leg.dirty = False
+        try:
+            async with self.engine.begin() as conn:
+                await store.save(conn, call_list, leg_list, violations)
+        except Exception:
+            self.flush_failures += 1
+            log.exception("saving call state failed; will retry calls=%d", len(call_list))
+            for c in call_list:
+                c.dirty = True
+                self._dirty_calls.setdefault(c.id, c)
+            for leg in leg_list:
+                leg.dirty = True
+                self._dirty_legs.setdefault(leg.id, leg)
+            self._events[:0] = events
+            raise
+        for c in call_list:
+            c.persisted = True
+        for leg in leg_list:
+            leg.persisted = True
+        await self.bus.publish_all(events)
+        if not self._dirty_calls and not self._events:
+            self._idle.set()
+
+    async def run_flusher(self) -> None:
+        backoff = self.flush_interval
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self.flush()
+                backoff = self.flush_interval
+            except Exception:
+                backoff = min(5.0, backoff * 2)
+
+    async def settled(self) -> None:
+        """Wait until everything handled so far is saved and published (tests, shutdown)."""
+        self._wake.set()
+        await self._idle.wait()
+
+    # -- housekeeping ---------------------------------------------------------------------
+    def sweep(self) -> None:
+        """Close what was lost (no final response, no BYE) and forget closed calls."""
+        now = self.clock.now()
+        for key, call in list(self.calls.items()):
+            if call.closed:
+                if call.ended_at is not None and now - call.ended_at > _KEEP_CLOSED:
+                    if not call.dirty and call.persisted:
+                        del self.calls[key]
+                continue
+            events: list[object] = []
+            for leg in call.legs.values():
+                if (
+                    leg.ringing
+                    and leg.ring_started_at
+                    and now - leg.ring_started_at > self.max_ring
+                ):
+                    events += model.expire_leg(call, leg, now, self.rule)
+            started = call.answered_at or call.offered_at
+            limit = self.max_call if call.answered_at else self.max_ring
+            if now - started > limit:
+                events += model.expire_call(call, now)
+            if events:
+                self._record(call, events)
+
+    async def run_sweeper(self, interval: float = 1.0) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            self.sweep()
+
+    async def reload_directory_periodically(self, interval: float = 10.0) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.directory.reload(self.engine)
+            except Exception:
+                log.exception("reloading the agent directory failed")
+
+    def close(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()

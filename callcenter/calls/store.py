@@ -1,0 +1,285 @@
+"""Calls, legs and violations in the database: batched writes from the tracker, API reads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    bindparam,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import Mapped, mapped_column
+
+from callcenter.auth.store import users
+from callcenter.calls.model import AgentRef, CallState, LegState
+from callcenter.db import Base, UTCDateTime
+from callcenter.events import ViolationRecorded
+
+
+class Call(Base):
+    __tablename__ = "calls"
+    __table_args__ = (
+        UniqueConstraint("source", "sip_call_id", "call_tag", name="uq_calls_key"),
+        Index("ix_calls_offered_at", "offered_at"),
+        Index("ix_calls_open", "final"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    sip_call_id: Mapped[str] = mapped_column(String(255))
+    call_tag: Mapped[str] = mapped_column(String(128))
+    caller: Mapped[str] = mapped_column(String(64))
+    dialed: Mapped[str] = mapped_column(String(64))
+    monitored: Mapped[bool] = mapped_column(Boolean)
+    offered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Set once the call reached its final outcome; NULL while it is still going on.
+    final: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    hung_up_by: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    answered_leg: Mapped[str | None] = mapped_column(String(128), nullable=True)
+
+
+class Leg(Base):
+    __tablename__ = "legs"
+    __table_args__ = (
+        UniqueConstraint("call_pk", "leg_ref", name="uq_legs_key"),
+        Index("ix_legs_ring_started_at", "ring_started_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    call_pk: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    leg_ref: Mapped[str] = mapped_column(String(128))
+    extension: Mapped[str] = mapped_column(String(64))
+    agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    ring_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    end_cause: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    ring_limit_recorded: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Violation(Base):
+    __tablename__ = "violations"
+    __table_args__ = (Index("ix_violations_occurred_at", "occurred_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    call_pk: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    leg_pk: Mapped[str | None] = mapped_column(ForeignKey("legs.id"), nullable=True)
+    extension: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    rings: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    ring_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    detail: Mapped[str] = mapped_column(String(255))
+
+
+calls = Call.__table__
+legs = Leg.__table__
+violations = Violation.__table__
+
+_CALL_COLS = (
+    "source", "sip_call_id", "call_tag", "caller", "dialed", "monitored", "offered_at",
+    "answered_at", "ended_at", "final", "hung_up_by", "answered_leg",
+)  # fmt: skip
+_LEG_COLS = (
+    "call_pk", "leg_ref", "extension", "agent_id", "ring_started_at", "answered_at",
+    "ended_at", "outcome", "end_cause", "ring_limit_recorded",
+)  # fmt: skip
+
+
+def _call_row(call: CallState) -> dict[str, Any]:
+    return {
+        "id": call.id,
+        "source": call.source,
+        "sip_call_id": call.call_id,
+        "call_tag": call.call_tag,
+        "caller": call.caller,
+        "dialed": call.dialed,
+        "monitored": call.monitored,
+        "offered_at": call.offered_at,
+        "answered_at": call.answered_at,
+        "ended_at": call.ended_at,
+        "final": call.final,
+        "hung_up_by": call.hung_up_by,
+        "answered_leg": call.answered_leg,
+    }
+
+
+def _leg_row(leg: LegState) -> dict[str, Any]:
+    return {
+        "id": leg.id,
+        "call_pk": leg.call_pk,
+        "leg_ref": leg.leg_ref,
+        "extension": leg.extension,
+        "agent_id": leg.agent.id if leg.agent else None,
+        "ring_started_at": leg.ring_started_at,
+        "answered_at": leg.answered_at,
+        "ended_at": leg.ended_at,
+        "outcome": leg.outcome,
+        "end_cause": leg.end_cause,
+        "ring_limit_recorded": leg.ring_limit_recorded,
+    }
+
+
+def _updates(table: Any, cols: Sequence[str], rows: list[dict[str, Any]]) -> Any:
+    stmt = update(table).where(table.c.id == bindparam("_id"))
+    return stmt.values({c: bindparam("_" + c) for c in cols}), [
+        {"_" + k: v for k, v in row.items()} for row in rows
+    ]
+
+
+async def save(
+    conn: AsyncConnection,
+    call_states: Sequence[CallState],
+    leg_states: Sequence[LegState],
+    new_violations: Sequence[ViolationRecorded],
+) -> None:
+    """Write the changed calls and legs and the new violations: one batch, one transaction."""
+    new_calls = [_call_row(c) for c in call_states if not c.persisted]
+    old_calls = [_call_row(c) for c in call_states if c.persisted]
+    new_legs = [_leg_row(leg) for leg in leg_states if not leg.persisted]
+    old_legs = [_leg_row(leg) for leg in leg_states if leg.persisted]
+    if new_calls:
+        await conn.execute(calls.insert(), new_calls)
+    if old_calls:
+        stmt, params = _updates(calls, _CALL_COLS, old_calls)
+        await conn.execute(stmt, params)
+    if new_legs:
+        await conn.execute(legs.insert(), new_legs)
+    if old_legs:
+        stmt, params = _updates(legs, _LEG_COLS, old_legs)
+        await conn.execute(stmt, params)
+    if new_violations:
+        rows = []
+        for v in new_violations:
+            row = asdict(v)
+            del row["agent"], row["caller"]
+            rows.append(row)
+        await conn.execute(violations.insert(), rows)
+
+
+def _call_state(r: Any) -> CallState:
+    return CallState(
+        id=r.id,
+        source=r.source,
+        call_id=r.sip_call_id,
+        call_tag=r.call_tag,
+        caller=r.caller,
+        dialed=r.dialed,
+        offered_at=r.offered_at,
+        monitored=r.monitored,
+        answered_at=r.answered_at,
+        ended_at=r.ended_at,
+        final=r.final,
+        hung_up_by=r.hung_up_by,
+        answered_leg=r.answered_leg,
+        dirty=False,
+        persisted=True,
+    )
+
+
+def _leg_state(r: Any, agent: AgentRef | None) -> LegState:
+    return LegState(
+        id=r.id,
+        call_pk=r.call_pk,
+        leg_ref=r.leg_ref,
+        extension=r.extension,
+        agent=agent,
+        ring_started_at=r.ring_started_at,
+        answered_at=r.answered_at,
+        ended_at=r.ended_at,
+        outcome=r.outcome,
+        end_cause=r.end_cause,
+        ring_limit_recorded=r.ring_limit_recorded,
+        dirty=False,
+        persisted=True,
+    )
+
+
+async def _with_legs(conn: AsyncConnection, call_rows: Sequence[Any]) -> list[CallState]:
+    by_id = {r.id: _call_state(r) for r in call_rows}
+    ids = list(by_id)
+    for i in range(0, len(ids), 500):
+        rows = await conn.execute(
+            select(legs, users.c.name.label("agent_name"))
+            .outerjoin(users, users.c.id == legs.c.agent_id)
+            .where(legs.c.call_pk.in_(ids[i : i + 500]))
+        )
+        for r in rows:
+            agent = AgentRef(r.agent_id, r.agent_name) if r.agent_id is not None else None
+            by_id[r.call_pk].legs[r.leg_ref] = _leg_state(r, agent)
+    for call in by_id.values():
+        call.legs = dict(
+            sorted(call.legs.items(), key=lambda kv: kv[1].ring_started_at or call.offered_at)
+        )
+    return list(by_id.values())
+
+
+async def load_open_calls(conn: AsyncConnection) -> list[CallState]:
+    """Every call not yet closed, with its legs: what the tracker must resume after a restart."""
+    rows = (await conn.execute(select(calls).where(calls.c.final.is_(None)))).all()
+    return await _with_legs(conn, rows)
+
+
+async def calls_between(
+    conn: AsyncConnection,
+    start: datetime,
+    end: datetime,
+    agent_id: int | None = None,
+    limit: int | None = None,
+    monitored_only: bool = False,
+) -> list[CallState]:
+    """Calls offered in [start, end), oldest first; optionally only those that rang
+    `agent_id`'s phone."""
+    stmt = select(calls).where(calls.c.offered_at >= start, calls.c.offered_at < end)
+    if agent_id is not None:
+        stmt = stmt.where(calls.c.id.in_(select(legs.c.call_pk).where(legs.c.agent_id == agent_id)))
+    if monitored_only:
+        stmt = stmt.where(calls.c.monitored.is_(True))
+    stmt = stmt.order_by(calls.c.offered_at, calls.c.id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return await _with_legs(conn, (await conn.execute(stmt)).all())
+
+
+async def violations_between(
+    conn: AsyncConnection,
+    start: datetime,
+    end: datetime,
+    agent_id: int | None = None,
+    limit: int = 1000,
+) -> list[Any]:
+    stmt = (
+        select(
+            violations,
+            users.c.name.label("agent_name"),
+            calls.c.caller,
+            calls.c.sip_call_id,
+        )
+        .join(calls, calls.c.id == violations.c.call_pk)
+        .outerjoin(users, users.c.id == violations.c.agent_id)
+        .where(violations.c.occurred_at >= start, violations.c.occurred_at < end)
+    )
+    if agent_id is not None:
+        stmt = stmt.where(violations.c.agent_id == agent_id)
+    stmt = stmt.order_by(violations.c.occurred_at.desc()).limit(limit)
+    return list((await conn.execute(stmt)).all())

@@ -1,0 +1,202 @@
+"""The `callcenter` command: serve, db, user, token."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from callcenter import db
+from callcenter.auth import service as auth_service
+from callcenter.auth import store as auth_store
+from callcenter.auth.model import Role
+from callcenter.clock import SystemClock
+from callcenter.config import ConfigError, Settings, load_settings
+from callcenter.errors import DomainError
+
+log = logging.getLogger("callcenter")
+
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="TOML settings file")
+    p = argparse.ArgumentParser(prog="callcenter", description=__doc__, parents=[common])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", parents=[common], help="run the service")
+    serve.add_argument("--migrate", action="store_true", help="apply pending migrations first")
+    serve.add_argument(
+        "--demo", action="store_true", help="also run a simulated hotline sending HEP to us"
+    )
+
+    dbp = sub.add_parser("db", parents=[common], help="database schema")
+    dbsub = dbp.add_subparsers(dest="db_command", required=True)
+    dbsub.add_parser("upgrade", parents=[common], help="apply every pending migration")
+    dbsub.add_parser("current", parents=[common], help="print the schema revision")
+
+    user = sub.add_parser("user", parents=[common], help="people and roles")
+    usub = user.add_subparsers(dest="user_command", required=True)
+    add = usub.add_parser(
+        "add",
+        parents=[common],
+        help="add a user; the password is read from standard input, or generated and printed",
+    )
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("--extension", help="the agent's phone extension (maps ringing phones)")
+    add.add_argument("--work-number", help="工号, the agent's work number")
+    add.add_argument("--language", choices=["zh-CN", "en"])
+    usub.add_parser("list", parents=[common], help="list users")
+    passwd = usub.add_parser(
+        "passwd", parents=[common], help="set a new password (standard input, or generated)"
+    )
+    passwd.add_argument("name")
+
+    token = sub.add_parser("token", parents=[common], help="API tokens")
+    tsub = token.add_subparsers(dest="token_command", required=True)
+    create = tsub.add_parser("create", parents=[common], help="print a new bearer token for NAME")
+    create.add_argument("name")
+    return p
+
+
+def _password_from_stdin() -> tuple[str, bool]:
+    """(password, generated). A terminal gets a generated one; a pipe gives its first line."""
+    if not sys.stdin.isatty():
+        line = sys.stdin.readline().rstrip("\r\n")
+        if line:
+            return line, False
+    return auth_service.generate_password(), True
+
+
+async def _with_engine(settings: Settings, work: Callable[[Any], Awaitable[int]]) -> int:
+    engine = db.create_engine(settings.database_url)
+    try:
+        if await db.current_revision(engine) != db.head_revision():
+            print(
+                "error: the database is not migrated: run `callcenter db upgrade`", file=sys.stderr
+            )
+            return EXIT_USAGE
+        return await work(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _db(settings: Settings, args: argparse.Namespace) -> int:
+    engine = db.create_engine(settings.database_url)
+    try:
+        if args.db_command == "upgrade":
+            await db.upgrade(engine)
+        print(await db.current_revision(engine) or "(empty)")
+        return 0
+    finally:
+        await engine.dispose()
+
+
+async def _user(settings: Settings, args: argparse.Namespace) -> int:
+    clock = SystemClock()
+
+    async def work(engine: Any) -> int:
+        if args.user_command == "list":
+            async with engine.connect() as conn:
+                for u in await auth_store.list_users(conn):
+                    print(f"{u.name}\t{u.role.value}\t{u.extension or '-'}\t{u.work_number or '-'}")
+            return 0
+        password, generated = _password_from_stdin()
+        if args.user_command == "add":
+            user = await auth_service.add_user(
+                engine,
+                clock,
+                args.name,
+                args.role,
+                password,
+                extension=args.extension,
+                work_number=args.work_number,
+                language=args.language,
+            )
+            print(f"added {user.name} ({user.role.value})")
+        else:
+            await auth_service.set_password(engine, args.name, password)
+            print(f"password of {args.name} changed")
+        if generated:
+            print(f"password: {password}  (shown once; store it now)")
+        return 0
+
+    return await _with_engine(settings, work)
+
+
+async def _token(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(engine: Any) -> int:
+        print(await auth_service.create_token(engine, SystemClock(), args.name))
+        return 0
+
+    return await _with_engine(settings, work)
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from callcenter.app import StartupError, build
+
+    demo = None
+    if args.demo:
+        from callcenter.demo import run_demo
+
+        demo = run_demo
+    app = build(settings, migrate=args.migrate, demo=demo)
+    listen = settings.web.listen
+    try:
+        web.run_app(
+            app,
+            host=listen.host,
+            port=listen.port,
+            print=lambda _: log.info("web on http://%s", listen),
+            access_log=None,
+        )
+    except StartupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"error: web.listen: cannot listen on {listen}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return 0
+
+
+def _run(coro: Coroutine[Any, Any, int]) -> int:
+    return asyncio.run(coro)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        settings = load_settings(getattr(args, "config", None))
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        if args.command == "serve":
+            return _serve(settings, args)
+        if args.command == "db":
+            return _run(_db(settings, args))
+        if args.command == "user":
+            return _run(_user(settings, args))
+        if args.command == "token":
+            return _run(_token(settings, args))
+    except DomainError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Domain events, in the past tense; the bus fans them out through app.HANDLERS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+ViolationKind = Literal["ring_limit", "late_answer", "rang_out", "hung_up_first"]
+LegOutcome = Literal["answered", "abandoned", "unanswered", "answered_elsewhere"]
+CallOutcome = Literal["answered", "abandoned", "unanswered", "ringing", "in_progress"]
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneRang:
+    """An agent phone started ringing (a leg)."""
+
+    call_pk: str
+    leg_pk: str
+    extension: str
+    agent: str | None
+    caller: str
+    ring_started_at: datetime
+    monitored: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneStopped:
+    """A leg stopped ringing: answered, or given up."""
+
+    call_pk: str
+    leg_pk: str
+    extension: str
+    agent: str | None
+    outcome: LegOutcome
+    at: datetime
+    rings: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallClosed:
+    """A call reached its final outcome (answered calls close when they end)."""
+
+    call_pk: str
+    outcome: CallOutcome
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ViolationRecorded:
+    """A breach of the hotline's rules (违规), recorded against the agent of the phone."""
+
+    id: str
+    kind: ViolationKind
+    occurred_at: datetime
+    call_pk: str
+    leg_pk: str | None
+    extension: str | None
+    agent_id: int | None
+    agent: str | None
+    caller: str
+    rings: int | None
+    ring_seconds: float | None
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class RingLimitReached:
+    """A phone is still ringing at limit × cycle: the live alert (超时未接)."""
+
+    violation_id: str
+    call_pk: str
+    leg_pk: str
+    sip_call_id: str
+    extension: str
+    agent: str | None
+    agent_id: int | None
+    caller: str
+    ring_started_at: datetime
+    deadline_at: datetime
+    raised_at: datetime
+    rings: int

@@ -1,0 +1,97 @@
+"""Outgoing MQTT: one owned connection with its own reconnect loop and a bounded queue.
+
+aiomqtt has no reconnect of its own (DESIGN.md): `run` connects, drains the queue, and on
+any MqttError backs off and reconnects; the message in flight is sent again, so a broker
+restart loses no alert that was queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import aiomqtt
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+
+
+class MqttPublisher:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        username: str | None = None,
+        password: str | None = None,
+        client_id: str = "callcenter",
+        max_queue: int = 10_000,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self._username = username
+        self._password = password
+        self.client_id = client_id
+        self.queue: asyncio.Queue[Outgoing] = asyncio.Queue(max_queue)
+        self.connected = False
+        self.published = 0
+        self.dropped = 0
+        self.last_error: str | None = None
+
+    def publish(
+        self, topic: str, payload: dict[str, Any], qos: int = 1, retain: bool = False
+    ) -> None:
+        """Queue a JSON message; never blocks the caller."""
+        item = Outgoing(topic, json.dumps(payload, ensure_ascii=False).encode(), qos, retain)
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            # Keep the newest: a stale alert is worth less than a fresh one.
+            self.queue.get_nowait()
+            self.dropped += 1
+            self.queue.put_nowait(item)
+            log.warning("MQTT queue full, dropped the oldest message dropped=%d", self.dropped)
+
+    async def run(self) -> None:
+        backoff = 0.5
+        pending: Outgoing | None = None
+        while True:
+            try:
+                async with aiomqtt.Client(
+                    self.host,
+                    self.port,
+                    username=self._username,
+                    password=self._password,
+                    identifier=self.client_id,
+                    timeout=10,
+                ) as client:
+                    self.connected = True
+                    self.last_error = None
+                    backoff = 0.5
+                    log.info("MQTT connected broker=%s:%s", self.host, self.port)
+                    while True:
+                        if pending is None:
+                            pending = await self.queue.get()
+                        await client.publish(
+                            pending.topic, pending.payload, qos=pending.qos, retain=pending.retain
+                        )
+                        self.published += 1
+                        pending = None
+            except aiomqtt.MqttError as exc:
+                self.connected = False
+                if self.last_error != str(exc):
+                    log.warning("MQTT unavailable broker=%s:%s error=%s", self.host, self.port, exc)
+                self.last_error = str(exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+            finally:
+                self.connected = False

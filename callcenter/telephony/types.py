@@ -1,0 +1,109 @@
+"""The normalized telephony events every adapter (HEP/SIP, AMI, ESL, MQTT) produces.
+
+Past the adapters nothing knows a wire protocol: the calls domain sees only these.
+A call is keyed by (source, call_id, call_tag); a leg (one phone rung) by leg_id within it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+HungUpBy = Literal["agent", "caller"]
+
+
+@dataclass(frozen=True, slots=True)
+class CallOffered:
+    """A resident's call reached the hotline (SIP: the caller's INVITE)."""
+
+    source: str
+    call_id: str
+    call_tag: str
+    at: datetime
+    caller: str
+    dialed: str
+
+
+@dataclass(frozen=True, slots=True)
+class LegRinging:
+    """One agent phone started ringing (SIP: first 180/183 with a new To tag)."""
+
+    source: str
+    call_id: str
+    call_tag: str
+    leg_id: str
+    extension: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LegAnswered:
+    """The phone of this leg answered (SIP: 2xx to the INVITE)."""
+
+    source: str
+    call_id: str
+    call_tag: str
+    leg_id: str
+    extension: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LegUnanswered:
+    """The phone stopped ringing unanswered: it declined (4xx-6xx) or the system cancelled it.
+
+    `cause` is a short reason such as "486 Busy Here" or "cancelled".
+    """
+
+    source: str
+    call_id: str
+    call_tag: str
+    leg_id: str
+    extension: str
+    at: datetime
+    cause: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallAbandoned:
+    """The caller gave up before any phone answered (SIP: the caller's CANCEL)."""
+
+    source: str
+    call_id: str
+    call_tag: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CallUnanswered:
+    """The call ended without answer and without the caller giving up (SIP: a final
+    4xx-6xx other than 487 sent to the caller)."""
+
+    source: str
+    call_id: str
+    call_tag: str
+    at: datetime
+    cause: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded:
+    """An answered call ended (SIP: the first BYE). `hung_up_by` says which side sent it."""
+
+    source: str
+    call_id: str
+    call_tag: str
+    at: datetime
+    hung_up_by: HungUpBy | None
+
+
+TelephonyEvent = (
+    CallOffered
+    | LegRinging
+    | LegAnswered
+    | LegUnanswered
+    | CallAbandoned
+    | CallUnanswered
+    | CallEnded
+)

@@ -1,0 +1,72 @@
+"""Live WebSocket hub: one bounded queue and one sender per browser, so a stalled browser
+never holds up the others; callers' numbers are masked per the client's role."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from callcenter.auth.model import FULL_NUMBER_READERS, Principal, mask_number
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class LiveClient:
+    ws: web.WebSocketResponse
+    principal: Principal
+    queue: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(1000))
+
+
+class LiveHub:
+    def __init__(self) -> None:
+        self.clients: set[LiveClient] = set()
+        self.sent = 0
+
+    def broadcast(self, message: dict[str, Any]) -> None:
+        for client in list(self.clients):
+            payload = message
+            if "caller" in message and client.principal.role not in FULL_NUMBER_READERS:
+                payload = {**message, "caller": mask_number(message["caller"])}
+            try:
+                client.queue.put_nowait(payload)
+            except asyncio.QueueFull:
+                # A browser this far behind is gone; it reconnects and gets a fresh snapshot.
+                log.warning("live client too slow, disconnecting user=%s", client.principal.name)
+                self.clients.discard(client)
+                asyncio.get_running_loop().create_task(client.ws.close())
+
+    async def serve(
+        self, ws: web.WebSocketResponse, principal: Principal, first: dict[str, Any]
+    ) -> None:
+        client = LiveClient(ws, principal)
+        self.clients.add(client)
+        client.queue.put_nowait(first)
+        sender = asyncio.create_task(self._send(client))
+        try:
+            async for _ in ws:
+                pass  # the page only listens; reading keeps pings/close handled
+        finally:
+            self.clients.discard(client)
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+
+    async def _send(self, client: LiveClient) -> None:
+        while True:
+            message = await client.queue.get()
+            try:
+                await client.ws.send_json(message)
+                self.sent += 1
+            except (ConnectionResetError, RuntimeError):
+                return
+
+    async def close(self) -> None:
+        for client in list(self.clients):
+            await client.ws.close(code=1001, message=b"server shutdown")
+        self.clients.clear()

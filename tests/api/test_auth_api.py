@@ -1,0 +1,87 @@
+"""Who may call what: tokens, browser sessions, roles."""
+
+from tests.conftest import PASSWORD, Hotline
+
+
+async def test_missing_credentials_get_401_naming_the_problem(hotline: Hotline) -> None:
+    response = await hotline.client.get("/api/calls")
+    assert response.status == 401
+    assert (await response.json())["error"] == "not-authenticated"
+
+
+async def test_wrong_token_gets_401(hotline: Hotline) -> None:
+    response = await hotline.client.get("/api/calls", headers={"Authorization": "Bearer nope"})
+    assert response.status == 401
+    assert (await response.json())["error"] == "bad-credentials"
+
+
+async def test_other_authorization_scheme_is_a_wrong_token(hotline: Hotline) -> None:
+    response = await hotline.client.get("/api/calls", headers={"Authorization": "Basic eDp5"})
+    assert response.status == 401
+
+
+async def test_station_may_not_read_calls(hotline: Hotline) -> None:
+    headers = await hotline.token("hongcheng", "station")
+    response = await hotline.client.get("/api/calls", headers=headers)
+    assert response.status == 403
+    assert (await response.json())["error"] == "forbidden"
+
+
+async def test_agent_may_not_read_answer_statistics(hotline: Hotline) -> None:
+    headers = await hotline.token("li.na", "agent", "2001")
+    assert (await hotline.client.get("/api/stats/answers", headers=headers)).status == 403
+
+
+async def test_supervisor_token_reads_calls(hotline: Hotline) -> None:
+    headers = await hotline.token("boss", "supervisor")
+    response = await hotline.client.get("/api/calls", headers=headers)
+    assert response.status == 200
+    assert await response.json() == []
+
+
+async def test_browser_login_sets_a_session_cookie_that_works(hotline: Hotline) -> None:
+    await hotline.add_user("lead", "team_lead")
+    response = await hotline.client.post("/api/login", json={"name": "lead", "password": PASSWORD})
+    assert response.status == 200
+    assert (await response.json())["role"] == "team_lead"
+    cookie = response.cookies["cc_session"]
+    assert cookie["httponly"] and cookie["samesite"] == "Strict"
+    me = await hotline.client.get("/api/me")
+    assert (await me.json())["name"] == "lead"
+
+
+async def test_wrong_password_gets_401_and_no_cookie(hotline: Hotline) -> None:
+    await hotline.add_user("lead", "team_lead")
+    response = await hotline.client.post("/api/login", json={"name": "lead", "password": "x" * 9})
+    assert response.status == 401
+    assert (await response.json())["error"] == "bad-credentials"
+    assert "cc_session" not in response.cookies
+    assert (await hotline.client.get("/api/me")).status == 401
+
+
+async def test_logout_ends_the_session(hotline: Hotline) -> None:
+    await hotline.add_user("lead", "team_lead")
+    await hotline.client.post("/api/login", json={"name": "lead", "password": PASSWORD})
+    await hotline.client.post("/api/logout")
+    assert (await hotline.client.get("/api/me")).status == 401
+
+
+async def test_login_without_password_names_the_field(hotline: Hotline) -> None:
+    response = await hotline.client.post("/api/login", json={"name": "lead"})
+    assert response.status == 400
+    body = await response.json()
+    assert body["error"] == "missing-field" and body["field"] == "password"
+
+
+async def test_login_with_broken_json_is_a_400(hotline: Hotline) -> None:
+    response = await hotline.client.post(
+        "/api/login", data=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert response.status == 400
+    assert (await response.json())["error"] == "bad-json"
+
+
+async def test_unknown_route_is_json_404(hotline: Hotline) -> None:
+    response = await hotline.client.get("/api/nothing-here")
+    assert response.status == 404
+    assert (await response.json())["error"] == "not-found"

@@ -1,0 +1,76 @@
+"""Shared fixtures: settings on a temporary database, and the real app behind a test client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from callcenter.app import build
+from callcenter.auth import service as auth_service
+from callcenter.clock import Clock, FakeClock
+from callcenter.config import Settings, parse_settings
+from callcenter.web.keys import SERVICES, Services
+
+PASSWORD = "correct horse battery"
+
+
+def settings_for(db_url: str, **sections: dict[str, Any]) -> Settings:
+    raw: dict[str, Any] = {
+        "database": {"url": db_url},
+        "sip": {"hep_listen": "127.0.0.1:0"},
+        "rings": {"cycle_seconds": 5.0, "limit": 3},
+    }
+    for name, values in sections.items():
+        raw[name] = {**raw.get(name, {}), **values}
+    return parse_settings(raw)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path}/callcenter.sqlite3"
+
+
+@dataclass
+class Hotline:
+    """The running app, its services and helpers to log people in."""
+
+    client: TestClient
+    svc: Services
+    clock: Clock
+
+    async def add_user(self, name: str, role: str, extension: str | None = None) -> None:
+        await auth_service.add_user(
+            self.svc.db(), self.clock, name, role, PASSWORD, extension=extension
+        )
+        await self.svc.directory.reload(self.svc.db())
+
+    async def token(self, name: str, role: str, extension: str | None = None) -> dict[str, str]:
+        await self.add_user(name, role, extension)
+        token = await auth_service.create_token(self.svc.db(), self.clock, name)
+        return {"Authorization": f"Bearer {token}"}
+
+
+HotlineFactory = Callable[..., Any]
+
+
+@pytest.fixture
+def hotline_factory(aiohttp_client: Any) -> HotlineFactory:
+    async def make(
+        db_url: str, clock: Clock | None = None, hep: bool = False, **sections: dict[str, Any]
+    ) -> Hotline:
+        clock = clock or FakeClock()
+        app = build(settings_for(db_url, **sections), clock=clock, migrate=True, mqtt=False, hep=hep)
+        client = await aiohttp_client(app)
+        return Hotline(client, app[SERVICES], clock)
+
+    return make
+
+
+@pytest.fixture
+async def hotline(hotline_factory: HotlineFactory, sqlite_url: str) -> AsyncIterator[Hotline]:
+    yield await hotline_factory(sqlite_url)
