@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -104,7 +104,7 @@ def build(
     migrate: bool = False,
     hep: bool = True,
     mqtt: bool = True,
-    demo: Callable[[Services], Awaitable[None]] | None = None,
+    demo: Callable[[Services], Coroutine[Any, Any, None]] | None = None,
 ) -> web.Application:
     svc = Services(
         settings=settings,
@@ -125,7 +125,8 @@ def build(
                 if not migrate:
                     raise StartupError(
                         f"the database is not migrated (at {current or 'an empty schema'}, "
-                        f"needs {head}): run `callcenter db upgrade` or `callcenter serve --migrate`"
+                        f"needs {head}): run `callcenter db upgrade` "
+                        "or `callcenter serve --migrate`"
                     )
                 log.info("migrating the database from %s to %s", current, head)
                 await db.upgrade(engine)
@@ -145,7 +146,8 @@ def build(
                     svc.broker = await start_embedded_broker(m.broker.host, m.broker.port)
                 except OSError as exc:
                     raise StartupError(
-                        f"mqtt.embedded_listen: cannot start the embedded broker on {m.broker}: {exc}"
+                        "mqtt.embedded_listen: cannot start the embedded broker "
+                        f"on {m.broker}: {exc}"
                     ) from exc
             svc.publisher = MqttPublisher(m.broker.host, m.broker.port, m.username, m.password)
             tasks.append(_owned("mqtt-publisher", svc.publisher.run()))

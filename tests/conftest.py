@@ -64,7 +64,9 @@ def hotline_factory(aiohttp_client: Any) -> HotlineFactory:
         db_url: str, clock: Clock | None = None, hep: bool = False, **sections: dict[str, Any]
     ) -> Hotline:
         clock = clock or FakeClock()
-        app = build(settings_for(db_url, **sections), clock=clock, migrate=True, mqtt=False, hep=hep)
+        app = build(
+            settings_for(db_url, **sections), clock=clock, migrate=True, mqtt=False, hep=hep
+        )
         client = await aiohttp_client(app)
         return Hotline(client, app[SERVICES], clock)
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, delete, select, update
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Table, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -46,9 +47,9 @@ class WebSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-users = User.__table__
-api_tokens = ApiToken.__table__
-web_sessions = WebSession.__table__
+users = cast(Table, User.__table__)
+api_tokens = cast(Table, ApiToken.__table__)
+web_sessions = cast(Table, WebSession.__table__)
 
 _PRINCIPAL_COLUMNS = (
     users.c.id,

@@ -282,16 +282,15 @@ def apply(
         if call.closed or call.answered_at is None:
             return []
         call.hung_up_by = event.hung_up_by
-        leg = call.legs.get(call.answered_leg or "")
-        if leg is not None:
-            leg.ended_at = event.at
-            leg.dirty = True
+        talking = call.legs.get(call.answered_leg or "")
+        if talking is not None:
+            talking.ended_at = event.at
+            talking.dirty = True
         out = [_close(call, "answered", event.at)]
         if event.hung_up_by == "agent" and call.monitored:
             # 004: 禁止主动挂断住户电话 — the agent must not hang up on a resident first.
-            out.append(
-                _violation("hung_up_first", call, leg, event.at, rule, "agent hung up first")
-            )
+            detail = "agent hung up first"
+            out.append(_violation("hung_up_first", call, talking, event.at, rule, detail))
         return out
     raise TypeError(f"unknown telephony event {type(event).__name__}")
 

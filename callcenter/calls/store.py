@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     Boolean,
@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     UniqueConstraint,
     bindparam,
     select,
@@ -92,9 +93,9 @@ class Violation(Base):
     detail: Mapped[str] = mapped_column(String(255))
 
 
-calls = Call.__table__
-legs = Leg.__table__
-violations = Violation.__table__
+calls = cast(Table, Call.__table__)
+legs = cast(Table, Leg.__table__)
+violations = cast(Table, Violation.__table__)
 
 _CALL_COLS = (
     "source", "sip_call_id", "call_tag", "caller", "dialed", "monitored", "offered_at",

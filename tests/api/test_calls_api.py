@@ -172,7 +172,9 @@ async def test_agent_hanging_up_first_is_recorded(hotline: Hotline, lead: dict[s
     assert call["hung_up_by"] == "agent"
 
 
-async def test_agent_sees_only_own_calls_and_violations(hotline: Hotline, lead: dict[str, str]) -> None:
+async def test_agent_sees_only_own_calls_and_violations(
+    hotline: Hotline, lead: dict[str, str]
+) -> None:
     mine = Phone(hotline, "mine")
     mine.ring("2001")
     theirs = Phone(hotline, "theirs")
@@ -190,7 +192,9 @@ async def test_agent_sees_only_own_calls_and_violations(hotline: Hotline, lead: 
     assert [v["agent"] for v in violations] == ["li.na"]
 
 
-async def test_supervisor_sees_masked_resident_numbers(hotline: Hotline, lead: dict[str, str]) -> None:
+async def test_supervisor_sees_masked_resident_numbers(
+    hotline: Hotline, lead: dict[str, str]
+) -> None:
     Phone(hotline, "c").ring()
     boss = await hotline.token("boss", "supervisor")
     (call,) = await get(hotline, "/api/calls", boss)

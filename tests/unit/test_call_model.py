@@ -105,7 +105,9 @@ def test_phone_ringing_out_is_a_violation() -> None:
         call, t.LegUnanswered("hep", "c1", "f1", "a", "2001", at(30), "cancelled"), RULE, lookup
     )
     assert kinds(events) == ["rang_out"]
-    model.apply(call, t.CallUnanswered("hep", "c1", "f1", at(30.1), "408 Request Timeout"), RULE, lookup)
+    model.apply(
+        call, t.CallUnanswered("hep", "c1", "f1", at(30.1), "408 Request Timeout"), RULE, lookup
+    )
     assert call.outcome == "unanswered"
 
 
@@ -122,7 +124,10 @@ def test_caller_hanging_up_first_is_fine() -> None:
     call = new_call()
     ring(call)
     answer(call)
-    assert kinds(model.apply(call, t.CallEnded("hep", "c1", "f1", at(60), "caller"), RULE, lookup)) == []
+    assert (
+        kinds(model.apply(call, t.CallEnded("hep", "c1", "f1", at(60), "caller"), RULE, lookup))
+        == []
+    )
 
 
 def test_forked_legs_other_phones_stop_when_one_answers() -> None:
@@ -141,7 +146,10 @@ def test_outbound_call_from_an_agent_phone_is_not_monitored() -> None:
     call = new_call(caller="2001")
     ring(call, "x", "13800000001")
     assert model.deadline_due(call, call.legs["x"], at(16), RULE) == []
-    assert kinds(model.apply(call, t.CallEnded("hep", "c1", "f1", at(60), "agent"), RULE, lookup)) == []
+    assert (
+        kinds(model.apply(call, t.CallEnded("hep", "c1", "f1", at(60), "agent"), RULE, lookup))
+        == []
+    )
 
 
 def test_repeated_events_change_nothing_twice() -> None:

@@ -1,0 +1,58 @@
+"""Settings: defaults, the shipped file, and errors that name the key."""
+
+from pathlib import Path
+
+import pytest
+
+from callcenter.config import ConfigError, load_settings, parse_settings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_shipped_file_holds_the_embedded_defaults() -> None:
+    shipped = load_settings(REPO / "config" / "callcenter.toml")
+    defaults = parse_settings({}, base_dir=shipped.base_dir)
+    assert shipped == defaults
+    assert str(defaults.web.listen) == "127.0.0.1:8080"
+    assert str(defaults.sip.hep_listen) == "127.0.0.1:9060"
+    assert defaults.rings.cycle_seconds == 5.0 and defaults.rings.limit == 3
+    assert defaults.mqtt.embedded and defaults.recordings.root == "recordings"
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ({"web": {"lisen": "x"}}, "web.lisen"),
+        ({"rings": {"cycle_seconds": -1}}, "rings.cycle_seconds"),
+        ({"rings": {"cycle_seconds": "5"}}, "rings.cycle_seconds"),
+        ({"rings": {"limit": 0}}, "rings.limit"),
+        ({"rings": {"limit": True}}, "rings.limit"),
+        ({"sip": {"hep_listen": "9060"}}, "sip.hep_listen"),
+        ({"sip": {"hep_listen": "127.0.0.1:99999"}}, "sip.hep_listen"),
+        ({"database": {"url": "mysql://x"}}, "database.url"),
+        ({"mqtt": {"url": "http://broker"}}, "mqtt.url"),
+        ({"web": {"timezone": "Mars/Olympus"}}, "web.timezone"),
+        ({"sip": {"max_ring_seconds": 10.0}}, "sip.max_ring_seconds"),
+        ({"pbxx": {}}, "pbxx"),
+        ({"web": "8080"}, "web"),
+    ],
+)
+def test_bad_setting_names_its_key(raw: dict[str, object], key: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_settings(raw)
+    assert err.value.key == key
+
+
+def test_integer_is_accepted_where_seconds_are_expected() -> None:
+    assert parse_settings({"rings": {"cycle_seconds": 4}}).rings.cycle_seconds == 4.0
+
+
+def test_external_broker_url_gives_host_port_and_credentials() -> None:
+    mqtt = parse_settings({"mqtt": {"url": "mqtt://svc:s3cret@broker.local:1884"}}).mqtt
+    assert (mqtt.broker.host, mqtt.broker.port) == ("broker.local", 1884)
+    assert (mqtt.username, mqtt.password) == ("svc", "s3cret")
+
+
+def test_relative_sqlite_path_is_resolved_against_the_start_directory(tmp_path: Path) -> None:
+    settings = parse_settings({}, base_dir=tmp_path)
+    assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path}/var/callcenter.sqlite3"
