@@ -53,7 +53,10 @@ def handlers(svc: Services) -> dict[type, list[Handler]]:
     async def to_live(event: object) -> None:
         message = schemas.live_json(event, svc.rule)
         if message is not None:
-            svc.hub.broadcast(message)
+            if isinstance(event, ViolationRecorded | RingLimitReached):
+                svc.hub.broadcast(message, private=True, agent_id=event.agent_id)
+            else:
+                svc.hub.broadcast(message)
 
     async def ring_limit_to_mqtt(event: object) -> None:
         assert isinstance(event, RingLimitReached)

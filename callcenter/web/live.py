@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from callcenter.auth.model import FULL_NUMBER_READERS, Principal, mask_number
+from callcenter.auth.model import FULL_NUMBER_READERS, Principal, Role, mask_number
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +28,15 @@ class LiveHub:
         self.clients: set[LiveClient] = set()
         self.sent = 0
 
-    def broadcast(self, message: dict[str, Any]) -> None:
+    def broadcast(
+        self, message: dict[str, Any], private: bool = False, agent_id: int | None = None
+    ) -> None:
+        """Send to every client. A `private` message (a violation) reaches an agent only
+        when it is against that agent, as in /api/violations."""
         for client in list(self.clients):
+            principal = client.principal
+            if private and principal.role == Role.AGENT and principal.id != agent_id:
+                continue
             payload = message
             if "caller" in message and client.principal.role not in FULL_NUMBER_READERS:
                 payload = {**message, "caller": mask_number(message["caller"])}

@@ -1,0 +1,127 @@
+// The pages' tiny translator: picks the language, loads /static/i18n/<lang>.json and fills
+// every element marked data-i18n. Strings are set with textContent only, never as HTML.
+
+export const LANGUAGES = ["zh-CN", "en"];
+const STORAGE_KEY = "callcenter.language";
+const CN_DIGITS = ["零", "一", "二", "三", "四", "五", "六", "七", "八", "九", "十"];
+
+let dictionary = {};
+let current = "en";
+const listeners = [];
+
+function stored() {
+  try {
+    return localStorage.getItem(STORAGE_KEY);
+  } catch {
+    return null; // storage disabled: fall back to the profile or the browser
+  }
+}
+
+function fromBrowser() {
+  const wanted = navigator.languages && navigator.languages.length
+    ? navigator.languages[0]
+    : navigator.language || "";
+  return wanted.toLowerCase().startsWith("zh") ? "zh-CN" : "en";
+}
+
+/** The language to show: the user's switch, else the profile's, else the browser's. */
+export function chooseLanguage(profileLanguage) {
+  const choice = stored();
+  if (LANGUAGES.includes(choice)) return choice;
+  if (LANGUAGES.includes(profileLanguage)) return profileLanguage;
+  return fromBrowser();
+}
+
+export function language() {
+  return current;
+}
+
+/** Translate `key`, replacing {name} with vars.name. A missing key shows itself. */
+export function t(key, vars = {}) {
+  const text = Object.prototype.hasOwnProperty.call(dictionary, key) ? dictionary[key] : key;
+  return text.replace(/\{(\w+)\}/g, (all, name) =>
+    Object.prototype.hasOwnProperty.call(vars, name) ? String(vars[name]) : all,
+  );
+}
+
+/** 3 → 三, for the domain term 响铃三声; numbers above ten stay digits. */
+export function chineseNumber(n) {
+  return Number.isInteger(n) && n >= 0 && n <= 10 ? CN_DIGITS[n] : String(n);
+}
+
+/** Fill data-i18n (text), data-i18n-placeholder and data-i18n-aria-label under root. */
+export function translatePage(root = document) {
+  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll("[data-i18n-placeholder]")) {
+    el.placeholder = t(el.dataset.i18nPlaceholder);
+  }
+  for (const el of root.querySelectorAll("[data-i18n-aria-label]")) {
+    el.setAttribute("aria-label", t(el.dataset.i18nAriaLabel));
+  }
+  for (const el of root.querySelectorAll("[data-lang]")) {
+    el.setAttribute("aria-pressed", String(el.dataset.lang === current));
+  }
+  const title = document.documentElement.dataset.i18nTitle;
+  if (title) document.title = t(title);
+}
+
+async function load(lang) {
+  const response = await fetch(`/static/i18n/${lang}.json`, { cache: "no-cache" });
+  if (!response.ok) throw new Error(`dictionary ${lang}: HTTP ${response.status}`);
+  dictionary = await response.json();
+  current = lang;
+  document.documentElement.lang = lang;
+  translatePage();
+  for (const listener of listeners) listener(lang);
+}
+
+/** Load the chosen language at page start. */
+export async function startLanguage(profileLanguage) {
+  await load(chooseLanguage(profileLanguage));
+}
+
+/** The user's switch: remembered in this browser, overriding profile and browser. */
+export async function switchLanguage(lang) {
+  if (!LANGUAGES.includes(lang)) return;
+  try {
+    localStorage.setItem(STORAGE_KEY, lang);
+  } catch {
+    // storage disabled: the switch still applies to this page
+  }
+  await load(lang);
+}
+
+/** Call `listener(lang)` after every language change (to re-render dynamic content). */
+export function onLanguageChange(listener) {
+  listeners.push(listener);
+}
+
+/** Wire every button[data-lang] under root to the switch. */
+export function bindLanguageButtons(root = document) {
+  for (const button of root.querySelectorAll("button[data-lang]")) {
+    button.addEventListener("click", () => switchLanguage(button.dataset.lang));
+  }
+}
+
+/** A UTC ISO time in the browser's time zone: the time today, date and time otherwise. */
+export function localTime(iso) {
+  if (!iso) return "";
+  const when = new Date(iso);
+  if (Number.isNaN(when.getTime())) return "";
+  const sameDay = when.toDateString() === new Date().toDateString();
+  const options = sameDay
+    ? { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }
+    : {
+        month: "2-digit",
+        day: "2-digit",
+        hour: "2-digit",
+        minute: "2-digit",
+        second: "2-digit",
+        hourCycle: "h23",
+      };
+  return new Intl.DateTimeFormat(current, options).format(when);
+}
+
+export function formatNumber(value, options = {}) {
+  return new Intl.NumberFormat(current, options).format(value);
+}

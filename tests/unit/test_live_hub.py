@@ -1,0 +1,38 @@
+"""The live hub sends each browser only what its user may see."""
+
+from typing import Any
+
+from callcenter.auth.model import Principal, Role
+from callcenter.web.live import LiveClient, LiveHub
+
+
+def client(hub: LiveHub, user_id: int, role: Role) -> LiveClient:
+    c = LiveClient(ws=None, principal=Principal(user_id, f"u{user_id}", role))  # type: ignore[arg-type]
+    hub.clients.add(c)
+    return c
+
+
+def received(c: LiveClient) -> list[dict[str, Any]]:
+    out = []
+    while not c.queue.empty():
+        out.append(c.queue.get_nowait())
+    return out
+
+
+async def test_violation_reaches_its_agent_and_leads_but_not_other_agents() -> None:
+    hub = LiveHub()
+    own, other, lead = (
+        client(hub, 1, Role.AGENT),
+        client(hub, 2, Role.AGENT),
+        client(hub, 3, Role.TEAM_LEAD),
+    )
+    hub.broadcast({"type": "violation", "caller": "13800000001"}, private=True, agent_id=1)
+    assert len(received(own)) == 1 and received(other) == [] and len(received(lead)) == 1
+
+
+async def test_caller_number_is_masked_for_roles_that_do_not_need_it() -> None:
+    hub = LiveHub()
+    agent, boss = client(hub, 1, Role.AGENT), client(hub, 2, Role.SUPERVISOR)
+    hub.broadcast({"type": "phone_rang", "caller": "13800000001"})
+    assert received(agent)[0]["caller"] == "13800000001"
+    assert received(boss)[0]["caller"] == "138****0001"
