@@ -88,7 +88,7 @@ _FIXED_SIZE = {
     _CAPTURE_ID: 4,
 }
 
-# A HEP datagram is at most 65535 bytes; a compressed payload inflating past this is a bomb.
+# A HEP datagram holds at most 64 KiB; an inflated payload past 1 MiB is a zip bomb.
 MAX_PAYLOAD = 1 << 20
 
 _HEADER = struct.Struct("!4sH")
@@ -142,9 +142,9 @@ def _layout(*order: int) -> _Layout:
     return _Layout(struct.Struct(heads), headers, compiled, pick, ipv6, end)
 
 
-# The chunk orders real agents send, most common first: Kamailio siptrace, captagent,
-# heplify and encode_hep send 1, 2, addresses, 7..12; the proxy in hep3_compressed.pcapng
-# puts the addresses after the capture id. Any other order takes the general walk.
+# The chunk orders agents send, most common first: the spec's order 1, 2, addresses, 7..12
+# (Kamailio's siptrace, encode_hep), the same over IPv6, and the order of the proxy in
+# hep3_compressed.pcapng (addresses after the capture id). Others take the general walk.
 _LAYOUTS = (
     _layout(*_STANDARD_FIELDS),
     _layout(_FAMILY, _IP_PROTO, _SRC_IP6, _DST_IP6, *_STANDARD_FIELDS[4:]),
@@ -210,7 +210,7 @@ def _not_hep(data: bytes) -> HepError:
     if data[:1] in (b"\x01", b"\x02"):
         # HEPv1/v2 start with their version byte; we only speak v3.
         return HepError("hep-version", f"HEP version {data[0]} is not supported")
-    if len(data) < 4 and _MAGIC.startswith(data):
+    if 0 < len(data) < 4 and _MAGIC.startswith(data):
         return HepError("truncated", f"{len(data)} bytes is shorter than the HEP3 header")
     return HepError("not-hep", "datagram does not start with 'HEP3'")
 

@@ -11,7 +11,11 @@ from dataclasses import dataclass
 
 
 class SipError(ValueError):
-    """Bytes that are not a usable SIP message; `kind` is a stable counter key."""
+    """Bytes that are not a usable SIP message; `kind` is a stable counter key.
+
+    Kinds: not-sip, keep-alive, bad-request-line, bad-status-line, no-call-id, no-cseq,
+    bad-cseq. Bytes that are not UTF-8 are not an error: they are kept as \\xNN escapes.
+    """
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(f"{kind}: {message}")
@@ -43,9 +47,7 @@ class SipMessage:
         return self.method is not None
 
 
-# One C-level pass finds every header we read, full or compact name (RFC 3261 7.3.3),
-# any case; values stop at the line end. Each name maps to one key.
-_HEADER = re.compile(r"\n(call-id|cseq|contact|from|via|to|[iftvm])[ \t]*:[ \t]*([^\r\n]*)", re.I)
+# Header names we read, full and compact (RFC 3261 7.3.3), lower-cased, to one key each.
 _KEY = {
     "call-id": "i",
     "i": "i",
@@ -59,9 +61,22 @@ _KEY = {
     "m": "m",
     "cseq": "cseq",
 }
+# How stacks usually spell the names starting with those letters, wanted or not ("" is
+# skipped): an exact hit saves normalising the name; any other spelling still works.
+_SPELLED = {
+    **{name.title(): key for name, key in _KEY.items()},
+    "Call-ID": "i",
+    "CSeq": "cseq",
+    "Content-Type": "",
+    "Content-Length": "",
+    "Content-Disposition": "",
+    "Max-Forwards": "",
+    "Min-SE": "",
+}
+# Every other header line starts with another letter: one set lookup skips most lines.
+_FIRST = frozenset("cCfFiImMtTvV")
 _TAG = re.compile(r";[ \t]*tag[ \t]*=[ \t]*([^;, \t]+)", re.I)
 _BRANCH = re.compile(r";[ \t]*branch[ \t]*=[ \t]*([^;, \t]+)", re.I)
-_FOLD = re.compile(r"\r?\n[ \t]+")
 _TOKEN = re.compile(r"[A-Za-z0-9.!%*_+`'~-]+")
 _MAX_CSEQ = 2**32 - 1
 
@@ -75,72 +90,81 @@ def parse_sip(data: bytes) -> SipMessage:
             raise SipError("keep-alive", "only CRLF keep-alives")
     nl = data.find(b"\n")
     first = data if nl < 0 else data[:nl]
-    if first[-1:] == b"\r":
-        first = first[:-1]
     if first[:8].upper() == b"SIP/2.0 ":
         is_request = False
-    elif first[-8:].upper() == b" SIP/2.0":
+    elif first.rstrip(b"\r")[-8:].upper() == b" SIP/2.0":
         is_request = True
     else:
         raise SipError("not-sip", "no SIP request or status line")
 
-    # Headers end at the first empty line (CRLF CRLF or LF LF); the body is not ours.
-    # The header text keeps the newline ending the start line: _HEADER anchors on it.
-    if nl < 0:
-        head = b""
-    else:
-        # Search the ending the start line used first; the other only if that fails.
-        crlf, lf = (b"\n\r\n", b"\n\n") if data[nl - 1 : nl] == b"\r" else (b"\n\n", b"\n\r\n")
-        end = data.find(crlf, nl)
-        if end < 0:
-            end = data.find(lf, nl)
-        head = data[nl:] if end < 0 else data[nl:end]
     try:
-        line_text = first.decode()
-        text = head.decode()
+        text = data.decode()
     except UnicodeDecodeError:
-        # Real PBXs put stray bytes in headers (an OmniPCX To tag in the erspan capture):
-        # keep them as \xNN escapes, so the same bytes always give the same tag or Call-ID.
-        line_text = first.decode(errors="backslashreplace")
-        text = head.decode(errors="backslashreplace")
-    if "\x00" in text or "\x00" in line_text:
-        # NUL is valid UTF-8 but no database text column takes it.
-        line_text = line_text.replace("\x00", "\\x00")
-        text = text.replace("\x00", "\\x00")
+        # Real PBXs put stray bytes in headers (an OmniPCX To tag in the erspan capture),
+        # and SIP-I bodies are binary: keep such bytes as \xNN escapes, so the same bytes
+        # always give the same tag or Call-ID.
+        text = data.decode(errors="backslashreplace")
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")  # valid UTF-8, but no database column takes NUL
 
+    lines = iter(text.split("\n"))
+    line = next(lines).rstrip("\r")
     method: str | None = None
     request_uri: str | None = None
     request_user: str | None = None
     status = 0
     reason = ""
     if is_request:
-        parts = line_text.split()
-        if len(parts) != 3 or _TOKEN.fullmatch(parts[0]) is None:
-            raise SipError("bad-request-line", f"{line_text[:80]!r}")
+        parts = line.split()
+        if len(parts) != 3 or not _is_token(parts[0]):
+            raise SipError("bad-request-line", f"{line[:80]!r}")
         method = parts[0].upper()
         request_uri = parts[1]
         request_user = _uri_user(request_uri)
     else:
-        code = line_text[8:11]
+        code = line[8:11]
         status = int(code) if code.isascii() and code.isdigit() else 0
-        if not 100 <= status <= 699 or line_text[11:12] not in ("", " "):
-            raise SipError("bad-status-line", f"{line_text[:80]!r}")
-        reason = line_text[12:].strip()
+        if not 100 <= status <= 699 or line[11:12] not in ("", " "):
+            raise SipError("bad-status-line", f"{line[:80]!r}")
+        reason = line[12:].strip()
 
-    if "\n " in text or "\n\t" in text:
-        text = _FOLD.sub(" ", text)  # a folded line continues the header above (RFC 3261 7.3.1)
-
+    # Header lines up to the first empty one; the body after it is not ours.
     found: dict[str, str] = {}
     vias: list[str] = []
+    folds_into: str | None = None  # the key a continuation line would extend
     keys = _KEY
-    for name, value in _HEADER.findall(text):
-        key = keys[name.lower()]
-        if key == "v":
-            vias.append(value)
-        elif key not in found:  # the first of a repeated header wins: it is the top one
-            found[key] = value
+    spelled = _SPELLED
+    firsts = _FIRST
+    for line in lines:
+        initial = line[:1]
+        if initial in firsts:
+            name, colon, value = line.partition(":")
+            key = spelled.get(name) if colon else ""
+            if key is None:
+                key = keys.get(name.rstrip().lower())
+            folds_into = key
+            if key == "v":
+                vias.append(value.strip())
+            elif not key:
+                folds_into = None
+                continue
+            elif key not in found:  # the first of a repeated header wins: it is the top one
+                found[key] = value.strip()
+            else:
+                folds_into = None
+        elif initial == "\r" or not initial:
+            break
+        elif initial == " " or initial == "\t":
+            # A folded line continues the header above (RFC 3261 7.3.1).
+            more = line.strip()
+            if folds_into == "v":
+                vias[-1] = f"{vias[-1]} {more}" if vias[-1] else more
+            elif folds_into is not None and more:
+                found[folds_into] = f"{found[folds_into]} {more}" if found[folds_into] else more
+        else:
+            folds_into = None
 
-    call_id = found.get("i", "").rstrip()
+    call_id = found.get("i")
     if not call_id:
         raise SipError("no-call-id", "no Call-ID header")
     cseq = found.get("cseq")
@@ -152,7 +176,7 @@ def parse_sip(data: bytes) -> SipMessage:
         or not (cseq_parts[0].isascii() and cseq_parts[0].isdigit())
         or len(cseq_parts[0]) > 10
         or int(cseq_parts[0]) > _MAX_CSEQ
-        or _TOKEN.fullmatch(cseq_parts[1]) is None
+        or not _is_token(cseq_parts[1])
     ):
         raise SipError("bad-cseq", f"CSeq {cseq[:40]!r}")
 
@@ -164,8 +188,7 @@ def parse_sip(data: bytes) -> SipMessage:
     if vias:
         for value in vias:
             via_count += value.count(",") + 1 if '"' not in value else _count_quoted(value)
-        match = _BRANCH.search(_first_value(vias[0]))
-        via_branch = None if match is None else match[1]
+        via_branch = _param(_first_value(vias[0]), ";branch=", _BRANCH)
     return SipMessage(
         method,
         status,
@@ -179,7 +202,7 @@ def parse_sip(data: bytes) -> SipMessage:
         from_user,
         to_user,
         request_user,
-        None if contact is None else _uri_user(_name_addr(contact)[0]),
+        None if contact is None else _uri_user(_contact_uri(contact)),
         via_branch,
         via_count,
     )
@@ -196,8 +219,26 @@ def _party(value: str) -> tuple[str | None, str | None]:
     else:
         semi = value.find(";")  # addr-spec: ';' starts the header params
         uri, params = (value, "") if semi < 0 else (value[:semi], value[semi:])
-    match = _TAG.search(params) if ";" in params else None
-    return _uri_user(uri.strip()), None if match is None else match[1]
+    return _uri_user(uri.strip()), _param(params, ";tag=", _TAG)
+
+
+def _is_token(word: str) -> bool:
+    # Methods are tokens (RFC 3261 25.1); real ones are plain letters, checked without a regex.
+    return (word.isascii() and word.isalpha()) or _TOKEN.fullmatch(word) is not None
+
+
+def _param(params: str, spelled: str, pattern: re.Pattern[str]) -> str | None:
+    """A header parameter's value: `spelled` (";tag=") is how nearly every stack writes it;
+    `pattern` also takes other cases and spaces around '='."""
+    if ";" not in params:
+        return None
+    index = params.find(spelled)
+    if index >= 0:
+        value = params[index + len(spelled) :].partition(";")[0]
+        if not (" " in value or "," in value or "\t" in value):
+            return value or None
+    match = pattern.search(params)
+    return None if match is None else match[1]
 
 
 def _count_quoted(value: str) -> int:
@@ -217,17 +258,10 @@ def _count_quoted(value: str) -> int:
 
 def _first_value(value: str) -> str:
     """The first of comma-separated values (a comma inside quotes does not separate)."""
-    if '"' in value:
-        return value[: _quoted_end(value, 0)]
-    comma = value.find(",")
-    return value if comma < 0 else value[:comma]
-
-
-def _quoted_end(value: str, start: int) -> int:
-    """Index of the first comma at or after `start` outside quotes, or len(value)."""
+    if '"' not in value:
+        return value.partition(",")[0]
     quoted, escaped = False, False
-    for index in range(start, len(value)):
-        char = value[index]
+    for index, char in enumerate(value):
         if escaped:
             escaped = False
         elif char == "\\" and quoted:
@@ -235,14 +269,23 @@ def _quoted_end(value: str, start: int) -> int:
         elif char == '"':
             quoted = not quoted
         elif char == "," and not quoted:
-            return index
-    return len(value)
+            return value[:index]
+    return value
+
+
+def _contact_uri(value: str) -> str:
+    """The URI of the first Contact value ("*" stays "*")."""
+    start = _skip_display_name(value) if value[:1] == '"' else 0
+    lt = value.find("<", start)
+    if lt >= 0:
+        gt = value.find(">", lt)
+        return value[lt + 1 :].strip() if gt < 0 else value[lt + 1 : gt].strip()
+    # addr-spec form: the URI holds no ';' or ',' here, so either ends it.
+    return _first_value(value[start:]).partition(";")[0].strip()
 
 
 def _skip_display_name(value: str) -> int:
-    """Index just past a leading quoted display name (with \\-escapes), else 0."""
-    if not value.startswith('"'):
-        return 0
+    """Index just past a leading quoted display name (with \\-escapes)."""
     index = 1
     while True:
         close = value.find('"', index)
@@ -254,24 +297,6 @@ def _skip_display_name(value: str) -> int:
         if backslashes % 2 == 0:
             return close + 1
         index = close + 1
-
-
-def _name_addr(value: str) -> tuple[str, str]:
-    """Split a From/To/Contact value into (URI, header parameters after it)."""
-    start = _skip_display_name(value) if value[:1] == '"' else 0
-    lt = value.find("<", start)
-    if lt >= 0:
-        gt = value.find(">", lt)
-        if gt < 0:
-            return value[lt + 1 :].strip(), ""
-        return value[lt + 1 : gt].strip(), value[gt + 1 :]
-    # addr-spec form: the URI cannot hold ';' or ',' here, so they start the params.
-    end = len(value)
-    for sep in (";", ","):
-        index = value.find(sep, start)
-        if 0 <= index < end:
-            end = index
-    return value[start:end].strip(), value[end:]
 
 
 def _uri_user(uri: str) -> str | None:
