@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from callcenter.auth import service as auth_service
 from callcenter.clock import Clock, FakeClock
 from callcenter.config import Settings, parse_settings
 from callcenter.web.keys import SERVICES, Services
+from tests.integration import bench
 
 PASSWORD = "correct horse battery"
 
@@ -33,6 +34,41 @@ def settings_for(db_url: str, **sections: dict[str, Any]) -> Settings:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path}/callcenter.sqlite3"
+
+
+# A throw-away PostgreSQL cluster for the whole run (it refuses to run as root: the bench
+# starts it as the postgres user); each test that asks gets a fresh database.
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[bench.PostgresCluster]:
+    cluster = bench.PostgresCluster()
+    try:
+        cluster.start()
+        cluster.create_database("callcenter_test")
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres: bench.PostgresCluster) -> str:
+    return postgres.url("callcenter_test")
+
+
+@pytest.fixture
+def fresh_postgres_url(postgres: bench.PostgresCluster) -> Iterator[str]:
+    name = postgres.create_database()
+    try:
+        yield postgres.url(name)
+    finally:
+        postgres.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every API test runs on both engines the service supports."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path}/callcenter.sqlite3"
+    return str(request.getfixturevalue("fresh_postgres_url"))
 
 
 @dataclass
@@ -74,5 +110,5 @@ def hotline_factory(aiohttp_client: Any) -> HotlineFactory:
 
 
 @pytest.fixture
-async def hotline(hotline_factory: HotlineFactory, sqlite_url: str) -> AsyncIterator[Hotline]:
-    yield await hotline_factory(sqlite_url)
+async def hotline(hotline_factory: HotlineFactory, db_url: str) -> AsyncIterator[Hotline]:
+    yield await hotline_factory(db_url)

@@ -236,10 +236,10 @@ async def test_range_filters_calls_by_offer_time(hotline: Hotline, lead: dict[st
 
 
 async def test_pending_deadline_survives_a_restart(
-    hotline_factory: HotlineFactory, sqlite_url: str
+    hotline_factory: HotlineFactory, db_url: str
 ) -> None:
     clock = FakeClock()
-    first = await hotline_factory(sqlite_url, clock=clock)
+    first = await hotline_factory(db_url, clock=clock)
     await first.add_user("li.na", "agent", "2001")
     p = Phone(first, "restart")
     p.ring()
@@ -247,7 +247,7 @@ async def test_pending_deadline_survives_a_restart(
     await first.svc.calls().settled()
     await first.client.close()  # the service stops 5 s into the ring
 
-    second = await hotline_factory(sqlite_url, clock=clock)
+    second = await hotline_factory(db_url, clock=clock)
     headers = await second.token("lead", "team_lead")
     clock.advance(9.9)
     assert await get(second, "/api/violations", headers) == []
