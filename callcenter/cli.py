@@ -178,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
+    if args.command != "db":
+        # Alembic narrates every connection it inspects; only `db` commands need that.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         settings = load_settings(getattr(args, "config", None))
     except ConfigError as exc:
