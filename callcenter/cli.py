@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
@@ -182,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         # Alembic narrates every connection it inspects; only `db` commands need that.
         logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
-        settings = load_settings(getattr(args, "config", None))
+        path = getattr(args, "config", None) or os.environ.get("CALLCENTER_CONFIG") or None
+        settings = load_settings(Path(path) if path else None)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
