@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import timedelta
@@ -174,7 +175,13 @@ def build(
         if resumed:
             log.info("resumed open calls count=%d", resumed)
         svc.tracker = tracker
+        # Tens of thousands of live calls make full collections slow; the start-up objects
+        # (modules, tables, restored calls) never die, so take them out of collection.
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 100)
         tasks = [
+            _owned("ring-limit-alerts", tracker.run_alerts()),
             _owned("call-flusher", tracker.run_flusher()),
             _owned("call-sweeper", tracker.run_sweeper()),
             _owned("agent-directory", tracker.reload_directory_periodically()),

@@ -2,9 +2,12 @@
 
 Telephony events arrive far faster than one transaction each could be written (20,000 SIP
 messages/s), so `handle` only updates memory; `run_flusher` writes every change in one
-transaction per batch (at most `flush_interval` later, at once for violations) and publishes
-the domain events after the commit. Open calls and pending deadlines are rebuilt from the
-database on start.
+transaction per batch (at most `flush_interval` later) and publishes the domain events after
+the commit. The ring-limit alert alone is published the moment its timer fires
+(`run_alerts`): waiting for a batch commit under load cost it hundreds of milliseconds. Its
+violation is saved with the next batch; if the service dies first, the leg's deadline is
+re-armed on start and the alert is raised again (at least once, never lost). Open calls
+and pending deadlines are rebuilt from the database on start.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from callcenter.calls import model, store
 from callcenter.calls.model import AgentRef, CallState, LegState
 from callcenter.calls.rings import RingRule
 from callcenter.clock import Clock, Timer
-from callcenter.events import PhoneRang, ViolationRecorded
+from callcenter.events import PhoneRang, RingLimitReached, ViolationRecorded
 from callcenter.telephony import types as t
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,7 @@ class CallTracker:
         max_ring: timedelta = timedelta(minutes=10),
         max_call: timedelta = timedelta(hours=4),
         flush_interval: float = 0.1,
+        min_flush_gap: float = 0.05,
     ) -> None:
         self.engine = engine
         self.bus = bus
@@ -71,12 +75,14 @@ class CallTracker:
         self.max_ring = max_ring
         self.max_call = max_call
         self.flush_interval = flush_interval
+        self.min_flush_gap = min_flush_gap
         self.calls: dict[CallKey, CallState] = {}
         self._timers: dict[str, Timer] = {}
         self._dirty_calls: dict[str, CallState] = {}
         self._dirty_legs: dict[str, LegState] = {}
         self._events: list[object] = []
         self._wake = asyncio.Event()
+        self._alerts: asyncio.Queue[RingLimitReached] = asyncio.Queue()
         self._idle = asyncio.Event()
         self._idle.set()
         self.events_handled = 0
@@ -106,9 +112,10 @@ class CallTracker:
         for ev in events:
             if isinstance(ev, PhoneRang) and ev.monitored:
                 self._schedule(call, ev)
-            elif isinstance(ev, ViolationRecorded):
-                self._wake.set()
-        self._events.extend(events)
+            if isinstance(ev, RingLimitReached):
+                self._alerts.put_nowait(ev)
+            else:
+                self._events.append(ev)
         for leg in call.legs.values():
             if not leg.ringing and leg.id in self._timers:
                 self._timers.pop(leg.id).cancel()
@@ -206,6 +213,7 @@ class CallTracker:
             self._idle.set()
 
     async def run_flusher(self) -> None:
+        loop = asyncio.get_running_loop()
         backoff = self.flush_interval
         while True:
             try:
@@ -213,16 +221,29 @@ class CallTracker:
             except TimeoutError:
                 pass
             self._wake.clear()
+            started = loop.time()
             try:
                 await self.flush()
                 backoff = self.flush_interval
             except Exception:
                 backoff = min(5.0, backoff * 2)
+            # A gap between batches keeps the core for the listener and the timers.
+            await asyncio.sleep(max(0.0, self.min_flush_gap - (loop.time() - started)))
+
+    async def run_alerts(self) -> None:
+        """Publish each ring-limit alert as soon as its timer fired."""
+        while True:
+            alert = await self._alerts.get()
+            try:
+                await self.bus.publish(alert)
+            finally:
+                self._alerts.task_done()
 
     async def settled(self) -> None:
         """Wait until everything handled so far is saved and published (tests, shutdown)."""
         self._wake.set()
         await self._idle.wait()
+        await self._alerts.join()
 
     # -- housekeeping ---------------------------------------------------------------------
     def sweep(self) -> None:

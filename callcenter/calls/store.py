@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any, cast
 
@@ -107,6 +106,9 @@ _LEG_COLS = (
 )  # fmt: skip
 
 
+_CHUNK = 500
+
+
 def _call_row(call: CallState) -> dict[str, Any]:
     return {
         "id": call.id,
@@ -159,23 +161,33 @@ async def save(
     old_calls = [_call_row(c) for c in call_states if c.persisted]
     new_legs = [_leg_row(leg) for leg in leg_states if not leg.persisted]
     old_legs = [_leg_row(leg) for leg in leg_states if leg.persisted]
-    if new_calls:
-        await conn.execute(calls.insert(), new_calls)
-    if old_calls:
-        stmt, params = _updates(calls, _CALL_COLS, old_calls)
-        await conn.execute(stmt, params)
-    if new_legs:
-        await conn.execute(legs.insert(), new_legs)
-    if old_legs:
-        stmt, params = _updates(legs, _LEG_COLS, old_legs)
-        await conn.execute(stmt, params)
-    if new_violations:
-        rows = []
-        for v in new_violations:
-            row = asdict(v)
-            del row["agent"], row["caller"]
-            rows.append(row)
-        await conn.execute(violations.insert(), rows)
+    update_calls, call_params = _updates(calls, _CALL_COLS, old_calls)
+    update_legs, leg_params = _updates(legs, _LEG_COLS, old_legs)
+    violation_rows = [
+        {
+            "id": v.id,
+            "kind": v.kind,
+            "occurred_at": v.occurred_at,
+            "call_pk": v.call_pk,
+            "leg_pk": v.leg_pk,
+            "extension": v.extension,
+            "agent_id": v.agent_id,
+            "rings": v.rings,
+            "ring_seconds": v.ring_seconds,
+            "detail": v.detail,
+        }
+        for v in new_violations
+    ]
+    for stmt, rows in (
+        (calls.insert(), new_calls),
+        (update_calls, call_params),
+        (legs.insert(), new_legs),
+        (update_legs, leg_params),
+        (violations.insert(), violation_rows),
+    ):
+        # Chunks bound the time SQLAlchemy holds the event loop preparing parameters.
+        for i in range(0, len(rows), _CHUNK):
+            await conn.execute(stmt, rows[i : i + _CHUNK])
 
 
 def _call_state(r: Any) -> CallState:

@@ -61,6 +61,15 @@ class MqttPublisher:
             self.queue.put_nowait(item)
             log.warning("MQTT queue full, dropped the oldest message dropped=%d", self.dropped)
 
+    async def _next(self, watch: asyncio.Task[None]) -> Outgoing:
+        get = asyncio.ensure_future(self.queue.get())
+        done, _ = await asyncio.wait({get, watch}, return_when=asyncio.FIRST_COMPLETED)
+        if get not in done:
+            get.cancel()
+            watch.result()  # raises the MqttError that ended the connection
+            raise aiomqtt.MqttError("disconnected")
+        return get.result()
+
     async def run(self) -> None:
         backoff = 0.5
         pending: Outgoing | None = None
@@ -78,14 +87,23 @@ class MqttPublisher:
                     self.last_error = None
                     backoff = 0.5
                     log.info("MQTT connected broker=%s:%s", self.host, self.port)
-                    while True:
-                        if pending is None:
-                            pending = await self.queue.get()
-                        await client.publish(
-                            pending.topic, pending.payload, qos=pending.qos, retain=pending.retain
-                        )
-                        self.published += 1
-                        pending = None
+                    # aiomqtt reports a lost connection only to the next call; watching the
+                    # message stream notices it while idle, so `connected` tells the truth.
+                    watch = asyncio.create_task(_until_disconnected(client))
+                    try:
+                        while True:
+                            if pending is None:
+                                pending = await self._next(watch)
+                            await client.publish(
+                                pending.topic,
+                                pending.payload,
+                                qos=pending.qos,
+                                retain=pending.retain,
+                            )
+                            self.published += 1
+                            pending = None
+                    finally:
+                        watch.cancel()
             except aiomqtt.MqttError as exc:
                 self.connected = False
                 if self.last_error != str(exc):
@@ -95,3 +113,8 @@ class MqttPublisher:
                 backoff = min(backoff * 2, 10.0)
             finally:
                 self.connected = False
+
+
+async def _until_disconnected(client: aiomqtt.Client) -> None:
+    async for _ in client.messages:
+        pass  # nothing is subscribed: the loop only ends when the connection does

@@ -72,6 +72,7 @@ async def health(request: web.Request) -> web.Response:
             "sip_messages": st.sip_messages,
             "events": st.events,
             "ignored": st.ignored,
+            "untracked": st.untracked,
             "errors": dict(st.errors),
         }
     tracker = svc.tracker

@@ -22,6 +22,13 @@ log = logging.getLogger(__name__)
 
 HEP_SIP = 1
 _DRAIN = 256
+_RCVBUF = 32 * 1024 * 1024
+# Start lines of SIP messages the call tracker never uses; anything else is parsed (and so
+# validated): INVITE, CANCEL and BYE and every response but 100.
+_UNTRACKED = (
+    b"ACK ", b"PRACK ", b"OPTIONS ", b"REGISTER ", b"NOTIFY ", b"SUBSCRIBE ", b"PUBLISH ",
+    b"UPDATE ", b"INFO ", b"MESSAGE ", b"REFER ", b"SIP/2.0 100 ",
+)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -30,8 +37,24 @@ class ListenerStats:
     sip_messages: int = 0
     events: int = 0
     ignored: int = 0  # valid HEP carrying something other than SIP (RTCP, logs)
+    untracked: int = 0  # SIP messages that change no call state (ACK, 100 Trying, OPTIONS…)
     errors: dict[str, int] = field(default_factory=dict)
     last_message_at: datetime | None = None
+
+
+def enlarge_receive_buffer(sock: socket.socket) -> int:
+    """A big receive buffer absorbs bursts while a batch is written. Root may pass
+    net.core.rmem_max (SO_RCVBUFFORCE); others get what rmem_max allows. Returns the bytes
+    the kernel grants."""
+    for option in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
+        if option is None:
+            continue
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, option, _RCVBUF)
+            break
+        except OSError:
+            continue
+    return sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
 
 
 class HepListener:
@@ -74,8 +97,15 @@ class HepListener:
         if packet.proto_type != HEP_SIP:
             self.stats.ignored += 1
             return
+        payload = packet.payload
+        if payload.startswith(_UNTRACKED):
+            # A quarter of a call's messages (ACKs, the proxy's 100 Trying, keep-alive
+            # OPTIONS) change no call state: skip the parse, the costliest step here.
+            self.stats.sip_messages += 1
+            self.stats.untracked += 1
+            return
         try:
-            msg = parse_sip(packet.payload)
+            msg = parse_sip(payload)
         except SipError as exc:
             self._bad("sip:" + exc.kind)
             return
@@ -110,10 +140,7 @@ class HepListener:
     async def start(self, host: str, port: int) -> tuple[str, int]:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_DGRAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 * 1024 * 1024)
-        except OSError:
-            pass  # the kernel caps it at net.core.rmem_max; the default still works
+        enlarge_receive_buffer(sock)
         sock.setblocking(False)
         sock.bind((host, port))
         self._sock = sock

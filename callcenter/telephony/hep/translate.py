@@ -58,7 +58,8 @@ class SipTranslator:
         if d is None:
             d = _Dialog(msg.call_id, tag, last_seen=at.timestamp())
             self.dialogs[key] = d
-            dialed = (msg.request_user if msg.method else None) or msg.to_user or ""
+            # The To URI keeps what the caller dialled; the proxy rewrites the request URI.
+            dialed = msg.to_user or (msg.request_user if msg.method else None) or ""
             out.append(
                 t.CallOffered(self.source, msg.call_id, tag, at, msg.from_user or "", dialed)
             )
