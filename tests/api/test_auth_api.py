@@ -1,5 +1,6 @@
 """Who may call what: tokens, browser sessions, roles."""
 
+from callcenter.db import create_engine
 from tests.conftest import PASSWORD, Hotline
 
 
@@ -85,3 +86,16 @@ async def test_unknown_route_is_json_404(hotline: Hotline) -> None:
     response = await hotline.client.get("/api/nothing-here")
     assert response.status == 404
     assert (await response.json())["error"] == "not-found"
+
+
+async def test_database_down_is_a_503_naming_it(hotline: Hotline) -> None:
+    working = hotline.svc.engine
+    hotline.svc.engine = create_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    try:
+        response = await hotline.client.get("/api/calls", headers={"Authorization": "Bearer x"})
+        assert response.status == 503
+        assert (await response.json())["error"] == "backend-unavailable"
+        assert (await hotline.client.get("/api/health")).status == 503
+    finally:
+        await hotline.svc.db().dispose()
+        hotline.svc.engine = working
