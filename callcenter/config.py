@@ -6,6 +6,7 @@ here so the service starts with no file at all.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -53,7 +54,7 @@ class RecordingsSettings:
 
 @dataclass(frozen=True, slots=True)
 class MqttSettings:
-    url: str = ""
+    url: str = field(default="", repr=False)  # may hold a password
     embedded_listen: HostPort = HostPort("127.0.0.1", 1883)
     topic_prefix: str = "callcenter"
 
@@ -81,7 +82,7 @@ class MqttSettings:
 class SipSettings:
     hep_listen: HostPort = HostPort("127.0.0.1", 9060)
     # Empty accepts any sender; otherwise HEP packets must carry this auth key (chunk 0x000e).
-    hep_password: str = ""
+    hep_password: str = field(default="", repr=False)
     # A leg rung longer than this without any further message is closed as lost.
     max_ring_seconds: float = 600.0
     # An answered call with no BYE for this long is closed (a BYE lost in transit).
@@ -89,13 +90,59 @@ class SipSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RingAction:
+    """What to do when a phone of `queue` (or `extension`) rings past the limit."""
+
+    on_ring_limit: str = "alert"  # "alert" | "overflow"
+    queue: str | None = None
+    extension: str | None = None
+    target: str = ""  # "exten@context" (or "exten": the PBX's default context)
+
+
+@dataclass(frozen=True, slots=True)
 class RingSettings:
     cycle_seconds: float = 5.0
     limit: int = 3
+    on_ring_limit: str = "alert"
+    overflow_target: str = ""
+    actions: tuple[RingAction, ...] = ()
 
     @property
     def deadline_seconds(self) -> float:
         return self.cycle_seconds * self.limit
+
+    def action_for(self, queue: str | None, extension: str) -> RingAction:
+        """The most specific rule: the extension's, then the queue's, then the default."""
+        for action in self.actions:
+            if action.extension is not None and action.extension == extension:
+                return action
+        for action in self.actions:
+            if action.queue is not None and queue is not None and action.queue == queue:
+                return action
+        return RingAction(self.on_ring_limit, target=self.overflow_target)
+
+
+PBX_KINDS = ("ami", "esl", "mqtt", "hep")
+_DEFAULT_PORTS = {"ami": 5038, "esl": 8021, "hep": 9060, "mqtt": 0}
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+@dataclass(frozen=True, slots=True)
+class PbxSettings:
+    """One PBX event source ([[pbx]] table). Secrets never appear in a repr or a log."""
+
+    id: str
+    kind: str
+    host: str = "127.0.0.1"
+    port: int = 0
+    username: str = ""
+    secret: str = field(default="", repr=False)  # AMI
+    password: str = field(default="", repr=False)  # ESL; HEP auth key
+    context: str = "default"  # where an overflow "exten" without "@context" is sent
+
+    @property
+    def address(self) -> str:
+        return "mqtt broker" if self.kind == "mqtt" else f"{self.host}:{self.port}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +153,8 @@ class Settings:
     mqtt: MqttSettings = field(default_factory=MqttSettings)
     sip: SipSettings = field(default_factory=SipSettings)
     rings: RingSettings = field(default_factory=RingSettings)
+    # No [[pbx]] tables: one HEP source on sip.hep_listen.
+    pbx: tuple[PbxSettings, ...] = ()
     # Relative paths (SQLite file, recordings) are resolved against this directory.
     base_dir: Path = field(default_factory=Path.cwd)
 
@@ -143,22 +192,96 @@ def _check_type(key: str, value: Any, expected: type) -> Any:
     return value
 
 
-def _section(name: str, cls: type, raw: Any) -> Any:
+def _values(name: str, cls: type, raw: Any, defaults: Any) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ConfigError(name, "must be a table")
-    defaults = cls()
     known = {f.name: f for f in fields(cls)}
     values: dict[str, Any] = {}
     for key, value in raw.items():
         dotted = f"{name}.{key}"
         if key not in known:
             raise ConfigError(dotted, f"unknown key (known: {', '.join(sorted(known))})")
-        current = getattr(defaults, key)
+        current = defaults.get(key) if isinstance(defaults, dict) else getattr(defaults, key)
         if isinstance(current, HostPort):
             values[key] = _host_port(dotted, value)
+        elif key == "actions" and cls is RingSettings:
+            values[key] = _ring_actions(dotted, value)
+        elif current is None:
+            values[key] = _check_type(dotted, value, str)
         else:
             values[key] = _check_type(dotted, value, type(current))
-    return replace(defaults, **values)
+    return values
+
+
+def _section(name: str, cls: type, raw: Any) -> Any:
+    defaults = cls()
+    return replace(defaults, **_values(name, cls, raw, defaults))
+
+
+def _on_ring_limit(key: str, value: str) -> None:
+    if value not in ("alert", "overflow"):
+        raise ConfigError(key, f'must be "alert" or "overflow", got {value!r}')
+
+
+def _ring_actions(key: str, raw: Any) -> tuple[RingAction, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError(key, "must be an array of tables ([[rings.actions]])")
+    out = []
+    for i, item in enumerate(raw):
+        dotted = f"{key}[{i}]"
+        action = RingAction(**_values(dotted, RingAction, item, RingAction()))
+        _on_ring_limit(f"{dotted}.on_ring_limit", action.on_ring_limit)
+        if (action.queue is None) == (action.extension is None):
+            raise ConfigError(dotted, "give exactly one of queue or extension")
+        if action.on_ring_limit == "overflow" and not action.target:
+            raise ConfigError(
+                f"{dotted}.target", "overflow needs a target (exten or exten@context)"
+            )
+        out.append(action)
+    return tuple(out)
+
+
+_PBX_DEFAULTS: dict[str, Any] = {
+    "id": "",
+    "kind": "",
+    "host": "127.0.0.1",
+    "port": 0,
+    "username": "",
+    "secret": "",
+    "password": "",
+    "context": "default",
+}
+
+
+def _pbx(raw: Any) -> tuple[PbxSettings, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError("pbx", "must be an array of tables ([[pbx]])")
+    out: list[PbxSettings] = []
+    seen: set[str] = set()
+    for i, item in enumerate(raw):
+        values = _values(f"pbx[{i}]", PbxSettings, item, _PBX_DEFAULTS)
+        key = f"pbx[{i}]"
+        ident = values.get("id", "")
+        if not _ID_RE.match(ident):
+            raise ConfigError(f"{key}.id", "required: 1-32 of a-z 0-9 _ - (starting a-z or 0-9)")
+        if ident in seen:
+            raise ConfigError(f"{key}.id", f"{ident!r} is used twice")
+        seen.add(ident)
+        key = f"pbx.{ident}"
+        kind = values.get("kind", "")
+        if kind not in PBX_KINDS:
+            raise ConfigError(f"{key}.kind", f"must be one of {', '.join(PBX_KINDS)}")
+        values.setdefault("port", _DEFAULT_PORTS[kind])
+        if values["port"] == 0 and kind != "mqtt":
+            values["port"] = _DEFAULT_PORTS[kind]
+        if not 0 < values["port"] <= 65535 and kind != "mqtt":
+            raise ConfigError(f"{key}.port", f"must be 1-65535, got {values['port']}")
+        if kind == "ami" and not (values.get("username") and values.get("secret")):
+            raise ConfigError(f"{key}.secret", "an AMI source needs username and secret")
+        if kind == "esl" and not values.get("password"):
+            raise ConfigError(f"{key}.password", "an ESL source needs password")
+        out.append(PbxSettings(**values))
+    return tuple(out)
 
 
 _SECTIONS: dict[str, type] = {
@@ -174,6 +297,11 @@ _SECTIONS: dict[str, type] = {
 def _validate(s: Settings) -> None:
     if s.rings.cycle_seconds <= 0:
         raise ConfigError("rings.cycle_seconds", f"must be > 0, got {s.rings.cycle_seconds}")
+    _on_ring_limit("rings.on_ring_limit", s.rings.on_ring_limit)
+    if s.rings.on_ring_limit == "overflow" and not s.rings.overflow_target:
+        raise ConfigError(
+            "rings.overflow_target", "overflow needs a target (exten or exten@context)"
+        )
     if s.rings.limit < 1:
         raise ConfigError("rings.limit", f"must be >= 1, got {s.rings.limit}")
     if not s.database.url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
@@ -202,8 +330,12 @@ def _validate(s: Settings) -> None:
 def parse_settings(raw: dict[str, Any], base_dir: Path | None = None) -> Settings:
     sections: dict[str, Any] = {}
     for name, value in raw.items():
+        if name == "pbx":
+            sections["pbx"] = _pbx(value)
+            continue
         if name not in _SECTIONS:
-            raise ConfigError(name, f"unknown section (known: {', '.join(sorted(_SECTIONS))})")
+            known = ", ".join(sorted([*_SECTIONS, "pbx"]))
+            raise ConfigError(name, f"unknown section (known: {known})")
         sections[name] = _section(name, _SECTIONS[name], value)
     settings = Settings(**sections, base_dir=base_dir or Path.cwd())
     _validate(settings)

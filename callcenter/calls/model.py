@@ -343,6 +343,7 @@ def expire_call(call: CallState, now: datetime) -> list[object]:
         if leg.ended_at is None:
             leg.ended_at = now
             leg.end_cause = leg.end_cause or "lost: end not seen"
+            leg.outcome = leg.outcome or ("answered" if leg.answered_at else "unanswered")
             leg.dirty = True
     outcome: CallOutcome = "answered" if call.answered_at is not None else "unanswered"
     return [_close(call, outcome, now)]

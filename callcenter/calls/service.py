@@ -89,9 +89,12 @@ class CallTracker:
         self.flush_failures = 0
 
     # -- the hot path -------------------------------------------------------------------
-    def handle(self, event: t.TelephonyEvent) -> None:
+    def handle(self, event: t.SourceEvent) -> None:
         """Apply one telephony event (from any adapter) to live state. Never blocks."""
         self.events_handled += 1
+        if isinstance(event, t.CallsResynced):
+            self._resynced(event)
+            return
         key = (event.source, event.call_id, event.call_tag)
         call = self.calls.get(key)
         if call is None:
@@ -104,6 +107,17 @@ class CallTracker:
             self._mark(call)
             return
         self._record(call, model.apply(call, event, self.rule, self.directory.lookup))
+
+    def _resynced(self, event: t.CallsResynced) -> None:
+        # Calls that ended while the adapter was disconnected: close them without blame,
+        # so none is left "ringing" forever.
+        for call in list(self.calls.values()):
+            if (
+                call.source == event.source
+                and not call.closed
+                and call.call_id not in event.live_call_ids
+            ):
+                self._record(call, model.expire_call(call, event.at))
 
     def _record(self, call: CallState, events: list[object]) -> None:
         if not events and not call.dirty:

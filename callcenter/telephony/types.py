@@ -27,7 +27,10 @@ class CallOffered:
 
 @dataclass(frozen=True, slots=True)
 class LegRinging:
-    """One agent phone started ringing (SIP: first 180/183 with a new To tag)."""
+    """One agent phone started ringing (SIP: first 180/183 with a new To tag).
+
+    `queue` names the PBX queue that rang it (AMI AgentCalled, FreeSWITCH mod_callcenter),
+    when there is one: the ring-limit action may differ per queue."""
 
     source: str
     call_id: str
@@ -35,6 +38,7 @@ class LegRinging:
     leg_id: str
     extension: str
     at: datetime
+    queue: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +102,16 @@ class CallEnded:
     hung_up_by: HungUpBy | None
 
 
+@dataclass(frozen=True, slots=True)
+class CallsResynced:
+    """After a (re)connect the PBX listed the calls it still has: any call of this source
+    not in `live_call_ids` ended while we were not connected."""
+
+    source: str
+    live_call_ids: frozenset[str]
+    at: datetime
+
+
 TelephonyEvent = (
     CallOffered
     | LegRinging
@@ -107,3 +121,6 @@ TelephonyEvent = (
     | CallUnanswered
     | CallEnded
 )
+
+# What an adapter hands to the core: per-call events, and the resync after a reconnect.
+SourceEvent = TelephonyEvent | CallsResynced

@@ -1,0 +1,112 @@
+"""What every PBX event source (HEP, AMI, ESL, MQTT) shares: its status for /api/sources,
+and the command port through which the core acts on a call (redirect on the ring limit)."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal, Protocol
+
+from callcenter.telephony.types import SourceEvent
+
+State = Literal["starting", "connecting", "connected", "backoff", "auth_failed", "listening"]
+OnEvent = Callable[[SourceEvent], None]
+
+_RATE_WINDOW = 10.0  # seconds over which events/s is averaged
+
+
+@dataclass
+class SourceStatus:
+    """Health of one source, as shown at /api/sources and on the live page. Never holds a
+    credential: it is rendered as is."""
+
+    id: str
+    kind: str
+    address: str
+    state: State = "starting"
+    connected_since: datetime | None = None
+    last_event_at: datetime | None = None
+    events: int = 0
+    errors: int = 0
+    last_error: str | None = None
+    reconnects: int = 0
+    _recent: deque[tuple[float, int]] = field(default_factory=deque, repr=False)
+
+    def count_events(self, n: int = 1) -> None:
+        """Count `n` events handed to the core (call it per read, not per event, if hot)."""
+        self.events += n
+        self.last_event_at = datetime.now(UTC)
+        now = time.monotonic()
+        recent = self._recent
+        if recent and now - recent[-1][0] < 0.5:
+            t, c = recent.pop()
+            recent.append((t, c + n))
+        else:
+            recent.append((now, n))
+        while recent and now - recent[0][0] > _RATE_WINDOW:
+            recent.popleft()
+
+    def events_per_second(self) -> float:
+        now = time.monotonic()
+        total = sum(c for t, c in self._recent if now - t <= _RATE_WINDOW)
+        return round(total / _RATE_WINDOW, 2)
+
+    def error(self, message: str) -> None:
+        """Record a problem (bad input, lost connection); `message` must hold no secret."""
+        self.errors += 1
+        self.last_error = message[:300]
+
+    def connected(self) -> None:
+        self.state = "connected"
+        self.connected_since = datetime.now(UTC)
+
+    def disconnected(self, state: State = "backoff") -> None:
+        self.state = state
+        self.connected_since = None
+
+    def as_json(self) -> dict[str, object]:
+        def iso(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "address": self.address,
+            "state": self.state,
+            "connected_since": iso(self.connected_since),
+            "last_event_at": iso(self.last_event_at),
+            "events": self.events,
+            "events_per_second": self.events_per_second(),
+            "errors": self.errors,
+            "last_error": self.last_error,
+            "reconnects": self.reconnects,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """What the PBX answered to a command (e.g. AMI `Response: Success`, ESL `+OK`)."""
+
+    ok: bool
+    response: str
+
+
+class PbxSource(Protocol):
+    """An adapter: runs forever (connect, read, reconnect with backoff), reports status."""
+
+    status: SourceStatus
+
+    async def run(self) -> None: ...
+
+
+class CallRedirector(Protocol):
+    """An adapter that can move a ringing call elsewhere (AMI Redirect, ESL uuid_transfer)."""
+
+    async def redirect(self, call_id: str, leg_id: str, target: str) -> CommandResult:
+        """Send the caller of `call_id` (whose phone `leg_id` rings too long) to `target`."""
+        ...
