@@ -11,19 +11,21 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
 from callcenter import db
 from callcenter.bus import Bus, Handler
 from callcenter.calls import schemas
+from callcenter.calls.actions import RingLimitActions
 from callcenter.calls.rings import RingRule
 from callcenter.calls.service import AgentDirectory, CallTracker
 from callcenter.clock import Clock, SystemClock
-from callcenter.config import Settings
+from callcenter.config import PbxSettings, Settings
 from callcenter.events import (
     CallClosed,
+    OverflowAttempted,
     PhoneRang,
     PhoneStopped,
     RingLimitReached,
@@ -31,8 +33,9 @@ from callcenter.events import (
 )
 from callcenter.mqtt.broker import start_embedded_broker
 from callcenter.mqtt.publisher import MqttPublisher
-from callcenter.telephony.hep.listener import HepListener
-from callcenter.telephony.hep.translate import SipTranslator
+from callcenter.telephony.hep.source import HepSource
+from callcenter.telephony.source import CallRedirector
+from callcenter.telephony.sources import build_source, configured_sources
 from callcenter.web import routes
 from callcenter.web.errors import error_middleware
 from callcenter.web.keys import SERVICES, Services
@@ -41,6 +44,8 @@ from callcenter.web.live import LiveHub
 log = logging.getLogger(__name__)
 
 RING_LIMIT_TOPIC = "alerts/ring-limit"
+OVERFLOW_TOPIC = "actions/overflow"
+OVERFLOW_FAILED_TOPIC = "alerts/overflow-failed"
 VIOLATIONS_TOPIC = "violations"
 
 
@@ -73,12 +78,26 @@ def handlers(svc: Services) -> dict[type, list[Handler]]:
             message["caller"] = schemas.number(event.caller, full=False)
             svc.publisher.publish(f"{svc.settings.mqtt.topic_prefix}/{VIOLATIONS_TOPIC}", message)
 
+    async def ring_limit_action(event: object) -> None:
+        assert isinstance(event, RingLimitReached)
+        if svc.actions is not None:
+            await svc.actions.on_ring_limit(event)
+
+    async def overflow_to_mqtt(event: object) -> None:
+        assert isinstance(event, OverflowAttempted)
+        if svc.publisher is not None:
+            topic = OVERFLOW_TOPIC if event.ok else OVERFLOW_FAILED_TOPIC
+            message = schemas.live_json(event, svc.rule)
+            assert message is not None
+            svc.publisher.publish(f"{svc.settings.mqtt.topic_prefix}/{topic}", message, qos=1)
+
     return {
+        OverflowAttempted: [overflow_to_mqtt, to_live],
         PhoneRang: [to_live],
         PhoneStopped: [to_live],
         CallClosed: [to_live],
         ViolationRecorded: [violation_to_mqtt, to_live],
-        RingLimitReached: [ring_limit_to_mqtt, to_live],
+        RingLimitReached: [ring_limit_to_mqtt, to_live, ring_limit_action],
     }
 
 
@@ -192,14 +211,37 @@ def build(
         with contextlib.suppress(Exception):
             await tracker.flush()
 
-    async def hep_ctx(_app: web.Application) -> AsyncIterator[None]:
-        if not hep:
-            yield
-            return
+    async def sources_ctx(_app: web.Application) -> AsyncIterator[None]:
         tracker = svc.calls()
-        translator = SipTranslator("hep")
-        for call in tracker.open_calls("hep"):
-            translator.restore(
+        tasks = []
+        for pbx in configured_sources(settings):
+            if (pbx.kind == "hep" and not hep) or (pbx.kind == "mqtt" and svc.publisher is None):
+                continue
+            source = build_source(pbx, settings, tracker.handle, svc.clock.now, publish)
+            svc.sources[pbx.id] = source
+            if isinstance(source, HepSource):
+                await _start_hep(source, tracker, pbx, bool(settings.pbx))
+                tasks.append(_owned(f"sip-dialog-expiry-{pbx.id}", _expire(source)))
+            tasks.append(_owned(f"source-{pbx.id}", source.run()))
+        redirectors = {
+            k: cast(CallRedirector, v) for k, v in svc.sources.items() if hasattr(v, "redirect")
+        }
+        svc.actions = RingLimitActions(
+            settings.rings, redirectors, svc.db(), tracker.bus, svc.clock, tracker.wait_saved
+        )
+        yield
+        await _stop(tasks)
+        await svc.actions.close()
+
+    def publish(topic: str, payload: dict[str, Any]) -> None:
+        if svc.publisher is not None:
+            svc.publisher.publish(topic, payload)
+
+    async def _start_hep(
+        source: HepSource, tracker: CallTracker, pbx: PbxSettings, from_table: bool
+    ) -> None:
+        for call in tracker.open_calls(pbx.id):
+            source.translator.restore(
                 call.call_id,
                 call.call_tag,
                 {
@@ -207,25 +249,20 @@ def build(
                     for ref, leg in call.legs.items()
                 },
             )
-        listener = HepListener(tracker.handle, translator, settings.sip.hep_password, svc.clock.now)
-        address = settings.sip.hep_listen
         try:
-            svc.hep_address = await listener.start(address.host, address.port)
+            address = await source.start()
         except OSError as exc:
-            raise StartupError(f"sip.hep_listen: cannot listen on {address}: {exc}") from exc
-        svc.listener = listener
+            key = f"pbx.{pbx.id}.port" if from_table else "sip.hep_listen"
+            raise StartupError(f"{key}: cannot listen on {pbx.address}: {exc}") from exc
+        if svc.listener is None:
+            svc.listener, svc.hep_address = source.listener, address
 
-        async def expire_dialogs() -> None:
-            while True:
-                await asyncio.sleep(5)
-                translator.expire(
-                    svc.clock.now().timestamp(), idle_open=settings.sip.max_call_seconds
-                )
-
-        tasks = [_owned("sip-dialog-expiry", expire_dialogs())]
-        yield
-        await _stop(tasks)
-        listener.close()
+    async def _expire(source: HepSource) -> None:
+        while True:
+            await asyncio.sleep(5)
+            source.translator.expire(
+                svc.clock.now().timestamp(), idle_open=settings.sip.max_call_seconds
+            )
 
     async def demo_ctx(_app: web.Application) -> AsyncIterator[None]:
         tasks = [_owned("demo", demo(svc))] if demo is not None else []
@@ -236,6 +273,6 @@ def build(
         yield
         await svc.hub.close()
 
-    app.cleanup_ctx.extend([database, mqtt_ctx, tracker_ctx, hep_ctx, demo_ctx, hub_ctx])
+    app.cleanup_ctx.extend([database, mqtt_ctx, tracker_ctx, sources_ctx, demo_ctx, hub_ctx])
     routes.add_routes(app)
     return app

@@ -71,7 +71,10 @@ class RingLimitReached:
     violation_id: str
     call_pk: str
     leg_pk: str
-    sip_call_id: str
+    source: str
+    sip_call_id: str  # the PBX's id of the call: SIP Call-ID, AMI Linkedid, ESL call UUID
+    leg_ref: str
+    queue: str | None
     extension: str
     agent: str | None
     agent_id: int | None
@@ -80,3 +83,20 @@ class RingLimitReached:
     deadline_at: datetime
     raised_at: datetime
     rings: int
+
+
+@dataclass(frozen=True, slots=True)
+class OverflowAttempted:
+    """At the ring limit the still-ringing call was sent to the overflow target (溢出转接);
+    `ok` and `response` are the PBX's answer. A failure is an alert of its own."""
+
+    id: str
+    call_pk: str
+    leg_pk: str
+    source: str
+    extension: str
+    agent: str | None
+    target: str
+    at: datetime
+    ok: bool
+    response: str

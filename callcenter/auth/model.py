@@ -28,6 +28,7 @@ VIOLATION_READERS = frozenset(
 )
 LIVE_READERS = frozenset({Role.AGENT, Role.TEAM_LEAD, Role.QA_LEAD, Role.SUPERVISOR, Role.ADMIN})
 USER_ADMINS = frozenset({Role.ADMIN})
+SOURCE_READERS = frozenset({Role.TEAM_LEAD, Role.QA_LEAD, Role.SUPERVISOR, Role.ADMIN})
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{1,64}$")
 EXTENSION_RE = re.compile(r"^[0-9A-Za-z*#+]{1,32}$")

@@ -14,6 +14,7 @@ from callcenter.auth.model import (
     CALL_READERS,
     FULL_NUMBER_READERS,
     LIVE_READERS,
+    SOURCE_READERS,
     STATS_READERS,
     VIOLATION_READERS,
     Principal,
@@ -161,7 +162,40 @@ async def live(request: web.Request) -> web.StreamResponse:
     return ws
 
 
+async def list_sources(request: web.Request) -> web.Response:
+    """Each PBX event source's health (connected, last event, events/s, errors)."""
+    svc = request.app[SERVICES]
+    await principal(request, SOURCE_READERS)
+    return web.json_response([source.status.as_json() for source in svc.sources.values()])
+
+
+async def list_overflows(request: web.Request) -> web.Response:
+    """Calls sent to an overflow target at the ring limit, with the PBX's answers."""
+    svc = request.app[SERVICES]
+    await principal(request, STATS_READERS)
+    start, end = time_range(request, svc)
+    async with svc.db().connect() as conn:
+        rows = await store.overflows_between(conn, start, end)
+    return web.json_response(
+        [
+            {
+                "id": r.id,
+                "call_id": r.call_pk,
+                "leg_id": r.leg_pk,
+                "source": r.source,
+                "target": r.target,
+                "at": schemas.iso(r.at),
+                "ok": r.ok,
+                "response": r.response,
+            }
+            for r in rows
+        ]
+    )
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/sources", list_sources, name="sources")
+    app.router.add_get("/api/overflows", list_overflows, name="overflows")
     app.router.add_get("/api/calls", list_calls, name="calls")
     app.router.add_get("/api/stats/answers", answer_stats, name="answer_stats")
     app.router.add_get("/api/violations", list_violations, name="violations")

@@ -47,6 +47,7 @@ class LegState:
     leg_ref: str
     extension: str
     agent: AgentRef | None
+    queue: str | None = None
     ring_started_at: datetime | None = None
     answered_at: datetime | None = None
     ended_at: datetime | None = None
@@ -217,6 +218,7 @@ def apply(
         if leg.ring_started_at is not None or leg.ended_at is not None:
             return []
         leg.ring_started_at = event.at
+        leg.queue = event.queue
         leg.dirty = True
         call.dirty = True
         return [
@@ -312,7 +314,10 @@ def deadline_due(call: CallState, leg: LegState, now: datetime, rule: RingRule) 
             violation_id=violation.id,
             call_pk=call.id,
             leg_pk=leg.id,
+            source=call.source,
             sip_call_id=call.call_id,
+            leg_ref=leg.leg_ref,
+            queue=leg.queue,
             extension=leg.extension,
             agent=leg.agent.name if leg.agent else None,
             agent_id=leg.agent.id if leg.agent else None,

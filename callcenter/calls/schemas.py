@@ -10,6 +10,7 @@ from callcenter.calls.model import CallState, LegState
 from callcenter.calls.rings import RingRule
 from callcenter.events import (
     CallClosed,
+    OverflowAttempted,
     PhoneRang,
     PhoneStopped,
     RingLimitReached,
@@ -209,4 +210,18 @@ def live_json(event: object, rule: RingRule) -> dict[str, Any] | None:
         }
     if isinstance(event, RingLimitReached):
         return {**alert_json(event, rule), "caller": event.caller}
+    if isinstance(event, OverflowAttempted):
+        return {
+            "type": "overflow" if event.ok else "overflow_failed",
+            "id": event.id,
+            "call_id": event.call_pk,
+            "leg_id": event.leg_pk,
+            "source": event.source,
+            "extension": event.extension,
+            "agent": event.agent,
+            "target": event.target,
+            "at": iso(event.at),
+            "ok": event.ok,
+            "response": event.response,
+        }
     return None

@@ -253,6 +253,17 @@ class CallTracker:
             finally:
                 self._alerts.task_done()
 
+    async def wait_saved(self, call_pk: str, within: float = 5.0) -> None:
+        """Until the call and its legs are in the database (rows that refer to them follow)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while loop.time() < deadline:
+            call = next((c for c in self.calls.values() if c.id == call_pk), None)
+            if call is None or (call.persisted and all(x.persisted for x in call.legs.values())):
+                return
+            self._wake.set()
+            await asyncio.sleep(self.min_flush_gap)
+
     async def settled(self) -> None:
         """Wait until everything handled so far is saved and published (tests, shutdown)."""
         self._wake.set()

@@ -66,6 +66,7 @@ class Leg(Base):
     agent_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
     )
+    queue: Mapped[str | None] = mapped_column(String(64), nullable=True)
     ring_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -92,16 +93,33 @@ class Violation(Base):
     detail: Mapped[str] = mapped_column(String(255))
 
 
+class OverflowAction(Base):
+    """What the service did at a ring limit (overflow), with the PBX's answer."""
+
+    __tablename__ = "overflow_actions"
+    __table_args__ = (Index("ix_overflow_actions_at", "at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    call_pk: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    leg_pk: Mapped[str | None] = mapped_column(ForeignKey("legs.id"), nullable=True)
+    source: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ok: Mapped[bool] = mapped_column(Boolean)
+    response: Mapped[str] = mapped_column(String(512))
+
+
 calls = cast(Table, Call.__table__)
 legs = cast(Table, Leg.__table__)
 violations = cast(Table, Violation.__table__)
+overflow_actions = cast(Table, OverflowAction.__table__)
 
 _CALL_COLS = (
     "source", "sip_call_id", "call_tag", "caller", "dialed", "monitored", "offered_at",
     "answered_at", "ended_at", "final", "hung_up_by", "answered_leg",
 )  # fmt: skip
 _LEG_COLS = (
-    "call_pk", "leg_ref", "extension", "agent_id", "ring_started_at", "answered_at",
+    "call_pk", "leg_ref", "extension", "agent_id", "queue", "ring_started_at", "answered_at",
     "ended_at", "outcome", "end_cause", "ring_limit_recorded",
 )  # fmt: skip
 
@@ -134,6 +152,7 @@ def _leg_row(leg: LegState) -> dict[str, Any]:
         "leg_ref": leg.leg_ref,
         "extension": leg.extension,
         "agent_id": leg.agent.id if leg.agent else None,
+        "queue": leg.queue,
         "ring_started_at": leg.ring_started_at,
         "answered_at": leg.answered_at,
         "ended_at": leg.ended_at,
@@ -217,6 +236,7 @@ def _leg_state(r: Any, agent: AgentRef | None) -> LegState:
         leg_ref=r.leg_ref,
         extension=r.extension,
         agent=agent,
+        queue=r.queue,
         ring_started_at=r.ring_started_at,
         answered_at=r.answered_at,
         ended_at=r.ended_at,
@@ -295,4 +315,17 @@ async def violations_between(
     if agent_id is not None:
         stmt = stmt.where(violations.c.agent_id == agent_id)
     stmt = stmt.order_by(violations.c.occurred_at.desc()).limit(limit)
+    return list((await conn.execute(stmt)).all())
+
+
+async def insert_overflow(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    await conn.execute(overflow_actions.insert(), [row])
+
+
+async def overflows_between(conn: AsyncConnection, start: datetime, end: datetime) -> list[Any]:
+    stmt = (
+        select(overflow_actions)
+        .where(overflow_actions.c.at >= start, overflow_actions.c.at < end)
+        .order_by(overflow_actions.c.at.desc())
+    )
     return list((await conn.execute(stmt)).all())

@@ -8,12 +8,14 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callcenter.calls.actions import RingLimitActions
 from callcenter.calls.rings import RingRule
 from callcenter.calls.service import AgentDirectory, CallTracker
 from callcenter.clock import Clock
 from callcenter.config import Settings
 from callcenter.mqtt.publisher import MqttPublisher
 from callcenter.telephony.hep.listener import HepListener
+from callcenter.telephony.source import PbxSource
 from callcenter.web.live import LiveHub
 
 
@@ -30,6 +32,8 @@ class Services:
     tracker: CallTracker | None = None
     publisher: MqttPublisher | None = None
     broker: Any = None
+    sources: dict[str, PbxSource] = field(default_factory=dict)
+    actions: RingLimitActions | None = None
     listener: HepListener | None = None
     hep_address: tuple[str, int] | None = None
     demo: Any = None

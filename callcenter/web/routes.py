@@ -87,6 +87,7 @@ async def health(request: web.Request) -> web.Response:
             "events_handled": tracker.events_handled if tracker else 0,
             "flush_failures": tracker.flush_failures if tracker else 0,
         },
+        "sources": {k: v.status.state for k, v in svc.sources.items()},
         "live_clients": len(svc.hub.clients),
     }
     return web.json_response(body, status=200 if database == "ok" else 503)

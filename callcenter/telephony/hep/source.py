@@ -1,0 +1,48 @@
+"""The HEP listener as a PBX event source: bound at start-up, its counters read into a
+SourceStatus once a second (counting on the hot path would cost every datagram)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+
+from callcenter.config import PbxSettings
+from callcenter.telephony.hep.listener import HepListener
+from callcenter.telephony.hep.translate import SipTranslator
+from callcenter.telephony.source import OnEvent, SourceStatus
+
+
+class HepSource:
+    def __init__(self, settings: PbxSettings, on_event: OnEvent, clock: Callable[[], datetime]):
+        self.settings = settings
+        self.translator = SipTranslator(settings.id)
+        self.listener = HepListener(on_event, self.translator, settings.password, clock)
+        self.status = SourceStatus(settings.id, "hep", settings.address)
+        self.address: tuple[str, int] | None = None
+
+    async def start(self) -> tuple[str, int]:
+        """Bind now, so a port in use stops start-up instead of failing later."""
+        self.address = await self.listener.start(self.settings.host, self.settings.port)
+        self.status.address = f"{self.address[0]}:{self.address[1]}"
+        self.status.state = "listening"
+        return self.address
+
+    async def run(self) -> None:
+        seen_events = 0
+        seen_errors = 0
+        try:
+            while True:
+                await asyncio.sleep(1.0)
+                stats = self.listener.stats
+                if stats.events > seen_events:
+                    self.status.count_events(stats.events - seen_events)
+                    seen_events = stats.events
+                errors = sum(stats.errors.values())
+                if errors > seen_errors:
+                    self.status.errors = errors
+                    worst = max(stats.errors.items(), key=lambda kv: kv[1])
+                    self.status.last_error = f"dropped bad input: {worst[0]} ×{worst[1]}"
+                    seen_errors = errors
+        finally:
+            self.listener.close()
