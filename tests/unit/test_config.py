@@ -56,3 +56,61 @@ def test_external_broker_url_gives_host_port_and_credentials() -> None:
 def test_relative_sqlite_path_is_resolved_against_the_start_directory(tmp_path: Path) -> None:
     settings = parse_settings({}, base_dir=tmp_path)
     assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path}/var/callcenter.sqlite3"
+
+
+def test_pbx_tables_get_default_ports_and_hide_their_secrets() -> None:
+    s = parse_settings(
+        {
+            "pbx": [
+                {"id": "ast1", "kind": "ami", "username": "cc", "secret": "hunter22"},
+                {"id": "fs1", "kind": "esl", "password": "ClueCon1"},
+                {"id": "bridge1", "kind": "mqtt"},
+            ]
+        }
+    )
+    assert [(p.id, p.port) for p in s.pbx] == [("ast1", 5038), ("fs1", 8021), ("bridge1", 0)]
+    assert "hunter22" not in repr(s) and "ClueCon1" not in repr(s)
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ({"pbx": [{"id": "a", "kind": "ami", "username": "u"}]}, "pbx.a.secret"),
+        ({"pbx": [{"id": "f", "kind": "esl"}]}, "pbx.f.password"),
+        ({"pbx": [{"id": "x", "kind": "sccp"}]}, "pbx.x.kind"),
+        ({"pbx": [{"id": "Bad Id", "kind": "hep"}]}, "pbx[0].id"),
+        ({"pbx": [{"id": "a", "kind": "hep"}, {"id": "a", "kind": "hep"}]}, "pbx[1].id"),
+        ({"pbx": [{"id": "a", "kind": "hep", "colour": 1}]}, "pbx[0].colour"),
+        ({"pbx": {"id": "a"}}, "pbx"),
+        ({"rings": {"on_ring_limit": "page"}}, "rings.on_ring_limit"),
+        ({"rings": {"on_ring_limit": "overflow"}}, "rings.overflow_target"),
+        (
+            {"rings": {"actions": [{"on_ring_limit": "overflow", "target": "8"}]}},
+            "rings.actions[0]",
+        ),
+        (
+            {"rings": {"actions": [{"queue": "q", "on_ring_limit": "overflow"}]}},
+            "rings.actions[0].target",
+        ),
+    ],
+)
+def test_bad_source_or_action_names_its_key(raw: dict[str, object], key: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_settings(raw)
+    assert err.value.key == key
+
+
+def test_extension_rule_wins_over_its_queue_rule() -> None:
+    rings = parse_settings(
+        {
+            "rings": {
+                "actions": [
+                    {"queue": "repairs", "on_ring_limit": "overflow", "target": "8000"},
+                    {"extension": "2001", "on_ring_limit": "alert"},
+                ]
+            }
+        }
+    ).rings
+    assert rings.action_for("repairs", "2001").on_ring_limit == "alert"
+    assert rings.action_for("repairs", "2002").target == "8000"
+    assert rings.action_for(None, "2002").on_ring_limit == "alert"
