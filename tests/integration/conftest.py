@@ -1,4 +1,4 @@
-"""Fixtures that start REAL servers for the integration tests (helpers: ``bench.py``).
+"""Fixtures that start REAL servers for the integration tests (helpers: ``bench/``).
 
 Session scope (started lazily, once, stopped at the end of the session even when
 tests fail; all synchronous, so they work from any event loop):
@@ -25,7 +25,7 @@ Function scope:
     URL of a brand-new empty database (dropped after the test).
 
 Calls are placed with ``await bench.place_call(kamailio, 2001, answer_after_ms=300)``
-(see ``bench.py``).  A SIPp left running by a test is killed at its teardown.
+(see ``bench/``).  A SIPp left running by a test is killed at its teardown.
 A missing server binary FAILS the run (never skips).
 """
 

@@ -1,0 +1,225 @@
+// The live page's link to the server: the signed-in user, the answer statistics and the
+// violations over HTTP, and the /api/live WebSocket (snapshot, events, reconnect with backoff),
+// all written into the panels' state and drawn by live-panels.js.
+
+import {
+  MAX_VIOLATIONS,
+  addRinging,
+  mergeViolations,
+  prependViolation,
+  removeRinging,
+  renderConn,
+  renderHeader,
+  renderRinging,
+  renderStats,
+  renderViolations,
+  state,
+  updateRingingRow,
+} from "/static/live-panels.js";
+
+const STATS_MIN_INTERVAL_MS = 1000; // refresh the rate at most once a second
+const BACKOFF_MAX_MS = 30000;
+
+class SignedOut extends Error {}
+
+/** fetch with the session cookie; a 401 means the session is over: back to the login page. */
+async function api(path, options = {}) {
+  const response = await fetch(path, {
+    credentials: "same-origin",
+    headers: { Accept: "application/json" },
+    ...options,
+  });
+  if (response.status === 401) {
+    window.location.replace("/login");
+    throw new SignedOut();
+  }
+  return response;
+}
+
+/** Who is signed in; false when the server cannot say (down): the feed retries. */
+export async function loadMe() {
+  try {
+    const response = await api("/api/me");
+    if (!response.ok) return false;
+    state.me = await response.json();
+    renderHeader();
+    return true;
+  } catch (err) {
+    if (err instanceof SignedOut) throw err;
+    return false;
+  }
+}
+
+// -- panel 1 data: today's answer rate ----------------------------------------------------
+let statsSeq = 0;
+
+async function loadStats() {
+  if (state.statsStatus === "forbidden") return;
+  const seq = ++statsSeq;
+  try {
+    const response = await api("/api/stats/answers");
+    if (seq !== statsSeq) return; // a newer request is on its way: keep its answer
+    if (response.status === 403) {
+      state.statsStatus = "forbidden"; // agents: the panel is not theirs to see
+    } else if (!response.ok) {
+      throw new Error(`HTTP ${response.status}`);
+    } else {
+      const body = await response.json();
+      if (seq !== statsSeq) return;
+      state.stats = body;
+      state.statsStatus = "ok";
+      state.statsAt = new Date().toISOString();
+    }
+  } catch (err) {
+    if (err instanceof SignedOut) return;
+    console.warn("loading the answer statistics failed", err);
+    state.statsStatus = "error";
+  }
+  renderStats();
+}
+
+let statsTimer = null;
+let statsLast = 0;
+
+/** Debounced: events come in bursts (phone_stopped + call_closed + violation). */
+function refreshStatsSoon() {
+  if (state.statsStatus === "forbidden" || statsTimer !== null) return;
+  const wait = Math.max(0, statsLast + STATS_MIN_INTERVAL_MS - Date.now());
+  statsTimer = setTimeout(() => {
+    statsTimer = null;
+    statsLast = Date.now();
+    loadStats();
+  }, wait);
+}
+
+// -- panel 3 data: latest violations ----------------------------------------------------
+async function loadViolations() {
+  try {
+    const response = await api(`/api/violations?limit=${MAX_VIOLATIONS}`);
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const rows = await response.json();
+    state.violationsFailed = false;
+    mergeViolations(rows);
+  } catch (err) {
+    if (err instanceof SignedOut) return;
+    console.warn("loading the violations failed", err);
+    state.violationsFailed = true;
+  }
+  renderViolations();
+}
+
+// -- the live feed ------------------------------------------------------------------------
+function onMessage(msg) {
+  switch (msg.type) {
+    case "snapshot":
+      state.offsetMs = Date.parse(msg.now) - Date.now();
+      state.ringLimit = msg.ring_limit;
+      state.cycleSeconds = msg.cycle_seconds;
+      state.ringing.clear();
+      for (const leg of msg.ringing || []) {
+        state.ringing.set(leg.leg_id, { leg, alerted: leg.rings > msg.ring_limit });
+      }
+      renderRinging();
+      attempt = 0;
+      state.conn = "live";
+      renderConn();
+      if (!state.me) loadMe().catch(() => {});
+      if (catchUp) {
+        // Catch up on whatever happened while we were away.
+        loadStats();
+        loadViolations();
+      }
+      catchUp = true;
+      break;
+    case "phone_rang":
+      if (msg.monitored !== false) addRinging(msg);
+      break;
+    case "phone_stopped":
+      removeRinging(msg.leg_id);
+      refreshStatsSoon();
+      break;
+    case "call_closed":
+      for (const entry of [...state.ringing.values()]) {
+        if (entry.leg.call_id === msg.call_id) removeRinging(entry.leg.leg_id);
+      }
+      refreshStatsSoon();
+      break;
+    case "violation":
+      prependViolation(msg);
+      refreshStatsSoon();
+      break;
+    case "ring_limit": {
+      const entry = state.ringing.get(msg.leg_id);
+      if (entry) {
+        entry.alerted = true;
+        updateRingingRow(entry);
+      }
+      break;
+    }
+    default:
+      break; // a newer server's message: ignore
+  }
+}
+
+let socket = null;
+let attempt = 0;
+let stopping = false;
+let catchUp = true; // false right after the page's own first loads
+
+function connect() {
+  state.conn = "connecting";
+  renderConn();
+  const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+  const ws = new WebSocket(`${scheme}//${window.location.host}/api/live`);
+  socket = ws;
+  ws.addEventListener("message", (event) => {
+    let msg;
+    try {
+      msg = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    if (msg && typeof msg === "object") onMessage(msg);
+  });
+  ws.addEventListener("close", () => {
+    if (socket !== ws || stopping) return;
+    socket = null;
+    reconnectLater();
+  });
+}
+
+function reconnectLater() {
+  attempt += 1;
+  const base = Math.min(BACKOFF_MAX_MS, 1000 * 2 ** (attempt - 1));
+  const delay = base * (0.8 + Math.random() * 0.4);
+  state.conn = "reconnecting";
+  state.retryAt = Date.now() + delay;
+  renderConn();
+  setTimeout(async () => {
+    // A refused handshake looks like a network error: ask whether the session still holds.
+    try {
+      await api("/api/me");
+    } catch (err) {
+      if (err instanceof SignedOut) return;
+    }
+    connect();
+  }, delay);
+}
+
+/** Load the panels and open the feed; without a user (server unreachable) retry instead. */
+export function startFeed() {
+  if (!state.me) {
+    reconnectLater(); // the server is unreachable: retry; a 401 then goes to the login page
+    return;
+  }
+  loadStats();
+  loadViolations();
+  catchUp = false;
+  connect();
+}
+
+/** Close the feed for good (signing out): no reconnect. */
+export function stopFeed() {
+  stopping = true;
+  if (socket) socket.close(1000);
+}
