@@ -217,6 +217,12 @@ def build(
         for pbx in configured_sources(settings):
             if (pbx.kind == "hep" and not hep) or (pbx.kind == "mqtt" and svc.publisher is None):
                 continue
+            if pbx.kind == "mqtt" and settings.mqtt.embedded:
+                log.warning(
+                    "source=%s: the embedded broker does not queue events for us while we are "
+                    "down; use an external broker (mqtt.url) for MQTT-bridged PBXs",
+                    pbx.id,
+                )
             source = build_source(pbx, settings, tracker.handle, svc.clock.now, publish)
             svc.sources[pbx.id] = source
             if isinstance(source, HepSource):
