@@ -1,13 +1,18 @@
 """The login and live pages in a real Chromium against the real app: log in, watch a phone
-ring past the limit, see the violation and the answer rate, switch language."""
+ring past the limit, see the violation and the answer rate, switch language, watch the PBX
+event sources, and see a failed overflow transfer (溢出转接失败) as a notice."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import socket
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -24,6 +29,7 @@ from callcenter.app import build
 from callcenter.auth.service import add_user
 from callcenter.config import parse_settings
 from callcenter.telephony import types as t
+from callcenter.telephony.source import CommandResult
 from callcenter.web.keys import SERVICES, Services
 
 pytestmark = pytest.mark.integration
@@ -32,6 +38,18 @@ CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "correct-horse-1"
 SCREENSHOT = Path("/tmp/live_page.png")
 SCREENSHOT_ZH = Path("/tmp/live_page_zh.png")
+SCREENSHOT_SOURCES = Path("/tmp/live_sources.png")
+SCREENSHOT_SOURCES_ZH = Path("/tmp/live_sources_zh.png")
+SCREENSHOT_SOURCE_ERROR = Path("/tmp/live_sources_error.png")
+RINGS = {"cycle_seconds": 0.5, "limit": 3}
+# 8001 goes to the overflow target at the ring limit, 8002 to another one.
+OVERFLOW_RINGS = {
+    **RINGS,
+    "actions": [
+        {"extension": "8001", "on_ring_limit": "overflow", "target": "9000@overflow"},
+        {"extension": "8002", "on_ring_limit": "overflow", "target": "9100@overflow"},
+    ],
+}
 # The ring limit fires 1.5 s after ringing starts (3 × 0.5 s); leave room for a busy machine.
 WAIT_MS = 8_000
 
@@ -75,14 +93,30 @@ class Hotline:
         await self.svc.directory.reload(self.svc.db())  # the tracker names agents at once
 
 
-@pytest.fixture
-async def hotline(tmp_path: Path) -> AsyncIterator[Hotline]:
+@dataclass
+class FakeRedirector:
+    """Stands in for an AMI/ESL source's redirect: answers as the PBX would, per SIP call id
+    (failing unless told otherwise), and remembers what it was asked."""
+
+    succeed: set[str] = field(default_factory=set)
+    asked: list[tuple[str, str, str]] = field(default_factory=list)
+
+    async def redirect(self, call_id: str, leg_id: str, target: str) -> CommandResult:
+        self.asked.append((call_id, leg_id, target))
+        if call_id in self.succeed:
+            return CommandResult(True, "Response: Success")
+        return CommandResult(False, "Error: Channel not found")
+
+
+@asynccontextmanager
+async def running_hotline(tmp_path: Path, rings: dict[str, Any]) -> AsyncIterator[Hotline]:
+    """The app with its default HEP source listening, and three users."""
     settings = parse_settings(
         {
             "database": {"url": f"sqlite+aiosqlite:///{tmp_path}/t.sqlite3"},
             "mqtt": {"url": ""},
             "sip": {"hep_listen": "127.0.0.1:0"},
-            "rings": {"cycle_seconds": 0.5, "limit": 3},
+            "rings": rings,
             "web": {"listen": "127.0.0.1:0"},
         }
     )
@@ -100,6 +134,12 @@ async def hotline(tmp_path: Path) -> AsyncIterator[Hotline]:
         yield hotline
     finally:
         await runner.cleanup()
+
+
+@pytest.fixture
+async def hotline(tmp_path: Path) -> AsyncIterator[Hotline]:
+    async with running_hotline(tmp_path, RINGS) as hotline:
+        yield hotline
 
 
 @pytest.fixture
@@ -283,6 +323,8 @@ async def test_an_agent_sees_the_live_page_without_the_rate_panel(
     await expect(page.locator("#conn")).to_have_class("conn conn-live")
     await expect(page.locator("#user-name")).to_have_text("李娜")
     await expect(page.locator("#rate-panel")).to_be_hidden()  # 403 from /api/stats/answers
+    await expect(page.locator("#sources-panel")).to_be_hidden()  # 403 from /api/sources
+    await expect(page.locator("main")).to_have_class("grid no-stats")  # one column
     await expect(page.locator("#ringing-panel")).to_be_visible()
     # A colleague's phone first, then her own: both ring past the limit, in that order.
     hotline.offer("8002", "13911112222")
@@ -328,4 +370,89 @@ async def test_signed_out_visitors_are_sent_to_the_login_page(
     await expect(page).to_have_url(f"{hotline.base_url}/login")
     await page.goto(f"{hotline.base_url}/")
     await expect(page).to_have_url(f"{hotline.base_url}/login")
+    assert tab.problems == []
+
+
+async def test_the_team_lead_sees_the_event_sources_refreshed_every_five_seconds(
+    hotline: Hotline, browser: Browser
+) -> None:
+    tab = await open_tab(browser)
+    page = tab.page
+    await log_in(page, hotline.base_url, "wang")
+    source = page.locator("#source-list li[data-source='hep']")
+    await expect(source).to_contain_text("hep")
+    await expect(source.locator(".source-kind")).to_have_text("HEP")
+    await expect(source.locator(".source-state")).to_have_text("Listening")
+    await expect(source.locator(".source-dot")).to_have_class("source-dot tone-ok")
+    host, port = hotline.svc.hep_address or ("", 0)
+    await expect(source.locator(".source-address")).to_have_text(f"{host}:{port}")
+    await expect(source).to_contain_text("no events yet")
+    await expect(source).to_contain_text("errors: 0")
+    await expect(source.locator(".source-error")).to_have_count(0)
+
+    # A datagram that is no HEP: the source counts an error; the next poll shows it.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.sendto(b"not a HEP packet", (host, port))
+    await expect(source.locator(".source-errors")).to_have_text("errors: 1", timeout=WAIT_MS)
+    await expect(source.locator(".source-error")).to_contain_text("Last error: dropped bad input")
+    await page.locator("#sources-panel").screenshot(path=str(SCREENSHOT_SOURCE_ERROR))
+    assert tab.problems == []
+
+
+@pytest.fixture
+async def overflow_hotline(tmp_path: Path) -> AsyncIterator[tuple[Hotline, FakeRedirector]]:
+    async with running_hotline(tmp_path, OVERFLOW_RINGS) as hotline:
+        assert hotline.svc.actions is not None
+        fake = FakeRedirector()
+        hotline.svc.actions.redirectors = {hotline.source: fake}
+        yield hotline, fake
+
+
+async def test_a_failed_overflow_transfer_shows_a_notice_until_dismissed(
+    overflow_hotline: tuple[Hotline, FakeRedirector], browser: Browser
+) -> None:
+    hotline, fake = overflow_hotline
+    tab = await open_tab(browser)
+    page = tab.page
+    await log_in(page, hotline.base_url, "wang")
+    await expect(page.locator("#conn")).to_have_class("conn conn-live")
+    await expect(page.locator("#source-list li[data-source='hep']")).to_be_visible()
+    await expect(page.locator("#notices")).to_be_hidden()
+
+    # 8002's transfer works: its row says where the caller went. 8001's fails: a red notice.
+    sent = hotline.offer("8002", "13911112222")
+    fake.succeed.add(sent)
+    await asyncio.sleep(0.3)  # 8002 rang first: it sits on top
+    hotline.offer("8001", "13800138000")
+    await asyncio.sleep(1.5)  # 3 rings × 0.5 s
+    notice = page.locator("#notice-list li")
+    await expect(notice).to_have_count(1, timeout=WAIT_MS)
+    await expect(notice).to_contain_text(
+        "Overflow failed: 8001 → 9000@overflow: Error: Channel not found"
+    )
+    await expect(notice).to_contain_text("李娜")
+    await expect(notice).to_have_attribute("role", "alert")
+    badge = ringing_row(page, "8002").locator(".badge-overflow")
+    await expect(badge).to_have_text("Sent to overflow → 9100@overflow", timeout=WAIT_MS)
+    await expect(ringing_row(page, "8001").locator(".badge-overflow")).to_be_hidden()
+    assert sorted(target for _, _, target in fake.asked) == ["9000@overflow", "9100@overflow"]
+    # The violations panel stays as it was: the ring-limit violations only.
+    await expect(page.locator("#violation-rows tr")).to_have_count(2, timeout=WAIT_MS)
+    await page.screenshot(path=str(SCREENSHOT_SOURCES), full_page=True)
+
+    await page.get_by_role("button", name="中文").click()
+    await expect(notice).to_contain_text(
+        "溢出转接失败： 8001 → 9000@overflow：Error: Channel not found"
+    )
+    await expect(badge).to_have_text("转溢出 → 9100@overflow")
+    await expect(page.locator("#sources-title")).to_have_text("事件源")
+    await expect(page.locator("#source-list .source-state")).to_have_text("监听中")
+    await page.screenshot(path=str(SCREENSHOT_SOURCES_ZH), full_page=True)
+
+    # It stays (a reconnect does not clear it) until someone dismisses it.
+    await hotline.svc.hub.close()
+    await expect(page.locator("#conn")).to_have_class("conn conn-live", timeout=WAIT_MS)
+    await expect(notice).to_have_count(1)
+    await notice.get_by_role("button", name="关闭").click()
+    await expect(page.locator("#notices")).to_be_hidden()
     assert tab.problems == []

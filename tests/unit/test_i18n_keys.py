@@ -10,7 +10,9 @@ from typing import get_args
 import pytest
 
 from callcenter.auth.model import Role
+from callcenter.config import PBX_KINDS
 from callcenter.events import ViolationKind
+from callcenter.telephony.source import State as SourceState
 
 WEB = Path(__file__).resolve().parents[2] / "callcenter" / "web"
 DICTIONARIES = WEB / "static" / "i18n"
@@ -71,6 +73,19 @@ def test_every_key_the_pages_use_exists(lang: str) -> None:
 def test_every_role_violation_kind_and_status_has_a_label(lang: str) -> None:
     names = [f"role.{r.value}" for r in Role]
     names += [f"kind.{k}" for k in get_args(ViolationKind)]
+    # The sources panel names each state (t(`source_state.${state}`)) and kind of source.
+    names += [f"source_state.{s}" for s in get_args(SourceState)]
+    names += [f"source_kind.{k}" for k in PBX_KINDS]
     names += [f"conn.{s}" for s in ("connecting", "live", "reconnecting")]
     names += [f"error.{c}" for c in ("bad-credentials", "missing-field", "network")]
     assert sorted(set(names) - load(lang).keys()) == []
+
+
+def test_the_live_page_knows_every_source_state_and_kind() -> None:
+    """live-panels.js colours each state and labels each kind the server can report."""
+    script = (WEB / "static" / "live-panels.js").read_text(encoding="utf-8")
+    tones = re.search(r"const SOURCE_TONES = \{(.*?)\};", script, re.S)
+    kinds = re.search(r"const SOURCE_KINDS = \[(.*?)\];", script, re.S)
+    assert tones and kinds
+    assert sorted(re.findall(r"(\w+):", tones.group(1))) == sorted(get_args(SourceState))
+    assert sorted(re.findall(r'"(\w+)"', kinds.group(1))) == sorted(PBX_KINDS)

@@ -1,16 +1,20 @@
-// The live page's link to the server: the signed-in user, the answer statistics and the
-// violations over HTTP, and the /api/live WebSocket (snapshot, events, reconnect with backoff),
-// all written into the panels' state and drawn by live-panels.js.
+// The live page's link to the server: the signed-in user, the answer statistics, the event
+// sources' health (every 5 s) and the violations over HTTP, and the /api/live WebSocket
+// (snapshot, events, reconnect with backoff), all written into the panels' state and drawn by
+// live-panels.js.
 
 import {
   MAX_VIOLATIONS,
+  addOverflowFailure,
   addRinging,
+  markOverflow,
   mergeViolations,
   prependViolation,
   removeRinging,
   renderConn,
   renderHeader,
   renderRinging,
+  renderSources,
   renderStats,
   renderViolations,
   state,
@@ -18,6 +22,7 @@ import {
 } from "/static/live-panels.js";
 
 const STATS_MIN_INTERVAL_MS = 1000; // refresh the rate at most once a second
+const SOURCES_INTERVAL_MS = 5000;
 const BACKOFF_MAX_MS = 30000;
 
 class SignedOut extends Error {}
@@ -92,6 +97,48 @@ function refreshStatsSoon() {
   }, wait);
 }
 
+// -- panel 1b data: PBX event sources --------------------------------------------------
+let sourcesSeq = 0;
+let sourcesTimer = null;
+
+async function loadSources() {
+  if (state.sourcesStatus === "forbidden") return;
+  const seq = ++sourcesSeq;
+  try {
+    const response = await api("/api/sources");
+    if (seq !== sourcesSeq) return;
+    if (response.status === 403) {
+      state.sourcesStatus = "forbidden"; // agents: not theirs to see
+      clearInterval(sourcesTimer);
+    } else if (!response.ok) {
+      throw new Error(`HTTP ${response.status}`);
+    } else {
+      const body = await response.json();
+      if (seq !== sourcesSeq) return;
+      state.sources = Array.isArray(body) ? body : [];
+      state.sourcesStatus = "ok";
+      state.sourcesAt = new Date().toISOString();
+    }
+  } catch (err) {
+    if (err instanceof SignedOut) return;
+    console.warn("loading the event sources failed", err);
+    state.sourcesStatus = "error"; // the last list stays, with the note
+  }
+  renderSources();
+}
+
+/** Poll every 5 s while the page is shown and live (a reconnect's snapshot catches up). */
+function watchSources() {
+  if (sourcesTimer !== null) return;
+  const due = () => !document.hidden && state.conn === "live";
+  sourcesTimer = setInterval(() => {
+    if (due()) loadSources();
+  }, SOURCES_INTERVAL_MS);
+  document.addEventListener("visibilitychange", () => {
+    if (due()) loadSources(); // shown again: at once
+  });
+}
+
 // -- panel 3 data: latest violations ----------------------------------------------------
 async function loadViolations() {
   try {
@@ -127,6 +174,7 @@ function onMessage(msg) {
       if (catchUp) {
         // Catch up on whatever happened while we were away.
         loadStats();
+        loadSources();
         loadViolations();
       }
       catchUp = true;
@@ -147,6 +195,12 @@ function onMessage(msg) {
     case "violation":
       prependViolation(msg);
       refreshStatsSoon();
+      break;
+    case "overflow":
+      markOverflow(msg);
+      break;
+    case "overflow_failed":
+      addOverflowFailure(msg);
       break;
     case "ring_limit": {
       const entry = state.ringing.get(msg.leg_id);
@@ -208,11 +262,13 @@ function reconnectLater() {
 
 /** Load the panels and open the feed; without a user (server unreachable) retry instead. */
 export function startFeed() {
+  watchSources();
   if (!state.me) {
     reconnectLater(); // the server is unreachable: retry; a 401 then goes to the login page
     return;
   }
   loadStats();
+  loadSources();
   loadViolations();
   catchUp = false;
   connect();
@@ -221,5 +277,6 @@ export function startFeed() {
 /** Close the feed for good (signing out): no reconnect. */
 export function stopFeed() {
   stopping = true;
+  clearInterval(sourcesTimer);
   if (socket) socket.close(1000);
 }

@@ -1,11 +1,23 @@
 // The live page's state and drawing, no I/O: header and connection status, today's answer rate,
-// the phones ringing now (正在振铃) with their ring count ticking, the latest violations (最新违规).
-// Data from the server (callers' numbers, agents' names) only goes in textContent.
+// the PBX event sources (事件源), the phones ringing now (正在振铃) with their ring count ticking
+// and overflow transfers (溢出转接), the latest violations (最新违规), and the notices of failed
+// overflow transfers, which stay until dismissed.
+// Data from the server (callers' numbers, agents' names, PBX answers) only goes in textContent.
 
 import { chineseNumber, formatNumber, localTime, t } from "/static/i18n.js";
 
 export const MAX_VIOLATIONS = 50;
 const KINDS = ["ring_limit", "late_answer", "rang_out", "hung_up_first"];
+const SOURCE_KINDS = ["hep", "ami", "esl", "mqtt"];
+// A source's state → the colour of its dot: green working, grey on the way, amber retrying, red.
+const SOURCE_TONES = {
+  connected: "ok",
+  listening: "ok",
+  connecting: "idle",
+  starting: "idle",
+  backoff: "warn",
+  auth_failed: "bad",
+};
 
 export const state = {
   me: null,
@@ -18,6 +30,11 @@ export const state = {
   stats: null,
   statsStatus: "loading", // loading | ok | forbidden | error
   statsAt: null,
+  sources: [],
+  sourcesStatus: "loading", // loading | ok | forbidden | error
+  sourcesAt: null,
+  overflowTargets: new Map(), // leg_id → target, for ringing legs sent to overflow
+  notices: [], // failed overflow transfers, newest first, until dismissed
   conn: "connecting", // connecting | live | reconnecting
   retryAt: 0,
 };
@@ -37,6 +54,20 @@ function agentCell(name) {
 
 function callerCell(caller) {
   return caller ? cell(caller, "mono") : cell(t("caller.none"), "muted");
+}
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/** The left column (rate, sources) goes when neither panel is the user's to see. */
+function renderSide() {
+  const none = state.statsStatus === "forbidden" && state.sourcesStatus === "forbidden";
+  $("side").hidden = none;
+  document.querySelector("main").classList.toggle("no-stats", none);
 }
 
 // -- header and connection status --------------------------------------------------------
@@ -61,7 +92,7 @@ export function renderConn() {
 export function renderStats() {
   const forbidden = state.statsStatus === "forbidden";
   $("rate-panel").hidden = forbidden;
-  document.querySelector("main").classList.toggle("no-stats", forbidden);
+  renderSide();
   if (forbidden) return;
   const limit = state.ringLimit;
   $("rate-title").textContent = t("rate.title", { limit, limit_cn: chineseNumber(limit) });
@@ -102,6 +133,76 @@ export function renderStats() {
     : "";
 }
 
+// -- panel 1b: PBX event sources ----------------------------------------------------------
+function sourceItem(source) {
+  const item = el("li", "source");
+  item.dataset.source = source.id;
+  const knownState = Object.hasOwn(SOURCE_TONES, source.state);
+  const tone = knownState ? SOURCE_TONES[source.state] : "idle";
+  const knownKind = SOURCE_KINDS.includes(source.kind);
+  const head = el("div", "source-head");
+  const dot = el("span", `source-dot tone-${tone}`);
+  dot.setAttribute("aria-hidden", "true");
+  const kind = el("span", "badge source-kind", String(source.kind || "").toUpperCase());
+  if (knownKind) kind.title = t(`source_kind.${source.kind}`);
+  const address = el("span", "source-address mono muted", source.address || "");
+  address.title = source.address || "";
+  const stateText = el(
+    "span",
+    `source-state tone-${tone}`,
+    knownState ? t(`source_state.${source.state}`) : String(source.state),
+  );
+  if (source.connected_since) {
+    stateText.title = t("sources.since", { time: localTime(source.connected_since) });
+  }
+  head.append(dot, el("span", "source-id strong", source.id), kind, address, stateText);
+
+  const perSecond = Number(source.events_per_second) || 0;
+  const rate = formatNumber(perSecond, { maximumFractionDigits: perSecond < 10 ? 1 : 0 });
+  const last = source.last_event_at
+    ? t("sources.last_event", { time: localTime(source.last_event_at) })
+    : t("sources.no_events");
+  const metrics = el("div", "source-metrics muted");
+  metrics.append(el("span", "metric", t("sources.rate", { rate })), el("span", "metric", last));
+  const errors = el(
+    "span",
+    source.errors ? "metric source-errors" : "metric",
+    t("sources.errors", { count: formatNumber(source.errors || 0) }),
+  );
+  if (source.last_error) errors.title = source.last_error;
+  metrics.append(errors);
+  if (source.reconnects) {
+    metrics.append(
+      el("span", "metric", t("sources.reconnects", { count: formatNumber(source.reconnects) })),
+    );
+  }
+  item.append(head, metrics);
+  if (source.last_error) {
+    const error = el("div", "source-error", t("sources.last_error", { error: source.last_error }));
+    error.title = source.last_error;
+    item.append(error);
+  }
+  return item;
+}
+
+export function renderSources() {
+  const forbidden = state.sourcesStatus === "forbidden";
+  $("sources-panel").hidden = forbidden;
+  renderSide();
+  if (forbidden) return;
+  $("source-list").replaceChildren(...state.sources.map(sourceItem));
+  const empty = $("sources-empty");
+  let note = "";
+  if (state.sourcesStatus === "error") note = t("sources.error");
+  else if (state.sourcesStatus === "ok" && state.sources.length === 0) note = t("sources.empty");
+  empty.hidden = !note;
+  empty.textContent = note;
+  empty.classList.toggle("bad", state.sourcesStatus === "error");
+  $("sources-updated").textContent = state.sourcesAt
+    ? t("rate.updated", { time: localTime(state.sourcesAt) })
+    : "";
+}
+
 // -- panel 2: phones ringing now -----------------------------------------------------------
 function ringsNow(entry) {
   const started = Date.parse(entry.leg.ring_started_at);
@@ -122,11 +223,28 @@ function buildRingingRow(entry) {
   entry.badge = document.createElement("span");
   entry.badge.className = "badge badge-over";
   entry.badge.textContent = t("ringing.over");
-  rings.append(entry.ringsCell, entry.badge);
+  entry.overflowBadge = document.createElement("span");
+  entry.overflowBadge.className = "badge badge-overflow";
+  rings.append(entry.ringsCell, entry.badge, entry.overflowBadge);
   row.append(rings, cell(localTime(leg.ring_started_at), "muted"));
   entry.row = row;
   entry.shown = null;
   updateRingingRow(entry);
+  updateOverflowBadge(entry);
+}
+
+function updateOverflowBadge(entry) {
+  const target = state.overflowTargets.get(entry.leg.leg_id);
+  entry.overflowBadge.hidden = !target;
+  entry.overflowBadge.textContent = target ? t("overflow.sent", { target }) : "";
+}
+
+/** `overflow`: the PBX took the redirect; the row shows where the caller went. */
+export function markOverflow(msg) {
+  const entry = state.ringing.get(msg.leg_id);
+  if (!entry || !msg.target) return;
+  state.overflowTargets.set(msg.leg_id, String(msg.target));
+  updateOverflowBadge(entry);
 }
 
 export function updateRingingRow(entry) {
@@ -145,6 +263,9 @@ export function renderRinging() {
   const entries = [...state.ringing.values()].sort(
     (a, b) => Date.parse(a.leg.ring_started_at) - Date.parse(b.leg.ring_started_at),
   );
+  for (const legId of [...state.overflowTargets.keys()]) {
+    if (!state.ringing.has(legId)) state.overflowTargets.delete(legId); // gone while away
+  }
   for (const entry of entries) buildRingingRow(entry);
   body.replaceChildren(...entries.map((e) => e.row)); // longest ringing on top
   renderRingingCount();
@@ -178,6 +299,7 @@ export function removeRinging(legId) {
   const entry = state.ringing.get(legId);
   if (!entry) return;
   state.ringing.delete(legId);
+  state.overflowTargets.delete(legId);
   entry.row.remove();
   renderRingingCount();
 }
@@ -243,10 +365,73 @@ export function prependViolation(v) {
   $("violations-empty").hidden = true;
 }
 
+// -- notices: failed overflow transfers (never silent) -----------------------------------
+function noticeItem(n) {
+  const item = el("li", "notice");
+  item.dataset.notice = n.id;
+  const body = el("div", "notice-body");
+  const line = el("p", "notice-line");
+  const detail = t("overflow.failed_detail", {
+    extension: n.extension || "",
+    target: n.target || "",
+    response: n.response || t("overflow.no_response"),
+  });
+  line.append(el("strong", "notice-title", t("overflow.failed")), " ", el("span", "", detail));
+  const meta = el("p", "notice-meta");
+  meta.append(el("span", "metric", localTime(n.at)));
+  if (n.agent) meta.append(el("span", "metric", n.agent));
+  meta.append(el("span", "metric", t("overflow.failed_hint")));
+  body.append(line, meta);
+  const close = el("button", "notice-close", t("overflow.dismiss"));
+  close.type = "button";
+  close.dataset.dismiss = n.id;
+  item.append(body, close);
+  return item;
+}
+
+function renderNoticeFrame() {
+  const n = state.notices.length;
+  $("notices").hidden = n === 0;
+  const all = $("notices-dismiss-all");
+  all.hidden = n < 2;
+  all.textContent = t("overflow.dismiss_all", { count: formatNumber(n) });
+}
+
+export function renderNotices() {
+  $("notice-list").replaceChildren(...state.notices.map(noticeItem));
+  renderNoticeFrame();
+}
+
+/** `overflow_failed`: a red notice at the top of the page until someone dismisses it. */
+export function addOverflowFailure(msg) {
+  if (!msg.id || state.notices.some((n) => n.id === msg.id)) return;
+  state.notices.unshift(msg);
+  const item = noticeItem(msg);
+  item.setAttribute("role", "alert"); // read out once, when it arrives
+  $("notice-list").prepend(item);
+  renderNoticeFrame();
+}
+
+export function dismissNotice(id) {
+  state.notices = state.notices.filter((n) => n.id !== id);
+  const item = [...$("notice-list").children].find((li) => li.dataset.notice === id);
+  if (item) item.remove();
+  renderNoticeFrame();
+  const next = $("notice-list").querySelector("button[data-dismiss]");
+  if (next) next.focus(); // keyboard users stay among the notices
+}
+
+export function dismissAllNotices() {
+  state.notices = [];
+  renderNotices();
+}
+
 export function renderAll() {
   renderHeader();
   renderConn();
   renderStats();
+  renderSources();
   renderRinging();
   renderViolations();
+  renderNotices();
 }

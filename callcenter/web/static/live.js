@@ -1,10 +1,17 @@
 // The live page (entry module): signs in the header, starts the language, the ring-count
-// ticker and the live feed. State and drawing live in live-panels.js, the server link in
+// ticker, the notices' dismiss buttons and the live feed. State and drawing live in live-panels.js, the server link in
 // live-feed.js.
 
 import { bindLanguageButtons, onLanguageChange, startLanguage } from "/static/i18n.js";
 import { loadMe, startFeed, stopFeed } from "/static/live-feed.js";
-import { $, renderAll, state, tick } from "/static/live-panels.js";
+import {
+  $,
+  dismissAllNotices,
+  dismissNotice,
+  renderAll,
+  state,
+  tick,
+} from "/static/live-panels.js";
 
 const TICK_MS = 200;
 
@@ -32,6 +39,11 @@ async function start() {
   onLanguageChange(renderAll);
   bindLanguageButtons();
   $("logout").addEventListener("click", logout);
+  $("notice-list").addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-dismiss]");
+    if (button) dismissNotice(button.dataset.dismiss);
+  });
+  $("notices-dismiss-all").addEventListener("click", dismissAllNotices);
   renderAll();
   document.querySelector(".topbar").hidden = false;
   document.querySelector("main").hidden = false;
