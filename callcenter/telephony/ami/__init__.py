@@ -1,0 +1,1 @@
+"""Asterisk Manager Interface (AMI) event source: framing, translation, the client."""
