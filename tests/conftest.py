@@ -20,14 +20,14 @@ from tests.integration import bench
 PASSWORD = "correct horse battery"
 
 
-def settings_for(db_url: str, **sections: dict[str, Any]) -> Settings:
+def settings_for(db_url: str, **sections: Any) -> Settings:
     raw: dict[str, Any] = {
         "database": {"url": db_url},
         "sip": {"hep_listen": "127.0.0.1:0"},
         "rings": {"cycle_seconds": 5.0, "limit": 3},
     }
     for name, values in sections.items():
-        raw[name] = {**raw.get(name, {}), **values}
+        raw[name] = {**raw.get(name, {}), **values} if isinstance(values, dict) else values
     return parse_settings(raw)
 
 
@@ -97,7 +97,7 @@ HotlineFactory = Callable[..., Any]
 @pytest.fixture
 def hotline_factory(aiohttp_client: Any) -> HotlineFactory:
     async def make(
-        db_url: str, clock: Clock | None = None, hep: bool = False, **sections: dict[str, Any]
+        db_url: str, clock: Clock | None = None, hep: bool = False, **sections: Any
     ) -> Hotline:
         clock = clock or FakeClock()
         app = build(

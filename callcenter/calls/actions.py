@@ -61,9 +61,8 @@ class RingLimitActions:
         if redirector is None:
             return CommandResult(False, f"source {alert.source} cannot redirect calls")
         try:
-            return await asyncio.wait_for(
-                redirector.redirect(alert.sip_call_id, alert.leg_ref, target), self.timeout
-            )
+            async with asyncio.timeout(self.timeout):
+                return await redirector.redirect(alert.sip_call_id, alert.leg_ref, target)
         except TimeoutError:
             return CommandResult(False, f"no answer from the PBX within {self.timeout:g} s")
 

@@ -231,7 +231,8 @@ class CallTracker:
         backoff = self.flush_interval
         while True:
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+                async with asyncio.timeout(backoff):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()

@@ -417,6 +417,19 @@ def test_resync_forgets_calls_that_ended_while_away_and_settles_lost_legs() -> N
     assert set(translator.calls) == {"8.1"} and translator.caller_channel("9.1") is None
 
 
+def test_calls_that_start_while_the_resync_is_answered_are_kept() -> None:
+    # The PBX took its snapshot before this call rang: the snapshot lists the caller only,
+    # but the events that came in since are newer and win.
+    translator = AmiTranslator(S)
+    translator.begin_resync()
+    ringing_call(translator, "7.1")
+    caller = ev("Uniqueid: 7.1", "Linkedid: 7.1", "Channel: PJSIP/trunk-1", "Duration: 00:00:01")
+    out = translator.resync([caller], [], READ_AT)
+    assert out == [t.CallsResynced(S, frozenset({"7.1"}), READ_AT)]
+    late_snapshot = translator.resync([], [], READ_AT)  # a later resync works as before
+    assert late_snapshot == [t.CallsResynced(S, frozenset(), READ_AT)]
+
+
 def test_a_call_that_ended_just_before_the_resync_answer_is_not_revived() -> None:
     translator = AmiTranslator(S)
     run("caller_abandons.txt", translator=translator)

@@ -176,9 +176,8 @@ class AmiClient:
 
     async def _session(self) -> None:
         s = self.settings
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(s.host, s.port), self.timeout
-        )
+        async with asyncio.timeout(self.timeout):
+            reader, writer = await asyncio.open_connection(s.host, s.port)
         sock = writer.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -188,7 +187,8 @@ class AmiClient:
             parser = Parser(expect_banner=True)
             early: list[Message] = []
             while parser.banner is None:
-                data = await asyncio.wait_for(reader.read(_READ_SIZE), self.timeout)
+                async with asyncio.timeout(self.timeout):
+                    data = await reader.read(_READ_SIZE)
                 if not data:
                     raise ConnectionLost("closed before the AMI banner")
                 early += parser.feed(data)
@@ -227,7 +227,8 @@ class AmiClient:
             if self._logged_in and not writer.is_closing():
                 writer.write(protocol.action("Logoff", self._ids.next()))
             writer.close()
-            await asyncio.wait_for(writer.wait_closed(), 1.0)
+            async with asyncio.timeout(1.0):
+                await writer.wait_closed()
 
     # -- reading ----------------------------------------------------------------------------
     async def _read_loop(
@@ -301,7 +302,8 @@ class AmiClient:
         self._pending[action_id] = _Pending(future, complete.lower() if complete else None)
         try:
             writer.write(data)
-            return await asyncio.wait_for(future, wait or self.timeout)
+            async with asyncio.timeout(wait or self.timeout):
+                return await future
         finally:
             self._pending.pop(action_id, None)
 
@@ -339,11 +341,17 @@ class AmiClient:
     async def _resync(self) -> None:
         """The calls the PBX has now: what happened while we were away is settled."""
         wait = max(self.timeout, 30.0)
-        channels, queues = await asyncio.gather(
-            self._send("CoreShowChannels", complete="CoreShowChannelsComplete", wait=wait),
-            self._send("QueueStatus", complete="QueueStatusComplete", wait=wait),
-        )
+        self.translator.begin_resync()
+        try:
+            channels, queues = await asyncio.gather(
+                self._send("CoreShowChannels", complete="CoreShowChannelsComplete", wait=wait),
+                self._send("QueueStatus", complete="QueueStatusComplete", wait=wait),
+            )
+        except BaseException:
+            self.translator.cancel_resync()
+            raise
         if not _ok(channels[0]):
+            self.translator.cancel_resync()
             message = channels[0].get("Message") or "CoreShowChannels refused"
             self.status.error(f"resync failed: {message}")
             log.warning("ami resync failed source=%s message=%s", self.settings.id, message)

@@ -145,6 +145,17 @@ class AmiTranslator:
         self.calls: dict[str, _Call] = {}
         self._channels: dict[str, tuple[_Call, _Leg | None]] = {}
         self._ended: dict[str, None] = {}
+        # Calls with events between the resync request and its answer: those events are
+        # newer than the PBX's snapshot, which must not end or close what they started.
+        self._touched: set[str] | None = None
+
+    def begin_resync(self) -> None:
+        """Call just before asking the PBX for its live channels."""
+        self._touched = set()
+
+    def cancel_resync(self) -> None:
+        """The PBX did not answer the resync: stop noting what events touch."""
+        self._touched = None
 
     # -- lookups ----------------------------------------------------------------------------
     def caller_channel(self, call_id: str) -> str | None:
@@ -195,6 +206,8 @@ class AmiTranslator:
         handler = _HANDLERS.get(name) or _HANDLERS_LOWER.get(name.lower())
         if handler is None:
             return []
+        if self._touched is not None:
+            self._touched.add(m.get("Linkedid") or m.get("Uniqueid") or "")
         out: Out = []
         handler(self, m, now, out)
         return out
@@ -463,11 +476,12 @@ class AmiTranslator:
             e.get("Uniqueid") or e.get("Channel", ""): e.get("Queue", "") for e in queue_entries
         }
         out: Out = []
-        live: set[str] = set()
+        touched, self._touched = self._touched or set(), None
+        live: set[str] = {lid for lid in touched if lid in self.calls}
         for lid, chans in by_call.items():
             caller = next((c for c in chans if c.get("Uniqueid") == lid), None)
-            if caller is None or lid in self._ended:
-                continue  # what is left of a call whose caller is gone
+            if caller is None or lid in self._ended or lid in touched:
+                continue  # gone, or its own events since the snapshot say more
             live.add(lid)
             call = self.calls.get(lid)
             if call is None:

@@ -1,0 +1,1 @@
+"""FreeSWITCH event socket (ESL, inbound mode): framing, translation, the client."""
