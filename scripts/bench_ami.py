@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import logging
 import multiprocessing as mp
-import os
 import socket
 import sys
 import tempfile
@@ -32,6 +31,8 @@ from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+
+import benchkit
 
 from callcenter.telephony.ami.protocol import Message, Parser, encode
 
@@ -49,13 +50,6 @@ SCENARIOS = (
 )
 T0 = 1763859600.0  # the fixtures' clock
 _OVERLAP = 50  # calls in progress at once
-
-
-def _pin(core: int) -> bool:
-    if not hasattr(os, "sched_setaffinity") or core not in os.sched_getaffinity(0):
-        return False
-    os.sched_setaffinity(0, {core})
-    return True
 
 
 def _templates() -> list[list[Message]]:
@@ -113,7 +107,7 @@ def _answer(sock: socket.socket, m: Message) -> None:
 
 
 def sender_main(conn: Connection) -> None:
-    pinned = _pin(SENDER_CORE)
+    pinned = benchkit.pin(SENDER_CORE)
     listener = socket.create_server(("127.0.0.1", 0))
     conn.send(listener.getsockname()[1])
     calls = conn.recv()
@@ -262,7 +256,7 @@ def main() -> int:
     ours, theirs = ctx.Pipe()
     sender = ctx.Process(target=sender_main, args=(theirs,), name="ami-sender", daemon=True)
     sender.start()
-    pinned = _pin(SERVICE_CORE)  # before the loop and the SQLite thread exist
+    pinned = benchkit.pin(SERVICE_CORE)  # before the loop and the SQLite thread exist
     events, seconds = parse_translate_only(min(calls, 5_000))
     try:
         r = asyncio.run(run(ours, calls))

@@ -35,18 +35,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import benchkit
+
 SERVICE_CORE = 0
 SENDER_CORE = 1
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "esl"
 WINDOW = 200  # calls open at a time
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-def _pin(core: int) -> bool:
-    if not hasattr(os, "sched_setaffinity") or core not in os.sched_getaffinity(0):
-        return False
-    os.sched_setaffinity(0, {core})
-    return True
 
 
 # -- the traffic -----------------------------------------------------------------------------
@@ -111,7 +106,7 @@ def _api(body: str) -> bytes:
 
 
 def sender_main(conn: Connection) -> None:
-    _pin(SENDER_CORE)
+    benchkit.pin(SENDER_CORE)
     server = socket.create_server(("127.0.0.1", 0))
     conn.send(server.getsockname()[1])
     stream = b""
@@ -145,23 +140,6 @@ def sender_main(conn: Connection) -> None:
 
 
 # -- the service -----------------------------------------------------------------------------
-async def _wait(conn: Connection) -> Any:
-    loop = asyncio.get_running_loop()
-    ready: asyncio.Future[None] = loop.create_future()
-
-    def readable() -> None:
-        if not ready.done():
-            ready.set_result(None)
-
-    loop.add_reader(conn.fileno(), readable)
-    try:
-        async with asyncio.timeout(600):
-            await ready
-    finally:
-        loop.remove_reader(conn.fileno())
-    return conn.recv()
-
-
 async def _until(predicate: Callable[[], bool], within: float = 600.0) -> None:
     deadline = time.perf_counter() + within
     while not predicate():
@@ -187,17 +165,6 @@ def ceiling(stream: bytes, events: int) -> float:
     return n / (time.process_time() - started)
 
 
-def core_ticks(core: int) -> tuple[int, int]:
-    """(busy, total) clock ticks of one core so far, from /proc/stat."""
-    with open("/proc/stat") as fh:
-        for line in fh:
-            if line.startswith(f"cpu{core} "):
-                ticks = [int(x) for x in line.split()[1:]]
-                idle = ticks[3] + ticks[4]  # idle + iowait
-                return sum(ticks) - idle, sum(ticks)
-    return 0, 0
-
-
 async def stream_once(
     conn: Connection, port: int, events: int, on_event: Callable[[Any], None], tracker: Any
 ) -> dict[str, float]:
@@ -210,9 +177,9 @@ async def stream_once(
     conn.send(("serve",))
     task = asyncio.create_task(client.run())
     try:
-        assert await _wait(conn) == "ready"
+        assert await benchkit.receive(conn) == "ready"
         await _until(lambda: client.resyncs >= 1)
-        busy0, total0 = core_ticks(SERVICE_CORE)
+        busy0, total0 = benchkit.core_ticks(SERVICE_CORE)
         e0, cpu0, t0 = client.status.events, time.process_time(), time.perf_counter()
         conn.send(("go",))
         await _until(lambda: client.status.events - e0 >= events)
@@ -221,8 +188,8 @@ async def stream_once(
             await tracker.settled()
         t_done = time.perf_counter()
         cpu = time.process_time() - cpu0
-        busy1, total1 = core_ticks(SERVICE_CORE)
-        send_seconds = await _wait(conn)
+        busy1, total1 = benchkit.core_ticks(SERVICE_CORE)
+        send_seconds = await benchkit.receive(conn)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -263,7 +230,7 @@ async def service(conn: Connection, calls: int, fmt: str, port: int) -> dict[str
 
     prefix = "b5e0"
     conn.send(("build", calls, prefix, fmt))
-    events, size = await _wait(conn)
+    events, size = await benchkit.receive(conn)
     normalized: list[Any] = []
     # The collector settings app.build gives the service (start-up objects frozen, rare
     # young collections): without them the figures below would measure the collector.
@@ -285,7 +252,7 @@ async def service(conn: Connection, calls: int, fmt: str, port: int) -> dict[str
             tracker_cpu = time.process_time() - cpu0
         # 3. Both: the adapter into the real call tracker, until its last batch is committed.
         conn.send(("build", calls, prefix, fmt))
-        await _wait(conn)
+        await benchkit.receive(conn)
         async with hotline(tmp, "stored") as svc:
             tracker = svc.calls()
             stored_run = await stream_once(conn, port, events, tracker.handle, tracker)
@@ -329,7 +296,7 @@ def main() -> int:
     sender.start()
     port = ours.recv()
     if pinned:
-        _pin(SERVICE_CORE)  # before the loop and the SQLite thread exist: all inherit it
+        benchkit.pin(SERVICE_CORE)  # before the loop and the SQLite thread exist: all inherit it
     print(
         f"bench_esl: {calls:,} calls, event {args.format}; service on core {SERVICE_CORE}, "
         f"sender on core {SENDER_CORE}" + ("" if pinned else " (not pinned)")

@@ -35,6 +35,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import benchkit
+
 from callcenter.telephony.hep import simulate as sim
 from callcenter.telephony.hep.listener import enlarge_receive_buffer
 
@@ -64,13 +66,6 @@ ALERT_CYCLE, ALERT_LIMIT = 2.0, 3
 
 
 # -- the sender process ---------------------------------------------------------------------
-def _pin(core: int) -> bool:
-    if not hasattr(os, "sched_setaffinity") or core not in os.sched_getaffinity(0):
-        return False
-    os.sched_setaffinity(0, {core})
-    return True
-
-
 def _check_layout(buf: bytes) -> None:
     # The fixed chunk order of encode_hep: the timestamp chunks sit at known offsets.
     assert buf[_TS_SEC_AT - 6 : _TS_SEC_AT] == struct.pack("!HHH", 0, 0x0009, 10)
@@ -158,7 +153,7 @@ def send(
 
 def sender_main(conn: Connection) -> None:
     """Build traffic and send it on command; runs in its own process on its own core."""
-    _pin(SENDER_CORE)
+    benchkit.pin(SENDER_CORE)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
     built: dict[str, tuple[list[bytearray], list[float] | None]] = {}
@@ -184,17 +179,6 @@ def sender_main(conn: Connection) -> None:
 
 
 # -- the service process --------------------------------------------------------------------
-def core_ticks(core: int) -> tuple[int, int]:
-    """(busy, total) clock ticks of one core so far, from /proc/stat."""
-    with open("/proc/stat") as fh:
-        for line in fh:
-            if line.startswith(f"cpu{core} "):
-                ticks = [int(x) for x in line.split()[1:]]
-                idle = ticks[3] + ticks[4]  # idle + iowait
-                return sum(ticks) - idle, sum(ticks)
-    return 0, 0
-
-
 def udp_snmp() -> dict[str, int]:
     with open("/proc/net/snmp") as fh:
         rows = [line.split() for line in fh if line.startswith("Udp:")]
@@ -233,24 +217,6 @@ class Phase:
         return self.sip / self.cpu if self.cpu > 0 else 0.0
 
 
-async def _reply(conn: Connection) -> Any:
-    """Wait for the sender without blocking the loop the service runs on."""
-    loop = asyncio.get_running_loop()
-    readable: asyncio.Future[None] = loop.create_future()
-
-    def ready() -> None:
-        if not readable.done():
-            readable.set_result(None)
-
-    loop.add_reader(conn.fileno(), ready)
-    try:
-        async with asyncio.timeout(600):
-            await readable
-    finally:
-        loop.remove_reader(conn.fileno())
-    return conn.recv()
-
-
 async def measure(svc: Any, conn: Connection, phase: Phase, name: str, flow: bool) -> None:
     """Have the sender send `name`; follow the listener's counters until they stop."""
     stats = svc.listener.stats
@@ -260,7 +226,7 @@ async def measure(svc: Any, conn: Connection, phase: Phase, name: str, flow: boo
     cpu0 = time.process_time()
 
     def sample() -> tuple[float, int, int, float, int, int]:
-        busy, total = core_ticks(SERVICE_CORE)
+        busy, total = benchkit.core_ticks(SERVICE_CORE)
         now = time.perf_counter()
         return now, stats.datagrams, stats.sip_messages, time.process_time(), busy, total
 
@@ -357,7 +323,7 @@ async def throughput(tmp: Path, conn: Connection, sizes: Sizes) -> list[Phase]:
         for i, (label, calls, rate, flow) in enumerate(runs):
             prefix = f"tp{i}-"
             conn.send(("mixed", label, calls, 100 + i, prefix, cycle, limit, rate))
-            await _reply(conn)
+            await benchkit.receive(conn)
             phase = Phase(label, calls)
             await measure(svc, conn, phase, label, flow)
             await db_check(svc, phase, prefix)
@@ -396,7 +362,7 @@ async def alert_storm(tmp: Path, conn: Connection, sizes: Sizes) -> Alerts:
     try:
         svc.calls().bus.subscribe(RingLimitReached, on_alert)
         conn.send(("ringing", "alerts", sizes.alert_legs, sizes.alert_spread, 7, "al-"))
-        await _reply(conn)
+        await benchkit.receive(conn)
         phase = Phase(f"alerts: {sizes.alert_legs:,} legs ring", sizes.alert_legs)
         started = time.monotonic()
         await measure(svc, conn, phase, "alerts", False)
@@ -523,7 +489,7 @@ def main() -> int:
     sender.start()
     if pinned:
         # Before the loop and the SQLite worker thread exist: every thread inherits it.
-        _pin(SERVICE_CORE)
+        benchkit.pin(SERVICE_CORE)
     print(
         f"bench_hep: {'quick' if args.quick else 'full'} run; service on core {SERVICE_CORE}, "
         f"sender on core {SENDER_CORE}" + ("" if pinned else " (not pinned)")
