@@ -96,6 +96,32 @@ class CommandResult:
     response: str
 
 
+class ResyncWindow:
+    """Ids named by events that arrive between a resync request and its answer. Those events
+    are newer than the PBX's snapshot: the snapshot must not end or close what they touched.
+    Every adapter whose resync is a snapshot (AMI, ESL) keeps one."""
+
+    def __init__(self) -> None:
+        self._ids: set[str] | None = None
+
+    def begin(self) -> None:
+        """Call just before asking the PBX for its live calls."""
+        self._ids = set()
+
+    def note(self, *ids: str | None) -> None:
+        if self._ids is not None:
+            self._ids.update(i for i in ids if i)
+
+    def finish(self) -> frozenset[str]:
+        """The ids touched since `begin` (none if no resync was begun); the window closes."""
+        ids, self._ids = self._ids, None
+        return frozenset(ids or ())
+
+    def cancel(self) -> None:
+        """The PBX did not answer the resync: stop noting."""
+        self._ids = None
+
+
 class PbxSource(Protocol):
     """An adapter: runs forever (connect, read, reconnect with backoff), reports status."""
 

@@ -421,7 +421,7 @@ def test_calls_that_start_while_the_resync_is_answered_are_kept() -> None:
     # The PBX took its snapshot before this call rang: the snapshot lists the caller only,
     # but the events that came in since are newer and win.
     translator = AmiTranslator(S)
-    translator.begin_resync()
+    translator.resync_window.begin()
     ringing_call(translator, "7.1")
     caller = ev("Uniqueid: 7.1", "Linkedid: 7.1", "Channel: PJSIP/trunk-1", "Duration: 00:00:01")
     out = translator.resync([caller], [], READ_AT)

@@ -338,6 +338,18 @@ def test_resync_forgets_calls_that_ended_and_keeps_live_ones() -> None:
     assert summary(run(live[6:], tr)) == [("answered", "2001"), ("ended", "caller")]
 
 
+def test_a_call_that_starts_while_the_resync_is_answered_is_kept() -> None:
+    # FreeSWITCH took its snapshot before this call arrived: it lists no channel of it,
+    # but the events that came in since are newer and win.
+    tr = EslTranslator("fs1")
+    tr.resync_window.begin()
+    events = transcript("queue_call_answered.json")
+    run(events[:5], tr)  # offered, queued, agent ringing
+    caller = events[0]["Unique-ID"]
+    assert summary(tr.resync([], NOW)) == [("resynced", [caller])]
+    assert summary(run(events[5:], tr))[-1] == ("ended", "caller")
+
+
 def test_resync_offers_calls_it_never_saw() -> None:
     tr = EslTranslator("fs1")
     a, b, c = "aaaa0000-0000-4000-8000-000000000001", "bbbb", "cccc"

@@ -341,17 +341,17 @@ class AmiClient:
     async def _resync(self) -> None:
         """The calls the PBX has now: what happened while we were away is settled."""
         wait = max(self.timeout, 30.0)
-        self.translator.begin_resync()
+        self.translator.resync_window.begin()
         try:
             channels, queues = await asyncio.gather(
                 self._send("CoreShowChannels", complete="CoreShowChannelsComplete", wait=wait),
                 self._send("QueueStatus", complete="QueueStatusComplete", wait=wait),
             )
         except BaseException:
-            self.translator.cancel_resync()
+            self.translator.resync_window.cancel()
             raise
         if not _ok(channels[0]):
-            self.translator.cancel_resync()
+            self.translator.resync_window.cancel()
             message = channels[0].get("Message") or "CoreShowChannels refused"
             self.status.error(f"resync failed: {message}")
             log.warning("ami resync failed source=%s message=%s", self.settings.id, message)

@@ -36,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 
 from callcenter.telephony import types as t
 from callcenter.telephony.ami.protocol import Message
+from callcenter.telephony.source import ResyncWindow
 
 Out = list[t.SourceEvent]
 MAX_CALLS = 50_000  # live calls kept; beyond it the oldest are forgotten (their end was lost)
@@ -145,17 +146,7 @@ class AmiTranslator:
         self.calls: dict[str, _Call] = {}
         self._channels: dict[str, tuple[_Call, _Leg | None]] = {}
         self._ended: dict[str, None] = {}
-        # Calls with events between the resync request and its answer: those events are
-        # newer than the PBX's snapshot, which must not end or close what they started.
-        self._touched: set[str] | None = None
-
-    def begin_resync(self) -> None:
-        """Call just before asking the PBX for its live channels."""
-        self._touched = set()
-
-    def cancel_resync(self) -> None:
-        """The PBX did not answer the resync: stop noting what events touch."""
-        self._touched = None
+        self.resync_window = ResyncWindow()
 
     # -- lookups ----------------------------------------------------------------------------
     def caller_channel(self, call_id: str) -> str | None:
@@ -206,8 +197,7 @@ class AmiTranslator:
         handler = _HANDLERS.get(name) or _HANDLERS_LOWER.get(name.lower())
         if handler is None:
             return []
-        if self._touched is not None:
-            self._touched.add(m.get("Linkedid") or m.get("Uniqueid") or "")
+        self.resync_window.note(m.get("Linkedid") or m.get("Uniqueid"))
         out: Out = []
         handler(self, m, now, out)
         return out
@@ -476,7 +466,7 @@ class AmiTranslator:
             e.get("Uniqueid") or e.get("Channel", ""): e.get("Queue", "") for e in queue_entries
         }
         out: Out = []
-        touched, self._touched = self._touched or set(), None
+        touched = self.resync_window.finish()
         live: set[str] = {lid for lid in touched if lid in self.calls}
         for lid, chans in by_call.items():
             caller = next((c for c in chans if c.get("Uniqueid") == lid), None)

@@ -361,10 +361,14 @@ class EslClient:
 
     async def _resync(self) -> None:
         s = self.settings
+        self.translator.resync_window.begin()
         try:
             body = await self._expect("api show channels as json", "resync `show channels`")
             rows = parse_channels(body)
-        except (ValueError, TypeError) as exc:
+        except BaseException as exc:
+            self.translator.resync_window.cancel()
+            if not isinstance(exc, ValueError | TypeError):
+                raise
             self.status.error(f"resync failed: {exc}")
             log.error("esl resync failed source=%s error=%s", s.id, exc)
             return

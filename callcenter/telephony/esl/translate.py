@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 
 from callcenter.telephony import types as t
 from callcenter.telephony.esl.protocol import Headers
+from callcenter.telephony.source import ResyncWindow
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +128,7 @@ class EslTranslator:
         self._tick = 0
         self.ignored = 0
         self._recordings: dict[tuple[str, str], None] = {}  # insertion-ordered: oldest first
+        self.resync_window = ResyncWindow()
 
     # -- lookups -------------------------------------------------------------------------
     def caller_uuid(self, call_id: str) -> str:
@@ -175,6 +177,7 @@ class EslTranslator:
     def translate(self, h: Headers, now: datetime) -> list[EslOutput]:
         """The normalized events one ESL event causes (`now` when it carries no time)."""
         name = h.get("Event-Name")
+        self.resync_window.note(h.get("Unique-ID"), h.get("Channel-Call-UUID"))
         if name == "CHANNEL_CREATE":
             return self._create(h, now)
         if name == "CHANNEL_PROGRESS" or name == "CHANNEL_PROGRESS_MEDIA":
@@ -457,8 +460,12 @@ class EslTranslator:
                 # than now. One we never saw: as if answered when created (no verdict).
                 at = now if known and leg.rang else created
                 out.append(t.LegAnswered(self.source, call.call_id, "", uuid, leg.extension, at))
+        touched = self.resync_window.finish()
         live: set[str] = set()
         for call in list(self.calls.values()):
+            if call.call_id in touched or call.caller_leg in touched or call.legs & touched:
+                live.add(call.call_id)  # its own events since the snapshot say more
+                continue
             if call.caller_leg not in seen:
                 self._forget(call)  # ended while we were away: the tracker closes it
                 continue
