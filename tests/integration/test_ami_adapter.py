@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,23 +25,12 @@ from callcenter.telephony.ami.protocol import Message, encode
 from callcenter.telephony.source import CommandResult
 from tests.conftest import Hotline, HotlineFactory
 from tests.fakes.ami_server import FakeAmiServer, channel, messages, transcript
+from tests.waiting import eventually
 
 SOURCE = "pbx1"
 CLIENT_LOG = "callcenter.telephony.ami.client"
 A = "1763859600.101"  # queue_answered.txt
 B = "1763859600.111"  # caller_abandons.txt
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], within: float = 4.0) -> Any:
-    """Poll `check` until it returns something truthy."""
-    deadline = time.monotonic() + within
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {within} s (last: {value!r})")
-        await asyncio.sleep(0.02)
 
 
 def part(name: str, start: int = 0, stop: int | None = None) -> bytes:

@@ -12,7 +12,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from tests.fakes.esl_server import (
     json_event,
     random_splitter,
 )
+from tests.waiting import eventually as until
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "esl"
 ESL_PASSWORD = "ClueCon-7f3a"
@@ -48,13 +49,6 @@ ABANDON = transcript("caller_abandons_while_ringing.json")
 RING_OUT = transcript("agent_rings_out_next_agent_answers.json")
 AGENT_BYE = transcript("agent_hangs_up_first.json")
 RECORDED = transcript("recording_stopped.json")
-
-
-async def until(predicate: Callable[[], bool], within: float = 3.0) -> None:
-    deadline = time.monotonic() + within
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture

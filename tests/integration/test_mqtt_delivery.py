@@ -21,6 +21,7 @@ import pytest
 from callcenter.mqtt.publisher import MqttPublisher
 from callcenter.telephony.hep import simulate as sim
 from tests.integration import bench
+from tests.waiting import eventually as _until
 
 TOPIC = "callcenter/alerts/ring-limit"
 
@@ -53,14 +54,6 @@ async def test_alert_queued_while_the_broker_is_down_is_delivered_after_it_retur
             message = await anext(aiter(board.messages))
     assert isinstance(message.payload, bytes)
     assert json.loads(message.payload)["extension"] == "2001"
-
-
-async def _until(check: object, within: float = 10.0) -> None:
-    deadline = time.monotonic() + within
-    while not check():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture

@@ -9,9 +9,8 @@ import contextlib
 import json
 import logging
 import subprocess
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -24,16 +23,9 @@ from callcenter.config import MqttSettings, PbxSettings
 from callcenter.mqtt.subscriber import MqttEventSource
 from tests.conftest import Hotline, HotlineFactory
 from tests.integration import bench
+from tests.waiting import eventually as until
 
 CALLER = "13800000001"
-
-
-async def until(check: Callable[[], bool], within: float = 5.0) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +14,9 @@ import pytest
 from callcenter.clock import SystemClock
 from tests.conftest import Hotline, HotlineFactory
 from tests.fakes.ami_server import FakeAmiServer, channel, transcript
+from tests.waiting import eventually
 
 SECRET = "s3cret-不告诉你"
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 5.0) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError("not reached in time")
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture

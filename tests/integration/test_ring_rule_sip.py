@@ -9,7 +9,7 @@ import json
 import socket
 import struct
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -23,6 +23,7 @@ from callcenter.telephony.hep.decode import HepPacket, encode_hep
 from callcenter.web.keys import SERVICES, Services
 from tests.conftest import settings_for
 from tests.integration import bench
+from tests.waiting import eventually
 
 CYCLE = 0.4  # seconds: limit 3 → the deadline falls 1.2 s after the first ring
 AGENTS = {2001: "li.na", 2002: "wang.wei", 2003: "zhang.min"}
@@ -48,15 +49,6 @@ class Service:
     async def violations(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = await self.get("/api/violations")
         return result
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
-    """Poll until the service has caught up with what the phones did."""
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError("the service did not reach the expected state in time")
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture
