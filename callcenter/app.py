@@ -256,12 +256,10 @@ def build(
                 },
             )
         try:
-            address = await source.start()
+            await source.start()
         except OSError as exc:
             key = f"pbx.{pbx.id}.port" if from_table else "sip.hep_listen"
             raise StartupError(f"{key}: cannot listen on {pbx.address}: {exc}") from exc
-        if svc.listener is None:
-            svc.listener, svc.hep_address = source.listener, address
 
     async def _expire(source: HepSource) -> None:
         while True:

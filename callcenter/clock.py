@@ -13,6 +13,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
+def iso_z(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a Z and milliseconds: how every API and message shows a time."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 class Timer(Protocol):
     def cancel(self) -> None: ...
 

@@ -21,6 +21,7 @@ from callcenter.auth.model import (
     Role,
 )
 from callcenter.calls import schemas, stats, store
+from callcenter.clock import iso_z
 from callcenter.errors import Invalid
 from callcenter.web.keys import SERVICES, Services
 
@@ -98,8 +99,8 @@ async def answer_stats(request: web.Request) -> web.Response:
         rows = await store.calls_between(conn, start, end, monitored_only=True)
     groups, total = stats.answer_stats(rows, svc.rule, group_by, svc.settings.tz)  # type: ignore[arg-type]
     body: dict[str, Any] = {
-        "from": schemas.iso(start),
-        "to": schemas.iso(end),
+        "from": iso_z(start),
+        "to": iso_z(end),
         "group_by": group_by,
         "ring_limit": svc.rule.limit,
         "cycle_seconds": svc.rule.cycle_seconds,
@@ -138,7 +139,7 @@ def ringing_now(svc: Services, user: Principal) -> list[dict[str, Any]]:
                         "extension": leg.extension,
                         "agent": leg.agent.name if leg.agent else None,
                         "caller": schemas.number(call.caller, full),
-                        "ring_started_at": schemas.iso(leg.ring_started_at),
+                        "ring_started_at": iso_z(leg.ring_started_at),
                         "ring_seconds": seconds,
                         "rings": svc.rule.rings(seconds),
                     }
@@ -153,7 +154,7 @@ async def live(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     snapshot = {
         "type": "snapshot",
-        "now": schemas.iso(svc.clock.now()),
+        "now": iso_z(svc.clock.now()),
         "ring_limit": svc.rule.limit,
         "cycle_seconds": svc.rule.cycle_seconds,
         "ringing": ringing_now(svc, user),
@@ -184,7 +185,7 @@ async def list_overflows(request: web.Request) -> web.Response:
                 "leg_id": r.leg_pk,
                 "source": r.source,
                 "target": r.target,
-                "at": schemas.iso(r.at),
+                "at": iso_z(r.at),
                 "ok": r.ok,
                 "response": r.response,
             }

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from callcenter.auth.model import mask_number
 from callcenter.calls.model import CallState, LegState
 from callcenter.calls.rings import RingRule
+from callcenter.clock import iso_z as iso
 from callcenter.events import (
     CallClosed,
     OverflowAttempted,
@@ -16,13 +17,6 @@ from callcenter.events import (
     RingLimitReached,
     ViolationRecorded,
 )
-
-
-def iso(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a Z, milliseconds kept."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def number(value: str | None, full: bool) -> str | None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
+from callcenter.clock import iso_z
 from callcenter.telephony.types import SourceEvent
 
 State = Literal["starting", "connecting", "connected", "backoff", "auth_failed", "listening"]
@@ -68,18 +69,13 @@ class SourceStatus:
         self.connected_since = None
 
     def as_json(self) -> dict[str, object]:
-        def iso(value: datetime | None) -> str | None:
-            if value is None:
-                return None
-            return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
         return {
             "id": self.id,
             "kind": self.kind,
             "address": self.address,
             "state": self.state,
-            "connected_since": iso(self.connected_since),
-            "last_event_at": iso(self.last_event_at),
+            "connected_since": iso_z(self.connected_since),
+            "last_event_at": iso_z(self.last_event_at),
             "events": self.events,
             "events_per_second": self.events_per_second(),
             "errors": self.errors,

@@ -15,6 +15,7 @@ from callcenter.clock import Clock
 from callcenter.config import Settings
 from callcenter.mqtt.publisher import MqttPublisher
 from callcenter.telephony.hep.listener import HepListener
+from callcenter.telephony.hep.source import HepSource
 from callcenter.telephony.source import PbxSource
 from callcenter.web.live import LiveHub
 
@@ -34,10 +35,22 @@ class Services:
     broker: Any = None
     sources: dict[str, PbxSource] = field(default_factory=dict)
     actions: RingLimitActions | None = None
-    listener: HepListener | None = None
-    hep_address: tuple[str, int] | None = None
     demo: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def _first_hep(self) -> HepSource | None:
+        return next((s for s in self.sources.values() if isinstance(s, HepSource)), None)
+
+    @property
+    def listener(self) -> HepListener | None:
+        """The first HEP source's listener (health, the demo and the benchmark use it)."""
+        source = self._first_hep()
+        return source.listener if source is not None else None
+
+    @property
+    def hep_address(self) -> tuple[str, int] | None:
+        source = self._first_hep()
+        return source.address if source is not None else None
 
     def db(self) -> AsyncEngine:
         assert self.engine is not None, "the database is not started"
