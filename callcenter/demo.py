@@ -12,7 +12,7 @@ import socket
 import time
 from collections.abc import Callable
 
-from callcenter.auth.model import mask_number
+from callcenter.privacy import mask_number
 from callcenter.telephony.hep import simulate as sim
 from callcenter.web.keys import Services
 

@@ -47,14 +47,3 @@ class Principal:
 
     def may(self, roles: frozenset[Role]) -> bool:
         return self.role in roles
-
-
-def mask_number(number: str | None) -> str | None:
-    """138****0001: enough to tell calls apart, not enough to call the resident."""
-    if not number:
-        return number
-    if len(number) <= 4:
-        return "*" * len(number)
-    if len(number) <= 7:
-        return number[:1] + "*" * (len(number) - 3) + number[-2:]
-    return number[:3] + "*" * (len(number) - 7) + number[-4:]

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from callcenter import signals as t
 from callcenter.calls.rings import RingRule
 from callcenter.events import (
     CallClosed,
@@ -22,7 +23,6 @@ from callcenter.events import (
     ViolationKind,
     ViolationRecorded,
 )
-from callcenter.telephony import types as t
 
 
 @dataclass(frozen=True, slots=True)

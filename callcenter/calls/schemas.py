@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from callcenter.auth.model import mask_number
 from callcenter.calls.model import CallState, LegState
 from callcenter.calls.rings import RingRule
 from callcenter.clock import iso_z as iso
@@ -17,6 +16,7 @@ from callcenter.events import (
     RingLimitReached,
     ViolationRecorded,
 )
+from callcenter.privacy import mask_number
 
 
 def number(value: str | None, full: bool) -> str | None:

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callcenter import signals as t
 from callcenter.auth import store as auth_store
 from callcenter.bus import Bus
 from callcenter.calls import model, store
@@ -26,7 +27,6 @@ from callcenter.calls.model import AgentRef, CallState, LegState
 from callcenter.calls.rings import RingRule
 from callcenter.clock import Clock, Timer
 from callcenter.events import PhoneRang, RingLimitReached, ViolationRecorded
-from callcenter.telephony import types as t
 
 log = logging.getLogger(__name__)
 

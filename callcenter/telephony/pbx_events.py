@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from callcenter.telephony import types as t
+from callcenter import signals as t
 
 VERSION = 1
 MAX_PAYLOAD = 64 * 1024  # bytes

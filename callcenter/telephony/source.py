@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Literal, Protocol
 
 from callcenter.clock import iso_z
-from callcenter.telephony.types import SourceEvent
+from callcenter.signals import SourceEvent
 
 State = Literal["starting", "connecting", "connected", "backoff", "auth_failed", "listening"]
 OnEvent = Callable[[SourceEvent], None]

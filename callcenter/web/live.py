@@ -11,7 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
-from callcenter.auth.model import FULL_NUMBER_READERS, Principal, Role, mask_number
+from callcenter.auth.model import FULL_NUMBER_READERS, Principal, Role
+from callcenter.privacy import mask_number
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from callcenter import signals as t
 from callcenter.clock import FakeClock
-from callcenter.telephony import types as t
 from tests.conftest import Hotline, HotlineFactory
 
 CALLER = "13800000001"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from callcenter import signals as t
 from callcenter.clock import FakeClock
-from callcenter.telephony import types as t
 from callcenter.telephony.source import CommandResult
 from tests.conftest import Hotline, HotlineFactory
 

@@ -25,10 +25,10 @@ from playwright.async_api import (
     expect,
 )
 
+from callcenter import signals as t
 from callcenter.app import build
 from callcenter.auth.service import add_user
 from callcenter.config import parse_settings
-from callcenter.telephony import types as t
 from callcenter.telephony.source import CommandResult
 from callcenter.web.keys import SERVICES, Services
 

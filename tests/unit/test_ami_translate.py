@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from callcenter.telephony import types as t
+from callcenter import signals as t
 from callcenter.telephony.ami import translate as tr
 from callcenter.telephony.ami.protocol import Message
 from callcenter.telephony.ami.translate import AmiTranslator, extension_of

@@ -2,11 +2,11 @@
 
 from datetime import UTC, datetime, timedelta
 
+from callcenter import signals as t
 from callcenter.calls import model
 from callcenter.calls.model import AgentRef
 from callcenter.calls.rings import RingRule
 from callcenter.events import PhoneRang, PhoneStopped, RingLimitReached, ViolationRecorded
-from callcenter.telephony import types as t
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 RULE = RingRule(5.0, 3)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from callcenter.telephony import types as t
+from callcenter import signals as t
 from callcenter.telephony.esl.protocol import Headers, parse_plain
 from callcenter.telephony.esl.translate import (
     EslOutput,

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from callcenter.telephony import types as t
+from callcenter import signals as t
 from callcenter.telephony.pbx_events import (
     MAX_LENGTH,
     MAX_LIVE_CALLS,

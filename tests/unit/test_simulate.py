@@ -3,7 +3,7 @@
 import random
 from datetime import UTC, datetime, timedelta
 
-from callcenter.telephony import types as t
+from callcenter import signals as t
 from callcenter.telephony.hep import simulate as sim
 from callcenter.telephony.hep.listener import HepListener
 from callcenter.telephony.hep.sip import parse_sip

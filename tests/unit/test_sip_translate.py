@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from callcenter.telephony import types as t
+from callcenter import signals as t
 from callcenter.telephony.hep.sip import parse_sip
 from callcenter.telephony.hep.translate import SipTranslator
 

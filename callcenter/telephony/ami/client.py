@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-from callcenter.auth.model import mask_number
 from callcenter.config import PbxSettings
+from callcenter.privacy import mask_number
+from callcenter.signals import CallsResynced, SourceEvent
 from callcenter.telephony.ami import protocol
 from callcenter.telephony.ami.protocol import ActionIds, Message, Parser, ProtocolError
 from callcenter.telephony.ami.translate import EVENTS, AmiTranslator
 from callcenter.telephony.source import CommandResult, SourceStatus
-from callcenter.telephony.types import CallsResynced, SourceEvent
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from callcenter.telephony import types as t
+from callcenter import signals as t
 from callcenter.telephony.ami.protocol import Message
 from callcenter.telephony.source import ResyncWindow
 

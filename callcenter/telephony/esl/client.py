@@ -17,8 +17,8 @@ from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from callcenter.auth.model import mask_number
 from callcenter.config import PbxSettings
+from callcenter.privacy import mask_number
 from callcenter.telephony.esl.protocol import (
     API_RESPONSE,
     AUTH_REQUEST,

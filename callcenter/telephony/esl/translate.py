@@ -25,7 +25,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from callcenter.telephony import types as t
+from callcenter import signals as t
 from callcenter.telephony.esl.protocol import Headers
 from callcenter.telephony.source import ResyncWindow
 

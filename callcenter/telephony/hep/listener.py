@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from callcenter.telephony import types as t
+from callcenter import signals as t
 from callcenter.telephony.hep.decode import HepError, decode_hep
 from callcenter.telephony.hep.sip import SipError, parse_sip
 from callcenter.telephony.hep.translate import SipTranslator

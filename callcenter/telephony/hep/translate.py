@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from callcenter.telephony import types as t
+from callcenter import signals as t
 from callcenter.telephony.hep.sip import SipMessage
 
 

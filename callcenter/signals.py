@@ -1,4 +1,5 @@
-"""The normalized telephony events every adapter (HEP/SIP, AMI, ESL, MQTT) produces.
+"""The normalized call signals every adapter (HEP/SIP, AMI, ESL, MQTT) produces: the port
+of the calls domain, owned by the domain; adapters import it, never the other way round.
 
 Past the adapters nothing knows a wire protocol: the calls domain sees only these.
 A call is keyed by (source, call_id, call_tag); a leg (one phone rung) by leg_id within it.
