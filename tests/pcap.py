@@ -15,9 +15,9 @@ from pathlib import Path
 
 
 def corpus_dir() -> Path:
-    """`../shared/corpus` next to the repository: the recorded wire bytes we test against."""
-    repo = Path(__file__).resolve().parents[1]  # this file is <repo>/tests/pcap.py
-    return repo.parent / "shared" / "corpus"
+    """`tests/corpus`: the recorded wire bytes we test against (third-party data, each file's
+    origin and licence in tests/corpus/PROVENANCE.md). Every test reads the corpus from here."""
+    return Path(__file__).resolve().parent / "corpus"  # this file is <repo>/tests/pcap.py
 
 
 @dataclass(frozen=True, slots=True)

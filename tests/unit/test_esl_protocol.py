@@ -1,5 +1,5 @@
 """ESL framing on our own streams split at every byte, and on the REAL FreeSWITCH events in
-../shared/corpus/esl (a CHANNEL_EXECUTE_COMPLETE that arrived in 7 TCP reads, URL-encoded
+tests/corpus/esl (a CHANNEL_EXECUTE_COMPLETE that arrived in 7 TCP reads, URL-encoded
 plain events, Content-Length bodies, a disconnect notice, a CHANNEL_HANGUP_COMPLETE)."""
 
 from __future__ import annotations
