@@ -50,7 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
-    add.add_argument("--extension", help="the agent's phone extension (maps ringing phones)")
+    add.add_argument(
+        "--extension",
+        help="the phone the user answers (maps ringing phones to agents); required for agents",
+    )
     add.add_argument("--work-number", help="工号, the agent's work number")
     add.add_argument("--language", choices=["zh-CN", "en"])
     usub.add_parser("list", parents=[common], help="list users")
@@ -88,15 +91,55 @@ async def _with_engine(settings: Settings, work: Callable[[Any], Awaitable[int]]
         await engine.dispose()
 
 
+class _HeldBack(logging.Handler):
+    """Keeps a library's log records; they are printed only if the command fails."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 async def _db(settings: Settings, args: argparse.Namespace) -> int:
+    # Alembic narrates every step ("Context impl SQLiteImpl."): the operator sees the revision,
+    # and the narration only when something went wrong.
+    alembic_log = logging.getLogger("alembic")
+    held = _HeldBack()
+    alembic_log.addHandler(held)
+    alembic_log.propagate = False
     engine = db.create_engine(settings.database_url)
     try:
         if args.db_command == "upgrade":
             await db.upgrade(engine)
         print(await db.current_revision(engine) or "(empty)")
         return 0
+    except BaseException:
+        for handler in logging.getLogger().handlers:
+            for record in held.records:
+                handler.handle(record)
+        raise
     finally:
+        alembic_log.removeHandler(held)
+        alembic_log.propagate = True
         await engine.dispose()
+
+
+async def _clash(engine: Any, args: argparse.Namespace) -> str | None:
+    """What a new user would clash with: its name, its extension, or its work number (工号)."""
+    async with engine.connect() as conn:
+        if await auth_store.user_by_name(conn, args.name) is not None:
+            return f"a user named {args.name!r} already exists"
+        if args.extension is not None:
+            holder = await auth_store.user_by_extension(conn, args.extension)
+            if holder is not None:
+                return f"extension {args.extension} is already held by user {holder.name!r}"
+        if args.work_number is not None:
+            for other in await auth_store.list_users(conn):
+                if other.work_number == args.work_number:
+                    return f"work number {args.work_number} is already held by user {other.name!r}"
+    return None
 
 
 async def _user(settings: Settings, args: argparse.Namespace) -> int:
@@ -108,6 +151,11 @@ async def _user(settings: Settings, args: argparse.Namespace) -> int:
                 for u in await auth_store.list_users(conn):
                     print(f"{u.name}\t{u.role.value}\t{u.extension or '-'}\t{u.work_number or '-'}")
             return 0
+        if args.user_command == "add":
+            clash = await _clash(engine, args)
+            if clash is not None:
+                print(f"error: {clash}; nothing added", file=sys.stderr)
+                return 1
         password, generated = _password_from_stdin()
         if args.user_command == "add":
             user = await auth_service.add_user(
@@ -173,7 +221,17 @@ def _run(coro: Coroutine[Any, Any, int]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if (
+        args.command == "user"
+        and args.user_command == "add"
+        and args.role == Role.AGENT
+        and not args.extension
+    ):
+        # An agent without a phone is never matched to a ringing leg: every violation of theirs
+        # would be nobody's.
+        parser.error("agents need --extension: the phone they answer")
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -73,8 +74,63 @@ def test_user_add_with_a_bad_role_is_refused(workdir: Path) -> None:
     assert result.returncode == 2 and "--role" in result.stderr
 
 
-def test_duplicate_user_is_a_clear_error(workdir: Path) -> None:
+def test_an_agent_without_an_extension_is_refused(workdir: Path) -> None:
     run(workdir, "--config", "cc.toml", "db", "upgrade")
-    run(workdir, "--config", "cc.toml", "user", "add", "a", "--role", "agent")
-    again = run(workdir, "--config", "cc.toml", "user", "add", "a", "--role", "agent")
-    assert again.returncode == 1 and "exists" in again.stderr
+    result = run(workdir, "--config", "cc.toml", "user", "add", "a", "--role", "agent")
+    assert result.returncode == 2
+    assert "agents need --extension: the phone they answer" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert run(workdir, "--config", "cc.toml", "user", "list").stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("again", "says"),
+    [
+        (["li.na", "--role", "team_lead"], "a user named 'li.na' already exists"),
+        (
+            ["zhang", "--role", "agent", "--extension", "2001"],
+            "extension 2001 is already held by user 'li.na'",
+        ),
+        (
+            ["zhang", "--role", "agent", "--extension", "2002", "--work-number", "007"],
+            "work number 007 is already held by user 'li.na'",
+        ),
+    ],
+)
+def test_a_duplicate_user_names_what_clashed(workdir: Path, again: list[str], says: str) -> None:
+    run(workdir, "--config", "cc.toml", "db", "upgrade")
+    first = run(workdir, "--config", "cc.toml", "user", "add", "li.na", "--role", "agent",
+                "--extension", "2001", "--work-number", "007")  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    result = run(workdir, "--config", "cc.toml", "user", "add", *again)
+    assert result.returncode == 1
+    assert says in result.stderr
+    assert "Traceback" not in result.stderr and "IntegrityError" not in result.stderr
+    assert "password:" not in result.stdout  # nothing added, no password handed out
+    listing = run(workdir, "--config", "cc.toml", "user", "list").stdout
+    assert listing.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", ["upgrade", "current"])
+def test_db_commands_print_the_revision_without_library_log_lines(
+    workdir: Path, command: str
+) -> None:
+    if command == "current":
+        run(workdir, "--config", "cc.toml", "db", "upgrade")
+    result = run(workdir, "--config", "cc.toml", "db", command)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # no "INFO alembic.runtime.migration Context impl SQLiteImpl."
+    assert result.stdout.strip() and "alembic" not in result.stdout
+
+
+def test_a_failing_db_upgrade_shows_what_alembic_said(tmp_path: Path) -> None:
+    (tmp_path / "cc.toml").write_text(
+        f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path}/cc.sqlite3"\n'
+    )
+    run(tmp_path, "--config", "cc.toml", "db", "upgrade")
+    with sqlite3.connect(tmp_path / "cc.sqlite3") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = 'ffff'")  # a revision we lack
+    result = run(tmp_path, "--config", "cc.toml", "db", "upgrade")
+    assert result.returncode != 0
+    assert "Can't locate revision identified by 'ffff'" in result.stderr
+    assert "INFO alembic.runtime.migration" in result.stderr  # its narration, to debug with
