@@ -88,7 +88,10 @@ async def logout(request: web.Request) -> web.Response:
 
 
 async def me(request: web.Request) -> web.Response:
-    return web.json_response(me_json(await principal(request, ALL_ROLES)))
+    body = me_json(await principal(request, ALL_ROLES))
+    # The zone "today" is counted in: the pages show every time in it, not the browser's.
+    body["timezone"] = request.app[SERVICES].settings.web.timezone
+    return web.json_response(body)
 
 
 def add_routes(app: web.Application) -> None:
