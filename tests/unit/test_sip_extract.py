@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callcenter.telephony.hep.sip import SipError, SipMessage, parse_sip
+from callcenter.telephony.hep.sip import (
+    SipError,
+    SipMessage,
+    contact_values,
+    parse_sip,
+    uri_key,
+)
 from tests.pcap import Datagram, corpus_dir, sip_payloads
 
 SIP_DIR = corpus_dir() / "sip"
@@ -488,3 +494,103 @@ def test_a_flipped_byte_in_a_real_message_raises_only_sip_error(data: st.DataObj
 def test_corpus_dir_is_inside_the_repository() -> None:
     assert corpus_dir() == Path(__file__).resolve().parents[1] / "corpus"
     assert (corpus_dir() / "PROVENANCE.md").is_file()
+
+
+# -- what leg attribution and registrations read --------------------------------------------
+def test_contact_uri_and_header_and_expires() -> None:
+    register = parse_sip(
+        _msg(
+            "REGISTER sip:127.0.0.1 SIP/2.0",
+            "Via: SIP/2.0/UDP 10.0.0.7:5060;branch=z9hG4bK-reg",
+            "From: <sip:2001@127.0.0.1>;tag=r1",
+            "To: <sip:2001@127.0.0.1>",
+            "Call-ID: reg-1",
+            "CSeq: 7 REGISTER",
+            'Contact: "Desk" <sip:0004f2abcdef@10.0.0.7;line=x>;expires=600, <sip:b@h>',
+            "Expires: 3600",
+        )
+    )
+    assert register.contact_uri == "sip:0004f2abcdef@10.0.0.7;line=x"
+    assert register.contact_user == "0004f2abcdef"
+    assert register.contact_header == (
+        '"Desk" <sip:0004f2abcdef@10.0.0.7;line=x>;expires=600, <sip:b@h>'
+    )
+    assert register.expires == 3600
+    plain = parse_sip(_msg(*INVITE))
+    assert (plain.contact_uri, plain.expires) == ("sip:13900000002@10.0.0.5:5060", None)
+    assert parse_sip(_msg(*INVITE[:6], "Contact: *", "Expires: 0")).contact_uri == "*"
+    assert parse_sip(_msg(*INVITE[:6], "Contact: *", "Expires: 0")).expires == 0
+
+
+@pytest.mark.parametrize(
+    ("line", "expires"),
+    [
+        ("expires: 60", 60),
+        ("EXPIRES:  0 ", 0),
+        ("Expires: Thu, 01 Dec 1994 16:00:00 GMT", None),  # RFC 2543 dates are not seconds
+        ("Expires: 99999999999", 2**32 - 1),
+        ("Event: presence", None),  # another header starting with E
+        ("e: gzip", None),  # the compact form of Content-Encoding, not Expires
+    ],
+)
+def test_expires_header(line: str, expires: int | None) -> None:
+    assert parse_sip(_msg(*INVITE, line)).expires == expires
+
+
+def test_the_new_fields_stay_out_of_equality() -> None:
+    # The tshark comparison above builds messages without them.
+    with_contact = parse_sip(_msg(*INVITE))
+    without = parse_sip(_msg(*INVITE[:6], "Content-Length: 0"))
+    assert with_contact.contact_uri != without.contact_uri
+    with_contact.contact_user = without.contact_user
+    assert with_contact == without
+
+
+@pytest.mark.parametrize(
+    ("uri", "key"),
+    [
+        ("sip:sipp@127.0.0.1:5071", "sipp@127.0.0.1:5071"),
+        ("sip:0004f2abcdef@10.0.0.7", "0004f2abcdef@10.0.0.7:5060"),
+        ("sip:0004f2abcdef@10.0.0.7:5060;transport=udp", "0004f2abcdef@10.0.0.7:5060"),
+        ("SIP:Bob@PBX.Example;line=abc?Subject=x", "Bob@pbx.example:5060"),
+        ("sips:2001@h", "2001@h:5061"),
+        ("sip:2001:secret@h:05070", "2001@h:5070"),
+        ("sip:[2001:db8::7]:5070;ob", "@[2001:db8::7]:5070"),
+        ("sip:u@[2001:db8::7]", "u@[2001:db8::7]:5060"),
+        ("sip:10.0.0.7", "@10.0.0.7:5060"),
+        ("tel:+8613800000001", None),
+        ("sip:u@", None),
+        ("sip:u@h:port", None),
+        ("sip:u@[::1", None),
+        ("*", None),
+    ],
+)
+def test_uri_key(uri: str, key: str | None) -> None:
+    assert uri_key(uri) == key
+
+
+@pytest.mark.parametrize(
+    ("value", "contacts"),
+    [
+        ("<sip:2001@127.0.0.1:5071>;expires=3600", [("sip:2001@127.0.0.1:5071", 3600)]),
+        (
+            '"A, B" <sip:one@h;transport=udp>;q=0.5;Expires = 60, <sip:two@h>',
+            [("sip:one@h;transport=udp", 60), ("sip:two@h", None)],
+        ),
+        ("sip:three@h;expires=0", [("sip:three@h", 0)]),  # addr-spec: params are the header's
+        ("*", [("*", None)]),
+        ('<sip:a@h>;expires=30;received="sip:10.0.0.7:5060"', [("sip:a@h", 30)]),
+        ("", []),
+    ],
+)
+def test_contact_values(value: str, contacts: list[tuple[str, int | None]]) -> None:
+    assert contact_values(value) == contacts
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet='sip:@<>;,"\\ =expires0123456789[]?*ab', max_size=60))
+def test_contact_values_and_uri_key_take_any_text(text: str) -> None:
+    for uri, expires in contact_values(text):
+        assert uri and (expires is None or expires >= 0)
+        uri_key(uri)
+    uri_key(text)

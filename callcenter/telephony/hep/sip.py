@@ -7,7 +7,7 @@ what real stacks send: CRLF or bare LF, compact names, folded lines, any header-
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class SipError(ValueError):
@@ -41,6 +41,11 @@ class SipMessage:
     contact_user: str | None
     via_branch: str | None  # branch of the top Via value
     via_count: int  # Via values over all Via/v headers
+    # Which phone a leg is and what a registrar bound: read in the same pass, kept out of
+    # equality so comparisons of the call fields above stay as they are.
+    contact_uri: str | None = field(default=None, compare=False)  # first Contact's URI, "*"
+    contact_header: str | None = field(default=None, compare=False)  # the first Contact line
+    expires: int | None = field(default=None, compare=False)  # Expires header, seconds
 
     @property
     def is_request(self) -> bool:
@@ -60,6 +65,7 @@ _KEY = {
     "contact": "m",
     "m": "m",
     "cseq": "cseq",
+    "expires": "expires",  # no compact form ("e" is Content-Encoding)
 }
 # How stacks usually spell the names starting with those letters, wanted or not ("" is
 # skipped): an exact hit saves normalising the name; any other spelling still works.
@@ -67,6 +73,7 @@ _SPELLED = {
     **{name.title(): key for name, key in _KEY.items()},
     "Call-ID": "i",
     "CSeq": "cseq",
+    "Event": "",
     "Content-Type": "",
     "Content-Length": "",
     "Content-Disposition": "",
@@ -74,10 +81,12 @@ _SPELLED = {
     "Min-SE": "",
 }
 # Every other header line starts with another letter: one set lookup skips most lines.
-_FIRST = frozenset("cCfFiImMtTvV")
+_FIRST = frozenset("cCeEfFiImMtTvV")
 _TAG = re.compile(r";[ \t]*tag[ \t]*=[ \t]*([^;, \t]+)", re.I)
 _BRANCH = re.compile(r";[ \t]*branch[ \t]*=[ \t]*([^;, \t]+)", re.I)
 _TOKEN = re.compile(r"[A-Za-z0-9.!%*_+`'~-]+")
+_EXPIRES = re.compile(r";[ \t]*expires[ \t]*=[ \t]*([0-9]+)", re.I)
+_MAX_EXPIRES = 2**32 - 1  # RFC 3261 25.1: delta-seconds; larger values are taken as this
 _MAX_CSEQ = 2**32 - 1
 
 
@@ -183,6 +192,8 @@ def parse_sip(data: bytes) -> SipMessage:
     from_user, from_tag = _party(found.get("f", ""))
     to_user, to_tag = _party(found.get("t", ""))
     contact = found.get("m")
+    contact_uri = None if contact is None else _contact_uri(contact)
+    expires_value = found.get("expires")
     via_branch = None
     via_count = 0
     if vias:
@@ -202,9 +213,12 @@ def parse_sip(data: bytes) -> SipMessage:
         from_user,
         to_user,
         request_user,
-        None if contact is None else _uri_user(_contact_uri(contact)),
+        None if contact_uri is None else _uri_user(contact_uri),
         via_branch,
         via_count,
+        contact_uri,
+        contact,
+        None if expires_value is None else _delta_seconds(expires_value),
     )
 
 
@@ -319,3 +333,100 @@ def _uri_user(uri: str) -> str | None:
     if ":" in user:
         user = user.split(":", 1)[0]  # drop a (deprecated) password
     return user or None
+
+
+def _delta_seconds(value: str) -> int | None:
+    """An Expires value: delta-seconds, or None when it is not one (an old HTTP date)."""
+    value = value.strip()
+    if not (value.isascii() and value.isdigit()):
+        return None
+    return min(int(value), _MAX_EXPIRES)
+
+
+# -- off the hot path: registrations and who a URI is ----------------------------------------
+def uri_user(uri: str) -> str | None:
+    """The user part of a sip:/sips: URI, or the number of a tel: URI."""
+    return _uri_user(uri)
+
+
+def uri_key(uri: str) -> str | None:
+    """`user@host:port` of a sip:/sips: URI, to tell whether two URIs reach the same contact:
+    the host lower-cased, the default port filled in, parameters and headers dropped. The
+    registrar binds an address-of-record to a contact URI, and the proxy's `lookup` puts that
+    URI into the Request-URI with parameters it may reorder, so only this much is compared."""
+    scheme = uri[:5].lower()
+    if scheme.startswith("sip:"):
+        rest, port = uri[4:], 5060
+    elif scheme == "sips:":
+        rest, port = uri[5:], 5061
+    else:
+        return None
+    user, at, hostpart = rest.partition("?")[0].rpartition("@")
+    user = user.partition(":")[0] if at else ""  # a (deprecated) password is not the user
+    hostport = hostpart.partition(";")[0].strip()
+    if hostport.startswith("["):  # an IPv6 reference
+        close = hostport.find("]")
+        host, tail = hostport[: close + 1], hostport[close + 1 :]
+        if close < 0 or (tail and tail[:1] != ":"):
+            return None
+        tail = tail[1:]
+    else:
+        host, _, tail = hostport.partition(":")
+    if tail:
+        if not (tail.isascii() and tail.isdigit()):
+            return None
+        port = int(tail)
+    if not host:
+        return None
+    return f"{user}@{host.lower()}:{port}"
+
+
+def contact_values(value: str) -> list[tuple[str, int | None]]:
+    """Every Contact value of a header line as (URI, its `expires` parameter or None); "*"
+    (remove every binding) comes back as ("*", None)."""
+    out: list[tuple[str, int | None]] = []
+    rest = value.strip()
+    while rest:
+        start = _skip_display_name(rest) if rest[:1] == '"' else 0
+        lt = rest.find("<", start)
+        comma = _next_comma(rest, start)
+        if 0 <= lt < comma:
+            gt = rest.find(">", lt)
+            if gt < 0:
+                gt = len(rest)
+            uri = rest[lt + 1 : gt].strip()
+            comma = _next_comma(rest, gt)
+            params = rest[gt + 1 : comma]
+        else:
+            # addr-spec: the URI ends at ';', after which come the header's parameters.
+            uri, semi, params = rest[start:comma].partition(";")
+            uri, params = uri.strip(), semi + params
+        match = _EXPIRES.search(params) if ";" in params else None
+        if uri:
+            out.append((uri, None if match is None else min(int(match[1]), _MAX_EXPIRES)))
+        rest = rest[comma + 1 :].strip()
+    return out
+
+
+def _next_comma(value: str, start: int) -> int:
+    """Index of the next ',' separating values at or after `start` (len(value) if none),
+    skipping quoted strings and <...> URIs."""
+    quoted = escaped = bracketed = False
+    for index in range(max(start, 0), len(value)):
+        char = value[index]
+        if escaped:
+            escaped = False
+        elif quoted:
+            if char == "\\":
+                escaped = True
+            elif char == '"':
+                quoted = False
+        elif char == '"':
+            quoted = True
+        elif char == "<":
+            bracketed = True
+        elif char == ">":
+            bracketed = False
+        elif char == "," and not bracketed:
+            return index
+    return len(value)
