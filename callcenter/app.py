@@ -33,6 +33,7 @@ from callcenter.events import (
 )
 from callcenter.mqtt.broker import start_embedded_broker
 from callcenter.mqtt.publisher import MqttPublisher
+from callcenter.privacy import NumberPolicy
 from callcenter.telephony.hep.source import HepSource
 from callcenter.telephony.source import CallRedirector
 from callcenter.telephony.sources import build_source, configured_sources
@@ -133,7 +134,7 @@ def build(
         settings=settings,
         clock=clock or SystemClock(),
         rule=RingRule(settings.rings.cycle_seconds, settings.rings.limit),
-        hub=LiveHub(),
+        hub=LiveHub(NumberPolicy(frozenset(settings.privacy.full_number_roles))),
         directory=AgentDirectory(),
     )
     app = web.Application(middlewares=[error_middleware], client_max_size=1024**2)

@@ -14,6 +14,9 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from callcenter.auth.model import ALL_ROLES
+from callcenter.privacy import DEFAULT_FULL_NUMBER_ROLES
+
 
 class ConfigError(Exception):
     """A bad configuration: `key` is the dotted key at fault."""
@@ -40,6 +43,12 @@ class WebSettings:
     secure_cookies: bool = False
     session_hours: float = 12.0
     timezone: str = "Asia/Shanghai"
+
+
+@dataclass(frozen=True, slots=True)
+class PrivacySettings:
+    # Roles that see residents' numbers in full (agents: on their own calls only).
+    full_number_roles: tuple[str, ...] = DEFAULT_FULL_NUMBER_ROLES
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +93,7 @@ class SipSettings:
     # Empty accepts any sender; otherwise HEP packets must carry this auth key (chunk 0x000e).
     hep_password: str = field(default="", repr=False)
     # A leg rung longer than this without any further message is closed as lost.
-    max_ring_seconds: float = 600.0
+    max_ring_seconds: float = 180.0
     # An answered call with no BYE for this long is closed (a BYE lost in transit).
     max_call_seconds: float = 14_400.0
 
@@ -153,6 +162,7 @@ class Settings:
     mqtt: MqttSettings = field(default_factory=MqttSettings)
     sip: SipSettings = field(default_factory=SipSettings)
     rings: RingSettings = field(default_factory=RingSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
     # No [[pbx]] tables: one HEP source on sip.hep_listen.
     pbx: tuple[PbxSettings, ...] = ()
     # Relative paths (SQLite file, recordings) are resolved against this directory.
@@ -206,6 +216,10 @@ def _values(name: str, cls: type, raw: Any, defaults: Any) -> dict[str, Any]:
             values[key] = _host_port(dotted, value)
         elif key == "actions" and cls is RingSettings:
             values[key] = _ring_actions(dotted, value)
+        elif isinstance(current, tuple):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(dotted, f"must be an array of strings, got {value!r}")
+            values[key] = tuple(value)
         elif current is None:
             values[key] = _check_type(dotted, value, str)
         else:
@@ -291,6 +305,7 @@ _SECTIONS: dict[str, type] = {
     "mqtt": MqttSettings,
     "sip": SipSettings,
     "rings": RingSettings,
+    "privacy": PrivacySettings,
 }
 
 
@@ -321,6 +336,12 @@ def _validate(s: Settings) -> None:
     ):
         if value <= s.rings.deadline_seconds:
             raise ConfigError(key, "must be longer than rings.limit × rings.cycle_seconds")
+    unknown = sorted(set(s.privacy.full_number_roles) - set(ALL_ROLES))
+    if unknown:
+        raise ConfigError(
+            "privacy.full_number_roles",
+            f"unknown role {unknown[0]!r} (roles: {', '.join(sorted(ALL_ROLES))})",
+        )
     try:
         ZoneInfo(s.web.timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:

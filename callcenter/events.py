@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import Literal
 
 ViolationKind = Literal["ring_limit", "late_answer", "rang_out", "hung_up_first"]
-LegOutcome = Literal["answered", "abandoned", "unanswered", "answered_elsewhere"]
-CallOutcome = Literal["answered", "abandoned", "unanswered", "ringing", "in_progress"]
+# "lost": the end was never seen (no final response, no BYE, or the state was unknown after a
+# restart): no violation, and not counted in the answer rates.
+LegOutcome = Literal["answered", "abandoned", "unanswered", "answered_elsewhere", "lost"]
+CallOutcome = Literal["answered", "abandoned", "unanswered", "lost", "ringing", "in_progress"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,8 @@ class RingLimitReached:
     deadline_at: datetime
     raised_at: datetime
     rings: int
+    # Raised after its deadline had passed: the deadline fell while the service was down.
+    late: bool = False
 
 
 @dataclass(frozen=True, slots=True)

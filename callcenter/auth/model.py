@@ -19,9 +19,6 @@ class Role(StrEnum):
 ALL_ROLES = frozenset(Role)
 # Who may see a call at all; agents see only the calls their own phone took part in.
 CALL_READERS = frozenset({Role.AGENT, Role.TEAM_LEAD, Role.QA_LEAD, Role.SUPERVISOR, Role.ADMIN})
-# Residents' phone numbers in full: only those who talk to residents or must trace a call
-# (003 保密制度). Others see a masked number.
-FULL_NUMBER_READERS = frozenset({Role.AGENT, Role.TEAM_LEAD, Role.ADMIN})
 STATS_READERS = frozenset({Role.TEAM_LEAD, Role.QA_LEAD, Role.SUPERVISOR, Role.ADMIN})
 VIOLATION_READERS = frozenset(
     {Role.AGENT, Role.TEAM_LEAD, Role.QA_LEAD, Role.SUPERVISOR, Role.ADMIN}

@@ -3,6 +3,7 @@ query → dump."""
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,7 +13,6 @@ from callcenter.auth import store as auth_store
 from callcenter.auth.http import principal
 from callcenter.auth.model import (
     CALL_READERS,
-    FULL_NUMBER_READERS,
     LIVE_READERS,
     SOURCE_READERS,
     STATS_READERS,
@@ -24,6 +24,7 @@ from callcenter.calls import schemas, stats, store
 from callcenter.clock import iso_z
 from callcenter.errors import Invalid
 from callcenter.web.keys import SERVICES, Services
+from callcenter.web.live import own_call
 
 MAX_LIMIT = 10_000
 
@@ -62,6 +63,33 @@ def _limit(request: web.Request, default: int = 1000) -> int:
     return int(text)
 
 
+def _cursor(request: web.Request) -> store.Cursor | None:
+    """`cursor` from the previous page's Link header: where the next page starts."""
+    text = request.query.get("cursor")
+    if not text:
+        return None
+    try:
+        at, _, row_id = base64.urlsafe_b64decode(text.encode("ascii")).decode().partition("|")
+        when = datetime.fromisoformat(at)
+        if when.tzinfo is None or not row_id:
+            raise ValueError
+    except (ValueError, UnicodeError):
+        raise Invalid("bad-parameter", "cursor is not one this API gave out", "cursor") from None
+    return when, row_id
+
+
+def _paged(
+    request: web.Request, body: list[dict[str, Any]], limit: int, last: store.Cursor | None
+) -> web.Response:
+    """A page, newest first; a full page links the next one (RFC 8288 Link, rel="next")."""
+    response = web.json_response(body)
+    if last is not None and len(body) == limit:
+        token = base64.urlsafe_b64encode(f"{last[0].isoformat()}|{last[1]}".encode()).decode()
+        url = request.rel_url.update_query(cursor=token)
+        response.headers["Link"] = f'<{url}>; rel="next"'
+    return response
+
+
 async def _agent_filter(request: web.Request, user: Principal, svc: Services) -> int | None:
     """Agents see only their own; others may ask for one agent by name."""
     if user.role == Role.AGENT:
@@ -81,11 +109,13 @@ async def list_calls(request: web.Request) -> web.Response:
     user = await principal(request, CALL_READERS)
     start, end = time_range(request, svc)
     agent_id = await _agent_filter(request, user, svc)
+    limit = _limit(request)
     async with svc.db().connect() as conn:
-        rows = await store.calls_between(conn, start, end, agent_id, _limit(request))
+        rows = await store.calls_between(conn, start, end, agent_id, limit, before=_cursor(request))
     now = svc.clock.now()
-    full = user.role in FULL_NUMBER_READERS
-    return web.json_response([schemas.call_json(c, svc.rule, now, full) for c in rows])
+    full = svc.hub.numbers.full(user.role)  # agents list only their own calls
+    body = [schemas.call_json(c, svc.rule, now, full) for c in rows]
+    return _paged(request, body, limit, (rows[-1].offered_at, rows[-1].id) if rows else None)
 
 
 async def answer_stats(request: web.Request) -> web.Response:
@@ -97,13 +127,21 @@ async def answer_stats(request: web.Request) -> web.Response:
         raise Invalid("bad-parameter", "group_by must be agent, hour or day", "group_by")
     async with svc.db().connect() as conn:
         rows = await store.calls_between(conn, start, end, monitored_only=True)
-    groups, total = stats.answer_stats(rows, svc.rule, group_by, svc.settings.tz)  # type: ignore[arg-type]
+    groups, total = stats.answer_stats(
+        rows,
+        svc.rule,
+        group_by,  # type: ignore[arg-type]
+        svc.settings.tz,
+        svc.clock.now(),
+    )
     body: dict[str, Any] = {
         "from": iso_z(start),
         "to": iso_z(end),
         "group_by": group_by,
         "ring_limit": svc.rule.limit,
         "cycle_seconds": svc.rule.cycle_seconds,
+        "timezone": svc.settings.web.timezone,
+        "definition": stats.RATE_DEFINITION,
         "groups": groups,
         "total": total,
     }
@@ -115,16 +153,19 @@ async def list_violations(request: web.Request) -> web.Response:
     user = await principal(request, VIOLATION_READERS)
     start, end = time_range(request, svc)
     agent_id = await _agent_filter(request, user, svc)
+    limit = _limit(request)
     async with svc.db().connect() as conn:
-        rows = await store.violations_between(conn, start, end, agent_id, _limit(request))
-    full = user.role in FULL_NUMBER_READERS
-    return web.json_response([schemas.violation_row_json(r, full) for r in rows])
+        rows = await store.violations_between(
+            conn, start, end, agent_id, limit, before=_cursor(request)
+        )
+    full = svc.hub.numbers.full(user.role)  # agents list only their own violations
+    body = [schemas.violation_row_json(r, full) for r in rows]
+    return _paged(request, body, limit, (rows[-1].occurred_at, rows[-1].id) if rows else None)
 
 
 def ringing_now(svc: Services, user: Principal) -> list[dict[str, Any]]:
     """Phones ringing at this moment, from live memory."""
     now = svc.clock.now()
-    full = user.role in FULL_NUMBER_READERS
     out = []
     for call in svc.calls().calls.values():
         if call.closed or not call.monitored:
@@ -138,10 +179,17 @@ def ringing_now(svc: Services, user: Principal) -> list[dict[str, Any]]:
                         "leg_id": leg.id,
                         "extension": leg.extension,
                         "agent": leg.agent.name if leg.agent else None,
-                        "caller": schemas.number(call.caller, full),
+                        "caller": svc.hub.numbers.show(
+                            call.caller,
+                            user.role,
+                            own_call(user, leg.extension, leg.agent.name if leg.agent else None),
+                        ),
                         "ring_started_at": iso_z(leg.ring_started_at),
                         "ring_seconds": seconds,
                         "rings": svc.rule.rings(seconds),
+                        # After a restart: rang before it, not heard of since (not ticking).
+                        "state": "unknown" if leg.unknown_since else "ringing",
+                        "unknown_since": iso_z(leg.unknown_since),
                     }
                 )
     return out
@@ -157,6 +205,7 @@ async def live(request: web.Request) -> web.StreamResponse:
         "now": iso_z(svc.clock.now()),
         "ring_limit": svc.rule.limit,
         "cycle_seconds": svc.rule.cycle_seconds,
+        "timezone": svc.settings.web.timezone,
         "ringing": ringing_now(svc, user),
     }
     await svc.hub.serve(ws, user, snapshot)

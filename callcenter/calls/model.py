@@ -54,6 +54,9 @@ class LegState:
     outcome: LegOutcome | None = None
     end_cause: str | None = None
     ring_limit_recorded: bool = False
+    # Set when the service restarted while this phone rang: whether it still rings is not
+    # known until a later message about it arrives (HEP has no resync).
+    unknown_since: datetime | None = None
     dirty: bool = True
     persisted: bool = False
 
@@ -200,15 +203,30 @@ def _end_ringing_legs(
             leg.ended_at = at
             leg.end_cause = cause
             out.append(_stop(leg, outcome, at, rule))
-            if outcome == "unanswered" and call.monitored:
+            if outcome == "unanswered" and call.monitored and not leg.ring_limit_recorded:
                 out.append(_violation("rang_out", call, leg, at, rule, cause))
     return out
+
+
+def _heard_ringing_since(call: CallState, answering: LegState, at: datetime) -> datetime:
+    """Ring start of a leg answered without an 18x of its own. A B2BUA or SBC may answer with
+    another To tag than its 180 carried: the caller heard ringing from the legs still ringing
+    (the earliest of them). With none ringing (e.g. a hunt moved on), it rang unseen: 0 s."""
+    starts = [
+        leg.ring_started_at
+        for leg in call.legs.values()
+        if leg is not answering and leg.ringing and leg.ring_started_at is not None
+    ]
+    return min(starts, default=at)
 
 
 def apply(
     call: CallState, event: t.TelephonyEvent, rule: RingRule, agents: AgentLookup
 ) -> list[object]:
     """Apply one telephony event to its call; return the domain events it causes."""
+    leg_ref = getattr(event, "leg_id", None)
+    if leg_ref is not None and leg_ref in call.legs:
+        call.legs[leg_ref].unknown_since = None  # a message about it: known again
     if isinstance(event, t.CallOffered):
         return []  # the call was created by offer(); a repeated offer changes nothing
     if isinstance(event, t.LegRinging):
@@ -239,7 +257,7 @@ def apply(
         if leg.ended_at is not None:
             return []
         if leg.ring_started_at is None:
-            leg.ring_started_at = event.at  # answered before any ringing was seen
+            leg.ring_started_at = _heard_ringing_since(call, leg, event.at)
         leg.answered_at = event.at
         call.answered_at = event.at
         call.answered_leg = leg.leg_ref
@@ -267,7 +285,9 @@ def apply(
         if call.final == "abandoned":
             return [_stop(leg, "abandoned", event.at, rule)]
         out = [_stop(leg, "unanswered", event.at, rule)]
-        if call.monitored and leg.ring_started_at is not None:
+        # One fault per leg: a phone that already rang past the limit keeps its ring_limit
+        # violation (the leg's end shows how it ended); it gets no second, rang_out, row.
+        if call.monitored and leg.ring_started_at is not None and not leg.ring_limit_recorded:
             out.append(_violation("rang_out", call, leg, event.at, rule, event.cause))
         return out
     if isinstance(event, t.CallAbandoned):
@@ -297,17 +317,21 @@ def apply(
     raise TypeError(f"unknown telephony event {type(event).__name__}")
 
 
-def deadline_due(call: CallState, leg: LegState, now: datetime, rule: RingRule) -> list[object]:
-    """The ring-limit timer of `leg` fired at `now`: if it is still ringing, that is a violation."""
+def deadline_due(
+    call: CallState, leg: LegState, now: datetime, rule: RingRule, late: bool = False
+) -> list[object]:
+    """The ring-limit timer of `leg` fired at `now`: if it is still ringing, that is a violation.
+    `late`: the deadline fell while the service was down; it is raised once, at start."""
     if not leg.ringing or leg.ring_limit_recorded or not call.monitored or call.closed:
         return []
     assert leg.ring_started_at is not None
     leg.ring_limit_recorded = True
     leg.dirty = True
     deadline_at = leg.ring_started_at + rule.deadline
-    violation = _violation(
-        "ring_limit", call, leg, deadline_at, rule, f"still ringing after {rule.limit} rings"
-    )
+    detail = f"still ringing after {rule.limit} rings"
+    if late:
+        detail += " (raised late: the service was down at the deadline)"
+    violation = _violation("ring_limit", call, leg, deadline_at, rule, detail)
     return [
         violation,
         RingLimitReached(
@@ -326,29 +350,37 @@ def deadline_due(call: CallState, leg: LegState, now: datetime, rule: RingRule) 
             deadline_at=deadline_at,
             raised_at=now,
             rings=rule.limit + 1,
+            late=late,
         ),
     ]
 
 
 def expire_leg(call: CallState, leg: LegState, now: datetime, rule: RingRule) -> list[object]:
-    """A leg rang far longer than any PBX lets a phone ring: its end was never seen."""
+    """A leg rang far longer than any PBX lets a phone ring: its end was never seen. It is
+    lost, not rung out: no violation is added for what we did not see."""
     if not leg.ringing:
         return []
     leg.ended_at = now
-    leg.end_cause = "lost: no final response seen"
+    leg.end_cause = (
+        "lost: state unknown since a restart" if leg.unknown_since else "lost: no final response"
+    )
     call.dirty = True
-    return [_stop(leg, "unanswered", now, rule)]
+    return [_stop(leg, "lost", now, rule)]
 
 
-def expire_call(call: CallState, now: datetime) -> list[object]:
-    """A call whose end was never seen (a lost BYE or CANCEL): close it without blame."""
+def expire_call(call: CallState, now: datetime, rule: RingRule) -> list[object]:
+    """A call whose end was never seen (a lost BYE or CANCEL): close it without blame. An
+    answered call stays answered; one never answered is lost (not in the answer rates)."""
     if call.closed:
         return []
+    out: list[object] = []
     for leg in call.legs.values():
         if leg.ended_at is None:
             leg.ended_at = now
             leg.end_cause = leg.end_cause or "lost: end not seen"
-            leg.outcome = leg.outcome or ("answered" if leg.answered_at else "unanswered")
+            if leg.outcome is None and leg.answered_at is None and leg.ring_started_at:
+                out.append(_stop(leg, "lost", now, rule))
+            leg.outcome = leg.outcome or ("answered" if leg.answered_at else "lost")
             leg.dirty = True
-    outcome: CallOutcome = "answered" if call.answered_at is not None else "unanswered"
-    return [_close(call, outcome, now)]
+    outcome: CallOutcome = "answered" if call.answered_at is not None else "lost"
+    return [*out, _close(call, outcome, now)]

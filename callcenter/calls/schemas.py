@@ -99,6 +99,8 @@ def violation_json(
     ring_seconds: float | None,
     detail: str,
     full_numbers: bool,
+    leg_outcome: str | None = None,
+    leg_end_cause: str | None = None,
 ) -> dict[str, Any]:
     return {
         "id": id,
@@ -112,6 +114,10 @@ def violation_json(
         "rings": rings,
         "ring_seconds": None if ring_seconds is None else round(ring_seconds, 3),
         "detail": detail,
+        # How the phone's leg ended (null while it rings): a ring_limit row whose phone then
+        # rang out says so here instead of a second violation.
+        "leg_outcome": leg_outcome,
+        "leg_end_cause": leg_end_cause,
     }
 
 
@@ -129,6 +135,8 @@ def violation_row_json(row: Any, full_numbers: bool) -> dict[str, Any]:
         ring_seconds=row.ring_seconds,
         detail=row.detail,
         full_numbers=full_numbers,
+        leg_outcome=row.leg_outcome,
+        leg_end_cause=row.leg_end_cause,
     )
 
 
@@ -148,6 +156,8 @@ def alert_json(alert: RingLimitReached, rule: RingRule) -> dict[str, Any]:
         "deadline_at": iso(alert.deadline_at),
         "raised_at": iso(alert.raised_at),
         "rings": alert.rings,
+        # true when the deadline fell while the service was down: raised once, at start.
+        "late": alert.late,
         "limit": rule.limit,
         "cycle_seconds": rule.cycle_seconds,
     }
@@ -165,6 +175,7 @@ def live_json(event: object, rule: RingRule) -> dict[str, Any] | None:
             "caller": event.caller,
             "ring_started_at": iso(event.ring_started_at),
             "monitored": event.monitored,
+            "state": "ringing",
         }
     if isinstance(event, PhoneStopped):
         return {

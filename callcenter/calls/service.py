@@ -117,7 +117,7 @@ class CallTracker:
                 and not call.closed
                 and call.call_id not in event.live_call_ids
             ):
-                self._record(call, model.expire_call(call, event.at))
+                self._record(call, model.expire_call(call, event.at, self.rule))
 
     def _record(self, call: CallState, events: list[object]) -> None:
         if not events and not call.dirty:
@@ -155,7 +155,9 @@ class CallTracker:
         key = (call.source, call.call_id, call.call_tag)
         self._timers[leg.id] = self.clock.call_at(fire_at, self._deadline_callback(key, leg.id))
 
-    def _deadline_callback(self, key: CallKey, leg_pk: str) -> Callable[[], None]:
+    def _deadline_callback(
+        self, key: CallKey, leg_pk: str, late: bool = False
+    ) -> Callable[[], None]:
         def fire() -> None:
             self._timers.pop(leg_pk, None)
             call = self.calls.get(key)
@@ -163,7 +165,8 @@ class CallTracker:
                 return
             leg = next((x for x in call.legs.values() if x.id == leg_pk), None)
             if leg is not None:
-                self._record(call, model.deadline_due(call, leg, self.clock.now(), self.rule))
+                now = self.clock.now()
+                self._record(call, model.deadline_due(call, leg, now, self.rule, late))
 
         return fire
 
@@ -173,16 +176,23 @@ class CallTracker:
         await self.directory.reload(self.engine)
         async with self.engine.connect() as conn:
             open_calls = await store.load_open_calls(conn)
+        now = self.clock.now()
         for call in open_calls:
-            self.calls[(call.source, call.call_id, call.call_tag)] = call
+            key = (call.source, call.call_id, call.call_tag)
+            self.calls[key] = call
             for leg in call.legs.values():
-                if leg.ringing and call.monitored and not leg.ring_limit_recorded:
+                if not leg.ringing:
+                    continue
+                # Whether it still rings is unknown until its call's next message: it is
+                # shown so, not ticking, and closed as lost if nothing more is heard.
+                leg.unknown_since = now
+                if call.monitored and not leg.ring_limit_recorded:
                     assert leg.ring_started_at is not None
-                    key = (call.source, call.call_id, call.call_tag)
-                    # Past deadlines fire at once: the violation happened while we were down.
                     fire_at = leg.ring_started_at + self.rule.deadline
+                    # A deadline that fell while we were down is raised once, now, marked
+                    # late; one still ahead is kept, so a quick restart misses no alert.
                     self._timers[leg.id] = self.clock.call_at(
-                        fire_at, self._deadline_callback(key, leg.id)
+                        max(fire_at, now), self._deadline_callback(key, leg.id, fire_at < now)
                     )
         return len(open_calls)
 
@@ -292,7 +302,7 @@ class CallTracker:
             started = call.answered_at or call.offered_at
             limit = self.max_call if call.answered_at else self.max_ring
             if now - started > limit:
-                events += model.expire_call(call, now)
+                events += model.expire_call(call, now, self.rule)
             if events:
                 self._record(call, events)
 

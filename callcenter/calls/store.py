@@ -15,7 +15,9 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    and_,
     bindparam,
+    or_,
     select,
     update,
 )
@@ -273,6 +275,14 @@ async def load_open_calls(conn: AsyncConnection) -> list[CallState]:
     return await _with_legs(conn, rows)
 
 
+Cursor = tuple[datetime, str]
+
+
+def _before(at: Any, id_: Any, cursor: Cursor) -> Any:
+    """Rows after the cursor in newest-first order (keyset paging: stable under inserts)."""
+    return or_(at < cursor[0], and_(at == cursor[0], id_ < cursor[1]))
+
+
 async def calls_between(
     conn: AsyncConnection,
     start: datetime,
@@ -280,15 +290,18 @@ async def calls_between(
     agent_id: int | None = None,
     limit: int | None = None,
     monitored_only: bool = False,
+    before: Cursor | None = None,
 ) -> list[CallState]:
-    """Calls offered in [start, end), oldest first; optionally only those that rang
-    `agent_id`'s phone."""
+    """Calls offered in [start, end), newest first; optionally only those that rang
+    `agent_id`'s phone, and only those after `before` (the last of the previous page)."""
     stmt = select(calls).where(calls.c.offered_at >= start, calls.c.offered_at < end)
     if agent_id is not None:
         stmt = stmt.where(calls.c.id.in_(select(legs.c.call_pk).where(legs.c.agent_id == agent_id)))
     if monitored_only:
         stmt = stmt.where(calls.c.monitored.is_(True))
-    stmt = stmt.order_by(calls.c.offered_at, calls.c.id)
+    if before is not None:
+        stmt = stmt.where(_before(calls.c.offered_at, calls.c.id, before))
+    stmt = stmt.order_by(calls.c.offered_at.desc(), calls.c.id.desc())
     if limit is not None:
         stmt = stmt.limit(limit)
     return await _with_legs(conn, (await conn.execute(stmt)).all())
@@ -300,21 +313,29 @@ async def violations_between(
     end: datetime,
     agent_id: int | None = None,
     limit: int = 1000,
+    before: Cursor | None = None,
 ) -> list[Any]:
+    """Violations in [start, end), newest first, with how the leg ended (a phone that rang
+    past the limit and then rang out is one ring_limit row whose leg says so)."""
     stmt = (
         select(
             violations,
             users.c.name.label("agent_name"),
             calls.c.caller,
             calls.c.sip_call_id,
+            legs.c.outcome.label("leg_outcome"),
+            legs.c.end_cause.label("leg_end_cause"),
         )
         .join(calls, calls.c.id == violations.c.call_pk)
+        .outerjoin(legs, legs.c.id == violations.c.leg_pk)
         .outerjoin(users, users.c.id == violations.c.agent_id)
         .where(violations.c.occurred_at >= start, violations.c.occurred_at < end)
     )
     if agent_id is not None:
         stmt = stmt.where(violations.c.agent_id == agent_id)
-    stmt = stmt.order_by(violations.c.occurred_at.desc()).limit(limit)
+    if before is not None:
+        stmt = stmt.where(_before(violations.c.occurred_at, violations.c.id, before))
+    stmt = stmt.order_by(violations.c.occurred_at.desc(), violations.c.id.desc()).limit(limit)
     return list((await conn.execute(stmt)).all())
 
 

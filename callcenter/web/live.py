@@ -11,8 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
-from callcenter.auth.model import FULL_NUMBER_READERS, Principal, Role
-from callcenter.privacy import mask_number
+from callcenter.auth.model import Principal, Role
+from callcenter.privacy import NumberPolicy
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +24,16 @@ class LiveClient:
     queue: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(1000))
 
 
+def own_call(principal: Principal, extension: str | None, agent: str | None) -> bool:
+    """The message is about this user's phone (an agent's own call)."""
+    return (extension is not None and extension == principal.extension) or (
+        agent is not None and agent == principal.name
+    )
+
+
 class LiveHub:
-    def __init__(self) -> None:
+    def __init__(self, numbers: NumberPolicy | None = None) -> None:
+        self.numbers = numbers or NumberPolicy()
         self.clients: set[LiveClient] = set()
         self.sent = 0
 
@@ -39,8 +47,11 @@ class LiveHub:
             if private and principal.role == Role.AGENT and principal.id != agent_id:
                 continue
             payload = message
-            if "caller" in message and client.principal.role not in FULL_NUMBER_READERS:
-                payload = {**message, "caller": mask_number(message["caller"])}
+            if "caller" in message:
+                own = own_call(principal, message.get("extension"), message.get("agent"))
+                caller = self.numbers.show(message["caller"], principal.role, own)
+                if caller != message["caller"]:
+                    payload = {**message, "caller": caller}
             try:
                 client.queue.put_nowait(payload)
             except asyncio.QueueFull:

@@ -3,11 +3,13 @@
 from typing import Any
 
 from callcenter.auth.model import Principal, Role
+from callcenter.privacy import NumberPolicy
 from callcenter.web.live import LiveClient, LiveHub
 
 
-def client(hub: LiveHub, user_id: int, role: Role) -> LiveClient:
-    c = LiveClient(ws=None, principal=Principal(user_id, f"u{user_id}", role))  # type: ignore[arg-type]
+def client(hub: LiveHub, user_id: int, role: Role, extension: str | None = None) -> LiveClient:
+    principal = Principal(user_id, f"u{user_id}", role, extension)
+    c = LiveClient(ws=None, principal=principal)  # type: ignore[arg-type]
     hub.clients.add(c)
     return c
 
@@ -32,7 +34,23 @@ async def test_violation_reaches_its_agent_and_leads_but_not_other_agents() -> N
 
 async def test_caller_number_is_masked_for_roles_that_do_not_need_it() -> None:
     hub = LiveHub()
-    agent, boss = client(hub, 1, Role.AGENT), client(hub, 2, Role.SUPERVISOR)
-    hub.broadcast({"type": "phone_rang", "caller": "13800000001"})
+    agent, boss = client(hub, 1, Role.AGENT, "2001"), client(hub, 2, Role.SUPERVISOR)
+    hub.broadcast({"type": "phone_rang", "extension": "2001", "caller": "13800000001"})
     assert received(agent)[0]["caller"] == "13800000001"
     assert received(boss)[0]["caller"] == "138****0001"
+
+
+async def test_agent_sees_a_colleagues_ringing_phone_with_the_number_masked() -> None:
+    hub = LiveHub()
+    agent = client(hub, 1, Role.AGENT, "2001")
+    hub.broadcast({"type": "phone_rang", "extension": "2002", "caller": "13800000002"})
+    hub.broadcast({"type": "phone_rang", "extension": "2001", "caller": "13800000001"})
+    assert [m["caller"] for m in received(agent)] == ["138****0002", "13800000001"]
+
+
+async def test_full_number_roles_come_from_the_privacy_setting() -> None:
+    hub = LiveHub(NumberPolicy(frozenset({"supervisor"})))
+    agent, boss = client(hub, 1, Role.AGENT, "2001"), client(hub, 2, Role.SUPERVISOR)
+    hub.broadcast({"type": "phone_rang", "extension": "2001", "caller": "13800000001"})
+    assert received(agent)[0]["caller"] == "138****0001"
+    assert received(boss)[0]["caller"] == "13800000001"
