@@ -179,3 +179,100 @@ def test_finished_dialogs_are_forgotten_after_retransmissions_die_down() -> None
     feed(tr, INVITE_IN, resp("486 Busy Here", "pt", phone_side=False))
     assert tr.expire(T0.timestamp() + 10) == 0
     assert tr.expire(T0.timestamp() + 65) == 1
+
+
+# -- in-dialog requests and their responses never make calls -----------------------------------
+PHONE_VIA = "SIP/2.0/UDP 10.0.1.1:5060;branch=z9hG4bKphone9"
+PROXY_VIA_2 = "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKproxy9"
+
+
+def from_callee(first: str, vias: list[str], cseq: str, *, branch: str = "") -> bytes:
+    """A request the agent's phone sends in the dialog, or a response to it: From carries
+    the phone's tag, To the caller's."""
+    if branch:
+        vias = [v.replace("9", branch) for v in vias]
+    lines = [first, *[f"Via: {v}" for v in vias]]
+    lines += [
+        "From: <sip:2001@10.0.0.1>;tag=pt",
+        "To: <sip:13800000001@10.0.0.9>;tag=ft",
+        "Call-ID: abc@10.0.0.9",
+        f"CSeq: {cseq}",
+        "Contact: <sip:2001@10.0.1.1:5060>",
+        "Content-Length: 0",
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def callee_reinvite(cseq: str = "1 INVITE", branch: str = "") -> list[bytes]:
+    """The phone re-INVITEs the caller (a transfer, a hold), as the mirror shows it: the
+    request in and out of the proxy, 100, the caller's 200 in and out."""
+    first = "INVITE sip:13800000001@10.0.0.9:5060 SIP/2.0"
+    inside, outside = [PHONE_VIA], [PROXY_VIA_2, PHONE_VIA]
+    return [
+        from_callee(first, inside, cseq, branch=branch),
+        from_callee("SIP/2.0 100 Trying", inside, cseq, branch=branch),
+        from_callee(first, outside, cseq, branch=branch),
+        from_callee("SIP/2.0 180 Ringing", outside, cseq, branch=branch),
+        from_callee("SIP/2.0 200 OK", outside, cseq, branch=branch),
+        from_callee("SIP/2.0 200 OK", inside, cseq, branch=branch),
+    ]
+
+
+def answered(tr: SipTranslator) -> None:
+    events = feed(tr, INVITE_IN, INVITE_OUT, resp("180 Ringing", "pt", phone_side=True))
+    events += feed(
+        tr, resp("200 OK", "pt", phone_side=True), resp("200 OK", "pt", phone_side=False)
+    )
+    assert names(events) == ["CallOffered", "LegRinging", "LegAnswered"]
+
+
+def test_callees_reinvite_and_its_200_make_no_second_call() -> None:
+    tr = SipTranslator()
+    answered(tr)
+    assert feed(tr, *callee_reinvite()) == []
+    assert list(tr.dialogs) == [("abc@10.0.0.9", "ft")]
+    # The call is still the one call, and ends once.
+    bye = msg("BYE sip:2001@10.0.1.1 SIP/2.0", [CALLER_VIA], "2 BYE", "pt")
+    (ended,) = feed(tr, bye)
+    assert isinstance(ended, t.CallEnded) and ended.hung_up_by == "caller"
+
+
+def test_a_failed_callee_reinvite_ends_nothing() -> None:
+    tr = SipTranslator()
+    answered(tr)
+    first, *_ = callee_reinvite()
+    pending = from_callee("SIP/2.0 491 Request Pending", [PHONE_VIA], "1 INVITE")
+    assert feed(tr, first, pending) == []
+    agent_bye = msg("BYE sip:13800000001@10.0.0.9 SIP/2.0", [PHONE_VIA], "2 BYE", "ft", "pt")
+    (ended,) = feed(tr, agent_bye)
+    assert isinstance(ended, t.CallEnded) and ended.hung_up_by == "agent"
+
+
+def test_callers_reinvite_changes_nothing() -> None:
+    tr = SipTranslator()
+    answered(tr)
+    via = "SIP/2.0/UDP 10.0.0.9:5060;branch=z9hG4bKcaller5"
+    reinvite = msg("INVITE sip:2001@10.0.1.1 SIP/2.0", [via], "2 INVITE", "pt")
+    ok = msg("SIP/2.0 200 OK", [via], "2 INVITE", "pt")
+    other_tag = msg("SIP/2.0 200 OK", [via], "2 INVITE", "zz")
+    assert feed(tr, reinvite, ok, other_tag) == []
+
+
+def test_callees_reinvite_after_a_restart_makes_no_call() -> None:
+    tr = SipTranslator()
+    tr.restore("abc@10.0.0.9", "ft", {"pt": ("2001", True)})
+    assert feed(tr, *callee_reinvite()) == []
+    assert list(tr.dialogs) == [("abc@10.0.0.9", "ft")]
+
+
+def test_reinvite_of_a_dialog_never_seen_makes_no_call() -> None:
+    # The call began before the service started: its INVITE was never mirrored to us.
+    tr = SipTranslator()
+    assert feed(tr, *callee_reinvite()) == []
+    assert tr.dialogs == {}
+    # A new call with the same Call-ID and the caller's own tag still counts (a response seen
+    # before its INVITE is how a call is found when the INVITE copy was lost).
+    assert names(feed(tr, resp("180 Ringing", "pt", phone_side=True))) == [
+        "CallOffered",
+        "LegRinging",
+    ]

@@ -3,6 +3,11 @@
 A proxy's mirror shows each message twice (as it enters and as it leaves) and again on
 retransmission, out of order across worker processes: every event here fires once, on the
 first copy that proves it. A call is Call-ID + From tag; a leg is one To tag.
+
+Only an INVITE without a To tag starts a call. A request with a To tag is in a dialog (a
+re-INVITE, UPDATE, REFER or BYE, sent by either side, so its From tag may be the phone's):
+it is matched to its call by Call-ID and either tag and never makes one; nor do the
+responses to it, told by their top Via branch (the branch of the request they answer).
 """
 
 from __future__ import annotations
@@ -33,15 +38,26 @@ class _Dialog:
     max_vias: int = 0
     caller_branches: set[str] = field(default_factory=set)
     legs: dict[str, _Leg] = field(default_factory=dict)
+    # Branches of in-dialog INVITEs (re-INVITEs by either side): their responses are not legs.
+    in_dialog: dict[str, None] = field(default_factory=dict)
     answered: bool = False
     final: bool = False
     ended: bool = False
+
+
+# Bounds on what is kept for messages whose dialog we never saw.
+_MAX_ORPHANS = 10_000
+_MAX_IN_DIALOG = 16
+_TRANSACTION_LIFE = 64.0  # 64 × T1: no response comes later than this
 
 
 class SipTranslator:
     def __init__(self, source: str = "hep") -> None:
         self.source = source
         self.dialogs: dict[tuple[str, str], _Dialog] = {}
+        # (Call-ID, branch) → when: in-dialog INVITEs of dialogs we never saw (the call began
+        # before we started), so that their responses make no call either.
+        self._orphans: dict[tuple[str, str], float] = {}
 
     def restore(self, call_id: str, tag: str, legs: dict[str, tuple[str, bool]]) -> None:
         """Resume a dialog known from the database (leg ref → (extension, answered))."""
@@ -70,7 +86,13 @@ class SipTranslator:
         out: list[t.TelephonyEvent] = []
         method = msg.method
         if method is not None:
-            if method == "INVITE" and msg.to_tag is None:
+            if msg.to_tag is not None:
+                if method == "BYE":
+                    self._bye(msg, at, out)
+                elif method == "INVITE":
+                    self._in_dialog_invite(msg, at)
+                return out
+            if method == "INVITE":
                 d = self._dialog(msg, at, out)
                 if msg.via_count < d.min_vias:
                     d.min_vias = msg.via_count
@@ -93,7 +115,15 @@ class SipTranslator:
             return out
         if msg.cseq_method != "INVITE" or msg.status < 101:
             return out
-        d = self._dialog(msg, at, out)
+        d_or_none = self.dialogs.get((msg.call_id, msg.from_tag or ""))
+        if d_or_none is None:
+            if self._answers_in_dialog_request(msg):
+                return out
+            d = self._dialog(msg, at, out)
+        elif d_or_none.in_dialog and (msg.via_branch or "") in d_or_none.in_dialog:
+            return out  # a response to a re-INVITE
+        else:
+            d = self._dialog(msg, at, out)
         leg_ref = msg.to_tag or ""
         status = msg.status
         if status < 200:
@@ -143,6 +173,30 @@ class SipTranslator:
                 out.append(t.CallUnanswered(self.source, d.call_id, d.tag, at, cause))
         return out
 
+    def _in_dialog_invite(self, msg: SipMessage, at: datetime) -> None:
+        call_id, branch = msg.call_id, msg.via_branch or ""
+        d = self.dialogs.get((call_id, msg.from_tag or "")) or self.dialogs.get(
+            (call_id, msg.to_tag or "")
+        )
+        if d is not None:
+            d.last_seen = at.timestamp()
+            if len(d.in_dialog) >= _MAX_IN_DIALOG:
+                del d.in_dialog[next(iter(d.in_dialog))]
+            d.in_dialog[branch] = None
+            return
+        orphans = self._orphans
+        if len(orphans) >= _MAX_ORPHANS:
+            del orphans[next(iter(orphans))]
+        orphans[(call_id, branch)] = at.timestamp()
+
+    def _answers_in_dialog_request(self, msg: SipMessage) -> bool:
+        """A response of no known dialog (by Call-ID and From tag) that answers a request in
+        a dialog: one sent by the phone (its To tag is the caller's, of a known call), or an
+        in-dialog INVITE of a dialog we never saw."""
+        if msg.to_tag is not None and (msg.call_id, msg.to_tag) in self.dialogs:
+            return True
+        return bool(self._orphans) and (msg.call_id, msg.via_branch or "") in self._orphans
+
     def _bye(self, msg: SipMessage, at: datetime, out: list[t.TelephonyEvent]) -> None:
         # Who hung up is told by the BYE's From tag against the dialog's tags, not by address:
         # behind a proxy both BYEs come from the proxy.
@@ -169,4 +223,8 @@ class SipTranslator:
         ]
         for key in gone:
             del self.dialogs[key]
+        if self._orphans:
+            self._orphans = {
+                k: seen for k, seen in self._orphans.items() if now - seen <= _TRANSACTION_LIFE
+            }
         return len(gone)
