@@ -35,11 +35,14 @@ def build_source(
     on_event: OnEvent,
     clock: Callable[[], datetime],
     publish: Callable[[str, dict[str, Any]], None] | None = None,
+    known_extension: Callable[[str], bool] | None = None,
 ) -> PbxSource:
+    """`known_extension(user)`: is this an agent's extension (the HEP source attributes a
+    leg to the phone dialled when it is one)."""
     if pbx.kind == "hep":
         from callcenter.telephony.hep.source import HepSource
 
-        return HepSource(pbx, on_event, clock)
+        return HepSource(pbx, on_event, clock, known_extension)
     if pbx.kind == "ami":
         from callcenter.telephony.ami.client import AmiClient
 

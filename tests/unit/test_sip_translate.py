@@ -276,3 +276,290 @@ def test_reinvite_of_a_dialog_never_seen_makes_no_call() -> None:
         "CallOffered",
         "LegRinging",
     ]
+
+
+# -- which phone a leg is: the dialled phone, not what it writes in Contact --------------------
+AGENTS = {"2001", "2002", "2003"}
+HOTLINE = "96069"
+
+
+def directory(extension: str) -> bool:
+    return extension in AGENTS
+
+
+def sip(
+    first: str,
+    vias: list[str],
+    cseq: str,
+    *,
+    to: str = f"<sip:{HOTLINE}@10.0.0.1>",
+    from_: str = "<sip:13800000001@10.0.0.9>;tag=ft",
+    call_id: str = "hunt@10.0.0.9",
+    contact: str | None = None,
+    extra: tuple[str, ...] = (),
+) -> bytes:
+    lines = [first, *[f"Via: {v}" for v in vias], f"From: {from_}", f"To: {to}"]
+    lines += [f"Call-ID: {call_id}", f"CSeq: {cseq}", *extra]
+    if contact is not None:
+        lines.append(f"Contact: {contact}")
+    lines.append("Content-Length: 0")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def register(
+    aor: str,
+    contact: str,
+    *,
+    granted: str | None = None,
+    expires: str = "3600",
+    cseq: int = 1,
+    call_id: str = "reg-1",
+) -> list[bytes]:
+    """A phone's REGISTER for `aor` and the registrar's 200, which lists the binding with the
+    expiry it granted (`granted`; no Contact in the 200 when None)."""
+    via = f"SIP/2.0/UDP 10.0.0.7:5060;branch=z9hG4bKreg{cseq}"
+    common = {
+        "to": f"<sip:{aor}@10.0.0.1>",
+        "from_": f"<sip:{aor}@10.0.0.1>;tag=reg",
+        "call_id": call_id,
+    }
+    request = sip(
+        "REGISTER sip:10.0.0.1 SIP/2.0",
+        [via],
+        f"{cseq} REGISTER",
+        contact=contact,
+        extra=(f"Expires: {expires}",),
+        **common,
+    )
+    reply_to = common | {"to": f"<sip:{aor}@10.0.0.1>;tag=registrar"}
+    contact_back = None if granted is None else f"{contact.split(';')[0]};expires={granted}"
+    ok = sip("SIP/2.0 200 OK", [via], f"{cseq} REGISTER", contact=contact_back, **reply_to)
+    return [request, ok]
+
+
+def hunt_invites(*targets: str) -> list[bytes]:
+    """The resident's INVITE to the hotline and the proxy's INVITE to each target phone URI
+    (one branch each: parallel forking)."""
+    out = [sip(f"INVITE sip:{HOTLINE}@10.0.0.1 SIP/2.0", [CALLER_VIA], "1 INVITE")]
+    for n, uri in enumerate(targets):
+        proxy_via = f"SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKfork{n}"
+        out.append(sip(f"INVITE {uri} SIP/2.0", [proxy_via, CALLER_VIA], "1 INVITE"))
+    return out
+
+
+def phone(status: str, fork: int, tag: str, contact: str) -> bytes:
+    """A response of the phone on the proxy's `fork` branch (two Vias)."""
+    proxy_via = f"SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKfork{fork}"
+    to = f"<sip:{HOTLINE}@10.0.0.1>;tag={tag}"
+    return sip(f"SIP/2.0 {status}", [proxy_via, CALLER_VIA], "1 INVITE", to=to, contact=contact)
+
+
+def relayed(status: str, tag: str, contact: str) -> bytes:
+    """The proxy's relayed copy of a phone's response, towards the caller (one Via)."""
+    to = f"<sip:{HOTLINE}@10.0.0.1>;tag={tag}"
+    return sip(f"SIP/2.0 {status}", [CALLER_VIA], "1 INVITE", to=to, contact=contact)
+
+
+def legs(events: list[t.TelephonyEvent]) -> list[tuple[str, str, str]]:
+    return [
+        (type(e).__name__, e.leg_id, e.extension)
+        for e in events
+        if isinstance(e, t.LegRinging | t.LegAnswered | t.LegUnanswered)
+    ]
+
+
+def test_statically_routed_phone_whose_contact_is_not_its_extension() -> None:
+    # Linphone puts the account name in Contact, SIPp "sipp": the dialled 2001 is the phone.
+    tr = SipTranslator(known_extension=directory)
+    events = feed(
+        tr,
+        INVITE_IN,
+        INVITE_OUT,
+        msg("SIP/2.0 180 Ringing", [PROXY_VIA, CALLER_VIA], "1 INVITE", "pt", contact="sipp"),
+        msg("SIP/2.0 200 OK", [PROXY_VIA, CALLER_VIA], "1 INVITE", "pt", contact="sipp"),
+    )
+    assert legs(events) == [("LegRinging", "pt", "2001"), ("LegAnswered", "pt", "2001")]
+
+
+def test_hunt_group_to_a_registered_contact_is_its_address_of_record() -> None:
+    tr = SipTranslator(known_extension=directory)
+    contact = "<sip:sipp@127.0.0.1:5071>"
+    events = feed(
+        tr,
+        *register("2001", contact, granted="3600"),
+        *hunt_invites("sip:sipp@127.0.0.1:5071"),
+        phone("180 Ringing", 0, "pt", contact),
+        relayed("180 Ringing", "pt", contact),
+        phone("200 OK", 0, "pt", contact),
+    )
+    offered = events[0]
+    assert isinstance(offered, t.CallOffered) and offered.dialed == HOTLINE
+    assert legs(events) == [("LegRinging", "pt", "2001"), ("LegAnswered", "pt", "2001")]
+
+
+def test_a_registered_address_of_record_is_known_without_the_directory() -> None:
+    # 2009 has no agent yet; what the registrar bound still names the phone.
+    tr = SipTranslator(known_extension=directory)
+    contact = "<sip:0004f2abcdef@10.0.0.7>"
+    events = feed(
+        tr,
+        *register("2009", contact + ";+sip.instance=x", granted="600"),
+        *hunt_invites("sip:0004f2abcdef@10.0.0.7:5060;transport=udp"),
+        phone("180 Ringing", 0, "pt", "<sip:0004f2abcdef@10.0.0.7:5060>"),
+    )
+    assert legs(events) == [("LegRinging", "pt", "2009")]
+
+
+def test_forked_hunt_group_legs_are_told_apart_by_the_branch_they_answer() -> None:
+    # Both phones are SIPp ("sipp" in Contact): only the proxy's INVITE per branch tells them.
+    tr = SipTranslator(known_extension=directory)
+    a, b = "<sip:sipp@127.0.0.1:5071>", "<sip:sipp@127.0.0.1:5072>"
+    events = feed(
+        tr,
+        *register("2001", a, granted="3600"),
+        *register("2002", b, granted="3600", call_id="reg-2"),
+        *hunt_invites("sip:sipp@127.0.0.1:5071", "sip:sipp@127.0.0.1:5072"),
+        phone("180 Ringing", 1, "leg-b", b),
+        phone("180 Ringing", 0, "leg-a", a),
+        relayed("180 Ringing", "leg-b", b),
+        phone("200 OK", 1, "leg-b", b),
+        relayed("200 OK", "leg-b", b),
+        phone("487 Request Terminated", 0, "leg-a", a),
+    )
+    assert legs(events) == [
+        ("LegRinging", "leg-b", "2002"),
+        ("LegRinging", "leg-a", "2001"),
+        ("LegAnswered", "leg-b", "2002"),
+        ("LegUnanswered", "leg-a", "2001"),
+    ]
+
+
+def test_the_relayed_copy_alone_maps_to_the_one_forwarded_invite() -> None:
+    # The phone-side copy was lost: the caller-side one answers the caller's branch, and the
+    # proxy forwarded the call to one phone only.
+    tr = SipTranslator(known_extension=directory)
+    contact = "<sip:sipp@127.0.0.1:5071>"
+    events = feed(
+        tr,
+        *register("2001", contact, granted="3600"),
+        *hunt_invites("sip:sipp@127.0.0.1:5071"),
+        relayed("180 Ringing", "pt", contact),
+    )
+    assert legs(events) == [("LegRinging", "pt", "2001")]
+
+
+def test_direct_call_without_a_proxy_is_the_request_uri_of_the_callers_invite() -> None:
+    tr = SipTranslator(known_extension=directory)
+    invite = sip("INVITE sip:2002@10.0.1.2 SIP/2.0", [CALLER_VIA], "1 INVITE", to="<sip:x@y>")
+    ringing = sip(
+        "SIP/2.0 180 Ringing", [CALLER_VIA], "1 INVITE", to="<sip:x@y>;tag=pt", contact="<sip:z@h>"
+    )
+    assert legs(feed(tr, invite, ringing)) == [("LegRinging", "pt", "2002")]
+
+
+def test_to_user_when_the_request_uri_is_not_an_extension() -> None:
+    tr = SipTranslator(known_extension=directory)
+    to = "<sip:2003@10.0.0.1>"
+    invite = sip("INVITE sip:2003@10.0.0.1 SIP/2.0", [CALLER_VIA], "1 INVITE", to=to)
+    forwarded = sip("INVITE sip:desk@10.0.1.3 SIP/2.0", [PROXY_VIA, CALLER_VIA], "1 INVITE", to=to)
+    ringing = sip(
+        "SIP/2.0 180 Ringing",
+        [PROXY_VIA, CALLER_VIA],
+        "1 INVITE",
+        to=to + ";tag=pt",
+        contact="<sip:desk@10.0.1.3>",
+    )
+    assert legs(feed(tr, invite, forwarded, ringing)) == [("LegRinging", "pt", "2003")]
+
+
+def test_contact_user_is_the_last_resort() -> None:
+    # Nothing the proxy dialled is an extension or a registered contact.
+    tr = SipTranslator(known_extension=directory)
+    events = feed(
+        tr,
+        *hunt_invites("sip:sipp@127.0.0.1:5071"),
+        phone("180 Ringing", 0, "pt", "<sip:2002@127.0.0.1:5071>"),
+    )
+    assert legs(events) == [("LegRinging", "pt", "2002")]
+
+
+def test_unregister_and_expiry_end_a_binding() -> None:
+    contact = "<sip:sipp@127.0.0.1:5071>"
+
+    def leg_extension(*before: bytes, after: float = 0.0) -> str:
+        tr = SipTranslator(known_extension=directory)
+        feed(tr, *register("2001", contact, granted="60"), *before)
+        messages = [
+            *hunt_invites("sip:sipp@127.0.0.1:5071"),
+            phone("180 Ringing", 0, "pt", contact),
+        ]
+        events: list[t.TelephonyEvent] = []
+        for m in messages:
+            events += tr.translate(parse_sip(m), T0 + timedelta(seconds=after))
+        (ringing,) = [e for e in events if isinstance(e, t.LegRinging)]
+        return ringing.extension
+
+    assert leg_extension() == "2001"
+    assert leg_extension(after=60) == "2001"
+    # The registrar granted 60 s though 3600 were asked: gone a while after those 60 s.
+    assert leg_extension(after=200) == "sipp"
+    assert leg_extension(*register("2001", contact, expires="0", cseq=2)) == "sipp"
+    assert leg_extension(*register("2001", "*", expires="0", cseq=2)) == "sipp"
+    unregister = register("2001", contact + ";expires=0", cseq=2)
+    assert leg_extension(*unregister) == "sipp"
+    # A refresh keeps it.
+    assert leg_extension(*register("2001", contact, granted="600", cseq=2), after=200) == "2001"
+
+
+def test_a_challenged_register_binds_once_answered() -> None:
+    contact = "<sip:sipp@127.0.0.1:5071>"
+    first, _ = register("2001", contact, cseq=1)
+    challenge = sip(
+        "SIP/2.0 401 Unauthorized",
+        ["SIP/2.0/UDP 10.0.0.7:5060;branch=z9hG4bKreg1"],
+        "1 REGISTER",
+        to="<sip:2001@10.0.0.1>;tag=registrar",
+        from_="<sip:2001@10.0.0.1>;tag=reg",
+        call_id="reg-1",
+    )
+    tr = SipTranslator(known_extension=directory)
+    # The registrar's 200 lists no contact here: the REGISTER's own Contact and Expires count.
+    feed(tr, first, challenge, *register("2001", contact, cseq=2))
+    events = feed(
+        tr, *hunt_invites("sip:sipp@127.0.0.1:5071"), phone("180 Ringing", 0, "p", contact)
+    )
+    assert legs(events) == [("LegRinging", "p", "2001")]
+
+
+def test_bindings_are_bounded() -> None:
+    tr = SipTranslator(known_extension=directory, max_bindings=2)
+    for n, aor in enumerate(("2001", "2002", "2003")):
+        feed(tr, *register(aor, f"<sip:sipp@127.0.0.1:507{n}>", granted="600", call_id=f"r{n}"))
+    events = feed(
+        tr,
+        *hunt_invites(*(f"sip:sipp@127.0.0.1:507{n}" for n in range(3))),
+        *(phone("180 Ringing", n, f"leg{n}", "<sip:sipp@h>") for n in range(3)),
+    )
+    # The oldest binding went; 2001 is not dialled by name, so its leg is the Contact's.
+    assert [extension for _, _, extension in legs(events)] == ["sipp", "2002", "2003"]
+
+
+def test_register_through_the_hep_listener() -> None:
+    # The listener used to skip REGISTER unparsed.
+    from callcenter.telephony.hep import simulate as sim
+    from callcenter.telephony.hep.listener import HepListener
+
+    events: list[t.TelephonyEvent] = []
+    tr = SipTranslator(known_extension=directory)
+    listener = HepListener(events.append, tr)
+    contact = "<sip:sipp@127.0.0.1:5071>"
+    messages = [
+        *register("2001", contact),  # a 200 without Contact: the REGISTER is needed
+        *hunt_invites("sip:sipp@127.0.0.1:5071"),
+        phone("180 Ringing", 0, "pt", contact),
+    ]
+    for payload in messages:
+        hop = sim.Hop("10.0.0.7", 5060, "10.0.0.1", 5060, payload)
+        listener.datagram_received(sim.hep_datagram(hop, T0.timestamp()))
+    assert listener.stats.errors == {}
+    assert legs(events) == [("LegRinging", "pt", "2001")]

@@ -24,9 +24,10 @@ HEP_SIP = 1
 _DRAIN = 256
 _RCVBUF = 32 * 1024 * 1024
 # Start lines of SIP messages the call tracker never uses; anything else is parsed (and so
-# validated): INVITE, CANCEL and BYE and every response but 100.
+# validated): INVITE, CANCEL, BYE, REGISTER (which phone a contact is) and every response
+# but 100.
 _UNTRACKED = (
-    b"ACK ", b"PRACK ", b"OPTIONS ", b"REGISTER ", b"NOTIFY ", b"SUBSCRIBE ", b"PUBLISH ",
+    b"ACK ", b"PRACK ", b"OPTIONS ", b"NOTIFY ", b"SUBSCRIBE ", b"PUBLISH ",
     b"UPDATE ", b"INFO ", b"MESSAGE ", b"REFER ", b"SIP/2.0 100 ",
 )  # fmt: skip
 

@@ -9,14 +9,23 @@ from datetime import datetime
 
 from callcenter.config import PbxSettings
 from callcenter.telephony.hep.listener import HepListener
-from callcenter.telephony.hep.translate import SipTranslator
+from callcenter.telephony.hep.translate import KnownExtension, SipTranslator
 from callcenter.telephony.source import OnEvent, SourceStatus
 
 
 class HepSource:
-    def __init__(self, settings: PbxSettings, on_event: OnEvent, clock: Callable[[], datetime]):
+    """`known_extension` tells agents' extensions from other SIP users: a leg is the phone
+    the proxy dialled when that is an extension (see translate.py)."""
+
+    def __init__(
+        self,
+        settings: PbxSettings,
+        on_event: OnEvent,
+        clock: Callable[[], datetime],
+        known_extension: KnownExtension | None = None,
+    ):
         self.settings = settings
-        self.translator = SipTranslator(settings.id)
+        self.translator = SipTranslator(settings.id, known_extension)
         self.listener = HepListener(on_event, self.translator, settings.password, clock)
         self.status = SourceStatus(settings.id, "hep", settings.address)
         self.address: tuple[str, int] | None = None

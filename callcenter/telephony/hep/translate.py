@@ -8,20 +8,32 @@ Only an INVITE without a To tag starts a call. A request with a To tag is in a d
 re-INVITE, UPDATE, REFER or BYE, sent by either side, so its From tag may be the phone's):
 it is matched to its call by Call-ID and either tag and never makes one; nor do the
 responses to it, told by their top Via branch (the branch of the request they answer).
+
+Which phone a leg is: the phone the proxy dialled, not what the phone writes in its Contact
+(Linphone the account name, SIPp "sipp", desk phones a MAC-like id). A response's top Via
+branch names the INVITE copy it answers; that copy's Request-URI is the phone: its user
+when it is a known extension, or, when the proxy's `lookup` rewrote it to a contact a
+phone registered, that registration's address-of-record. Else the To user, when it is a
+known extension (a direct call; with a hunt group To is the hotline), and last the
+Contact user. Bindings are learned from REGISTER and the registrar's 2xx on the mirror.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from callcenter import signals as t
-from callcenter.telephony.hep.sip import SipMessage
+from callcenter.telephony.hep.sip import SipMessage, contact_values, uri_key, uri_user
+
+KnownExtension = Callable[[str], bool]
 
 
 @dataclass(slots=True)
 class _Leg:
     extension: str
+    target: str | None = None  # the Request-URI of the INVITE it answers: the phone dialled
     rang: bool = False
     answered: bool = False
     ended: bool = False
@@ -37,6 +49,9 @@ class _Dialog:
     min_vias: int = 1_000
     max_vias: int = 0
     caller_branches: set[str] = field(default_factory=set)
+    # Top Via branch → Request-URI of each copy of the INVITE: the proxy's copies carry the
+    # phone it sent the call to; a response's top Via branch tells which copy it answers.
+    invites: dict[str, str] = field(default_factory=dict)
     legs: dict[str, _Leg] = field(default_factory=dict)
     # Branches of in-dialog INVITEs (re-INVITEs by either side): their responses are not legs.
     in_dialog: dict[str, None] = field(default_factory=dict)
@@ -45,19 +60,57 @@ class _Dialog:
     ended: bool = False
 
 
-# Bounds on what is kept for messages whose dialog we never saw.
+@dataclass(slots=True)
+class _Binding:
+    aor: str  # the user of the address-of-record: the extension
+    until: float  # epoch seconds
+
+
+@dataclass(slots=True)
+class _Register:
+    """A REGISTER waiting for the registrar's answer."""
+
+    at: float
+    aor: str
+    contacts: list[tuple[str, int | None]]
+    expires: int | None
+
+
+# Bounds on what is kept for messages whose dialog we never saw, and per dialog.
 _MAX_ORPHANS = 10_000
 _MAX_IN_DIALOG = 16
+_MAX_INVITE_COPIES = 128  # a hunt group forking to more phones attributes the rest by To
+_MAX_PENDING_REGISTERS = 10_000
 _TRANSACTION_LIFE = 64.0  # 64 × T1: no response comes later than this
+# A registrar keeps a contact until it expires; a call routed to it just before may still be
+# answered a little later (Timer B, 64 × T1 / 2).
+_BINDING_GRACE = 32.0
+_DEFAULT_EXPIRES = 3600  # what registrars grant when neither the REGISTER nor the 2xx says
 
 
 class SipTranslator:
-    def __init__(self, source: str = "hep") -> None:
+    """`known_extension(user)` says whether a user is an agent's extension (the directory);
+    None takes every user for one. An address-of-record a phone registered is one too."""
+
+    def __init__(
+        self,
+        source: str = "hep",
+        known_extension: KnownExtension | None = None,
+        *,
+        max_bindings: int = 50_000,
+    ) -> None:
         self.source = source
+        self.known_extension = known_extension
+        self.max_bindings = max_bindings
         self.dialogs: dict[tuple[str, str], _Dialog] = {}
         # (Call-ID, branch) → when: in-dialog INVITEs of dialogs we never saw (the call began
         # before we started), so that their responses make no call either.
         self._orphans: dict[tuple[str, str], float] = {}
+        # What the registrar bound: contact (uri_key) → address-of-record, oldest refresh
+        # first; live bindings per address-of-record; REGISTERs awaiting their answer.
+        self._bindings: dict[str, _Binding] = {}
+        self._aors: dict[str, int] = {}
+        self._registers: dict[tuple[str, int], _Register] = {}
 
     def restore(self, call_id: str, tag: str, legs: dict[str, tuple[str, bool]]) -> None:
         """Resume a dialog known from the database (leg ref → (extension, answered))."""
@@ -94,12 +147,15 @@ class SipTranslator:
                 return out
             if method == "INVITE":
                 d = self._dialog(msg, at, out)
+                branch = msg.via_branch or ""
                 if msg.via_count < d.min_vias:
                     d.min_vias = msg.via_count
-                    d.caller_branches = {msg.via_branch or ""}
+                    d.caller_branches = {branch}
                 elif msg.via_count == d.min_vias:
-                    d.caller_branches.add(msg.via_branch or "")
+                    d.caller_branches.add(branch)
                 d.max_vias = max(d.max_vias, msg.via_count)
+                if msg.request_uri is not None and len(d.invites) < _MAX_INVITE_COPIES:
+                    d.invites[branch] = msg.request_uri
             elif method == "CANCEL":
                 d_or_none = self.dialogs.get((msg.call_id, msg.from_tag or ""))
                 if (
@@ -112,8 +168,12 @@ class SipTranslator:
                     out.append(t.CallAbandoned(self.source, msg.call_id, d_or_none.tag, at))
             elif method == "BYE":
                 self._bye(msg, at, out)
+            elif method == "REGISTER":
+                self._register(msg, at)
             return out
         if msg.cseq_method != "INVITE" or msg.status < 101:
+            if msg.cseq_method == "REGISTER":
+                self._registered(msg, at)
             return out
         d_or_none = self.dialogs.get((msg.call_id, msg.from_tag or ""))
         if d_or_none is None:
@@ -129,7 +189,7 @@ class SipTranslator:
         if status < 200:
             leg = d.legs.get(leg_ref)
             if leg is None:
-                leg = d.legs[leg_ref] = _Leg(msg.contact_user or msg.to_user or "")
+                leg = d.legs[leg_ref] = self._leg(d, msg, at)
             if not leg.rang and not leg.answered and not leg.ended and not d.answered:
                 leg.rang = True
                 out.append(t.LegRinging(self.source, d.call_id, d.tag, leg_ref, leg.extension, at))
@@ -137,7 +197,7 @@ class SipTranslator:
         if status < 300:
             leg = d.legs.get(leg_ref)
             if leg is None:
-                leg = d.legs[leg_ref] = _Leg(msg.contact_user or msg.to_user or "")
+                leg = d.legs[leg_ref] = self._leg(d, msg, at)
             if not leg.answered and not d.answered:
                 leg.answered = True
                 d.answered = True
@@ -151,7 +211,7 @@ class SipTranslator:
         if not caller_side or single_hop:
             leg = d.legs.get(leg_ref)
             if leg is None and leg_ref:
-                leg = d.legs[leg_ref] = _Leg(msg.contact_user or msg.to_user or "")
+                leg = d.legs[leg_ref] = self._leg(d, msg, at)
             if leg is not None and not leg.ended and not leg.answered:
                 leg.ended = True
                 out.append(
@@ -173,6 +233,129 @@ class SipTranslator:
                 out.append(t.CallUnanswered(self.source, d.call_id, d.tag, at, cause))
         return out
 
+    # -- which phone a leg is ------------------------------------------------------------------
+    def _leg(self, d: _Dialog, msg: SipMessage, at: datetime) -> _Leg:
+        target = self._target(d, msg.via_branch or "")
+        now = at.timestamp()
+        target_user = None
+        if target is not None:
+            aor = self._bound(target, now)
+            if aor is not None:
+                return _Leg(aor, target)
+            target_user = uri_user(target)
+            if target_user is not None and self._known(target_user):
+                return _Leg(target_user, target)
+        to_user = msg.to_user
+        if to_user is not None and self._known(to_user):
+            return _Leg(to_user, target)
+        if msg.contact_uri is not None:
+            aor = self._bound(msg.contact_uri, now)
+            if aor is not None:
+                return _Leg(aor, target)
+        return _Leg(msg.contact_user or target_user or to_user or "", target)
+
+    def _target(self, d: _Dialog, branch: str) -> str | None:
+        """The Request-URI of the INVITE copy a response answers (by its top Via branch)."""
+        uri = d.invites.get(branch)
+        if uri is not None and (d.max_vias <= d.min_vias or branch not in d.caller_branches):
+            return uri
+        # The caller's branch (the proxy's relayed copy), or an INVITE copy not seen: when
+        # the proxy sent the call to one phone only, that phone.
+        forwarded = {u for b, u in d.invites.items() if b not in d.caller_branches}
+        return forwarded.pop() if len(forwarded) == 1 else uri
+
+    def _known(self, user: str) -> bool:
+        known = self.known_extension
+        return known is None or user in self._aors or known(user)
+
+    def _bound(self, uri: str, now: float) -> str | None:
+        """The address-of-record a contact URI is registered for, if it is."""
+        if not self._bindings:
+            return None
+        key = uri_key(uri)
+        binding = None if key is None else self._bindings.get(key)
+        if binding is None or now > binding.until + _BINDING_GRACE:
+            return None
+        return binding.aor
+
+    # -- registrations ---------------------------------------------------------------------
+    def _register(self, msg: SipMessage, at: datetime) -> None:
+        if msg.to_user is None:
+            return
+        contacts = contact_values(msg.contact_header) if msg.contact_header else []
+        pending = self._registers
+        key = (msg.call_id, msg.cseq_num)
+        if key not in pending and len(pending) >= _MAX_PENDING_REGISTERS:
+            del pending[next(iter(pending))]
+        pending[key] = _Register(at.timestamp(), msg.to_user, contacts, msg.expires)
+
+    def _registered(self, msg: SipMessage, at: datetime) -> None:
+        """The registrar's final answer to a REGISTER: a 2xx lists every binding of the
+        address-of-record with the expiry it granted (RFC 3261 10.3)."""
+        if msg.status < 200:
+            return
+        request = self._registers.pop((msg.call_id, msg.cseq_num), None)
+        aor = msg.to_user or (request.aor if request is not None else None)
+        if msg.status >= 300 or aor is None:
+            return
+        now = at.timestamp()
+        asked: dict[str, int | None] = {}
+        if request is not None:
+            for uri, expires in request.contacts:
+                wanted = expires if expires is not None else request.expires
+                if uri == "*":
+                    if wanted == 0:
+                        self._unbind_aor(aor)
+                    continue
+                key = uri_key(uri)
+                if key is not None:
+                    asked[key] = wanted
+                    if wanted == 0:
+                        self._unbind(key)
+        listed = contact_values(msg.contact_header) if msg.contact_header else []
+        if listed:
+            for uri, expires in listed:
+                key = uri_key(uri)
+                if key is not None:
+                    granted = expires if expires is not None else msg.expires
+                    if granted is None:
+                        granted = asked.get(key)
+                    self._bind(key, aor, now, granted)
+        else:
+            # A registrar that lists nothing: what the REGISTER asked for.
+            for key, wanted in asked.items():
+                self._bind(key, aor, now, msg.expires if wanted is None else wanted)
+
+    def _bind(self, key: str, aor: str, now: float, expires: int | None) -> None:
+        if expires == 0:
+            self._unbind(key)
+            return
+        bindings = self._bindings
+        old = bindings.pop(key, None)  # a refresh moves it to the end: oldest refresh first
+        if old is not None:
+            self._release(old.aor)
+        elif len(bindings) >= self.max_bindings:
+            self._release(bindings.pop(next(iter(bindings))).aor)
+        bindings[key] = _Binding(aor, now + (_DEFAULT_EXPIRES if expires is None else expires))
+        self._aors[aor] = self._aors.get(aor, 0) + 1
+
+    def _unbind(self, key: str) -> None:
+        old = self._bindings.pop(key, None)
+        if old is not None:
+            self._release(old.aor)
+
+    def _unbind_aor(self, aor: str) -> None:
+        for key in [k for k, b in self._bindings.items() if b.aor == aor]:
+            self._unbind(key)
+
+    def _release(self, aor: str) -> None:
+        left = self._aors.get(aor, 0) - 1
+        if left > 0:
+            self._aors[aor] = left
+        else:
+            self._aors.pop(aor, None)
+
+    # -- in-dialog requests -----------------------------------------------------------------
     def _in_dialog_invite(self, msg: SipMessage, at: datetime) -> None:
         call_id, branch = msg.call_id, msg.via_branch or ""
         d = self.dialogs.get((call_id, msg.from_tag or "")) or self.dialogs.get(
@@ -227,4 +410,10 @@ class SipTranslator:
             self._orphans = {
                 k: seen for k, seen in self._orphans.items() if now - seen <= _TRANSACTION_LIFE
             }
+        if self._registers:
+            self._registers = {
+                k: r for k, r in self._registers.items() if now - r.at <= _TRANSACTION_LIFE
+            }
+        for contact in [k for k, b in self._bindings.items() if now > b.until + _BINDING_GRACE]:
+            self._unbind(contact)
         return len(gone)
