@@ -224,7 +224,14 @@ def build(
                     "down; use an external broker (mqtt.url) for MQTT-bridged PBXs",
                     pbx.id,
                 )
-            source = build_source(pbx, settings, tracker.handle, svc.clock.now, publish)
+            source = build_source(
+                pbx,
+                settings,
+                tracker.handle,
+                svc.clock.now,
+                publish,
+                known_extension=lambda ext: svc.directory.lookup(ext) is not None,
+            )
             svc.sources[pbx.id] = source
             if isinstance(source, HepSource):
                 await _start_hep(source, tracker, pbx, bool(settings.pbx))
