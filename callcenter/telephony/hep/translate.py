@@ -180,10 +180,11 @@ class SipTranslator:
             if self._answers_in_dialog_request(msg):
                 return out
             d = self._dialog(msg, at, out)
-        elif d_or_none.in_dialog and (msg.via_branch or "") in d_or_none.in_dialog:
-            return out  # a response to a re-INVITE
         else:
-            d = self._dialog(msg, at, out)
+            d = d_or_none
+            if d.in_dialog and (msg.via_branch or "") in d.in_dialog:
+                return out  # a response to a re-INVITE
+            d.last_seen = at.timestamp()
         leg_ref = msg.to_tag or ""
         status = msg.status
         if status < 200:
