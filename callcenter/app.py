@@ -1,28 +1,33 @@
 """The composition root: builds the configured resources and the web app, in order.
 
-HANDLERS below answers "what happens when X?" for every domain event.
+`handlers` answers "what happens when X?" for every domain event; `build` wires each
+capability's routes and resources. Nothing else imports the edges and the domain together.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, cast
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter import db
+from callcenter.auth import http as auth_http
 from callcenter.bus import Bus, Handler
+from callcenter.calls import http as calls_http
 from callcenter.calls import schemas
 from callcenter.calls.actions import RingLimitActions
 from callcenter.calls.rings import RingRule
 from callcenter.calls.service import AgentDirectory, CallTracker
 from callcenter.clock import Clock, SystemClock
 from callcenter.config import PbxSettings, Settings
+from callcenter.errors import StartupError
 from callcenter.events import (
     CallClosed,
     OverflowAttempted,
@@ -34,13 +39,17 @@ from callcenter.events import (
 from callcenter.mqtt.broker import start_embedded_broker
 from callcenter.mqtt.publisher import MqttPublisher
 from callcenter.privacy import NumberPolicy
+from callcenter.signals import CallRedirector
+from callcenter.tasks import owned, stop_all
+from callcenter.telephony.hep.listener import HepListener
 from callcenter.telephony.hep.source import HepSource
-from callcenter.telephony.source import CallRedirector
+from callcenter.telephony.source import PbxSource
 from callcenter.telephony.sources import build_source, configured_sources
 from callcenter.web import routes
 from callcenter.web.errors import error_middleware
-from callcenter.web.keys import SERVICES, Services
 from callcenter.web.live import LiveHub
+
+__all__ = ["SERVICES", "Services", "StartupError", "build"]
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +59,48 @@ OVERFLOW_FAILED_TOPIC = "alerts/overflow-failed"
 VIOLATIONS_TOPIC = "violations"
 
 
-class StartupError(Exception):
-    """The service cannot start; the message says what to do."""
+@dataclass
+class Services:
+    """The composition root's own state: everything long-lived, filled in as each resource
+    starts. Only app.py (and tests, benchmarks, the demo driving the whole service) use it;
+    each route module gets the few services it needs instead."""
+
+    settings: Settings
+    clock: Clock
+    rule: RingRule
+    hub: LiveHub
+    directory: AgentDirectory
+    engine: AsyncEngine | None = None
+    tracker: CallTracker | None = None
+    publisher: MqttPublisher | None = None
+    broker: Any = None
+    sources: dict[str, PbxSource] = field(default_factory=dict)
+    actions: RingLimitActions | None = None
+
+    def _first_hep(self) -> HepSource | None:
+        return next((s for s in self.sources.values() if isinstance(s, HepSource)), None)
+
+    @property
+    def listener(self) -> HepListener | None:
+        """The first HEP source's listener (health, the demo and the benchmark use it)."""
+        source = self._first_hep()
+        return source.listener if source is not None else None
+
+    @property
+    def hep_address(self) -> tuple[str, int] | None:
+        source = self._first_hep()
+        return source.address if source is not None else None
+
+    def db(self) -> AsyncEngine:
+        assert self.engine is not None, "the database is not started"
+        return self.engine
+
+    def calls(self) -> CallTracker:
+        assert self.tracker is not None, "the call tracker is not started"
+        return self.tracker
+
+
+SERVICES = web.AppKey("services", Services)
 
 
 def handlers(svc: Services) -> dict[type, list[Handler]]:
@@ -102,23 +151,59 @@ def handlers(svc: Services) -> dict[type, list[Handler]]:
     }
 
 
-def _owned(name: str, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-    task = asyncio.get_running_loop().create_task(coro, name=name)
+def components(svc: Services) -> dict[str, Any]:
+    """Each component's status for /api/health (the database is checked by the route)."""
+    mqtt: dict[str, Any] = {"enabled": svc.publisher is not None}
+    if svc.publisher is not None:
+        mqtt |= {
+            "connected": svc.publisher.connected,
+            "published": svc.publisher.published,
+            "queued": svc.publisher.queue.qsize(),
+            "dropped": svc.publisher.dropped,
+            "embedded_broker": svc.broker is not None,
+        }
+    hep: dict[str, Any] = {"enabled": svc.listener is not None}
+    if svc.listener is not None and svc.hep_address is not None:
+        st = svc.listener.stats
+        hep |= {
+            "listen": f"{svc.hep_address[0]}:{svc.hep_address[1]}",
+            "datagrams": st.datagrams,
+            "sip_messages": st.sip_messages,
+            "events": st.events,
+            "ignored": st.ignored,
+            "untracked": st.untracked,
+            "errors": dict(st.errors),
+        }
+    tracker = svc.tracker
+    return {
+        "mqtt": mqtt,
+        "hep": hep,
+        "calls": {
+            "in_memory": len(tracker.calls) if tracker else 0,
+            "events_handled": tracker.events_handled if tracker else 0,
+            "flush_failures": tracker.flush_failures if tracker else 0,
+        },
+        "sources": {k: v.status.state for k, v in svc.sources.items()},
+        "live_clients": len(svc.hub.clients),
+    }
 
-    def done(t: asyncio.Task[None]) -> None:
-        if not t.cancelled() and t.exception() is not None:
-            log.error("background task %s died", name, exc_info=t.exception())
 
-    task.add_done_callback(done)
-    return task
-
-
-async def _stop(tasks: list[asyncio.Task[None]]) -> None:
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+def add_routes(app: web.Application, svc: Services) -> None:
+    """Each capability's routes, given the few services it uses."""
+    routes.add_routes(app, routes.SiteDeps(db=svc.db, components=lambda: components(svc)))
+    auth_http.add_routes(app, auth_http.AuthDeps(db=svc.db, clock=svc.clock, web=svc.settings.web))
+    calls_http.add_routes(
+        app,
+        calls_http.CallsDeps(
+            db=svc.db,
+            tracker=svc.calls,
+            clock=svc.clock,
+            rule=svc.rule,
+            timezone=svc.settings.web.timezone,
+            hub=svc.hub,
+            sources=lambda: [source.status.as_json() for source in svc.sources.values()],
+        ),
+    )
 
 
 def build(
@@ -141,25 +226,9 @@ def build(
     app[SERVICES] = svc
 
     async def database(_app: web.Application) -> AsyncIterator[None]:
-        engine = db.create_engine(settings.database_url)
-        try:
-            current = await db.current_revision(engine)
-            head = db.head_revision()
-            if current != head:
-                if not migrate:
-                    raise StartupError(
-                        f"the database is not migrated (at {current or 'an empty schema'}, "
-                        f"needs {head}): run `callcenter db upgrade` "
-                        "or `callcenter serve --migrate`"
-                    )
-                log.info("migrating the database from %s to %s", current, head)
-                await db.upgrade(engine)
-        except BaseException:
-            await engine.dispose()
-            raise
-        svc.engine = engine
+        svc.engine = await db.open_database(settings.database_url, migrate)
         yield
-        await engine.dispose()
+        await svc.engine.dispose()
 
     async def mqtt_ctx(_app: web.Application) -> AsyncIterator[None]:
         m = settings.mqtt
@@ -174,17 +243,16 @@ def build(
                         f"on {m.broker}: {exc}"
                     ) from exc
             svc.publisher = MqttPublisher(m.broker.host, m.broker.port, m.username, m.password)
-            tasks.append(_owned("mqtt-publisher", svc.publisher.run()))
+            tasks.append(owned("mqtt-publisher", svc.publisher.run()))
         yield
-        await _stop(tasks)
+        await stop_all(tasks)
         if svc.broker is not None:
             await svc.broker.shutdown()
 
     async def tracker_ctx(_app: web.Application) -> AsyncIterator[None]:
-        bus = Bus(handlers(svc))
         tracker = CallTracker(
             svc.db(),
-            bus,
+            Bus(handlers(svc)),
             svc.clock,
             svc.rule,
             svc.directory,
@@ -200,17 +268,9 @@ def build(
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
-        tasks = [
-            _owned("ring-limit-alerts", tracker.run_alerts()),
-            _owned("call-flusher", tracker.run_flusher()),
-            _owned("call-sweeper", tracker.run_sweeper()),
-            _owned("agent-directory", tracker.reload_directory_periodically()),
-        ]
+        tracker.start()
         yield
-        await _stop(tasks)
-        tracker.close()
-        with contextlib.suppress(Exception):
-            await tracker.flush()
+        await tracker.stop()
 
     async def sources_ctx(_app: web.Application) -> AsyncIterator[None]:
         tracker = svc.calls()
@@ -235,8 +295,8 @@ def build(
             svc.sources[pbx.id] = source
             if isinstance(source, HepSource):
                 await _start_hep(source, tracker, pbx, bool(settings.pbx))
-                tasks.append(_owned(f"sip-dialog-expiry-{pbx.id}", _expire(source)))
-            tasks.append(_owned(f"source-{pbx.id}", source.run()))
+                tasks.append(owned(f"sip-dialog-expiry-{pbx.id}", _expire(source)))
+            tasks.append(owned(f"source-{pbx.id}", source.run()))
         redirectors = {
             k: cast(CallRedirector, v) for k, v in svc.sources.items() if hasattr(v, "redirect")
         }
@@ -244,7 +304,7 @@ def build(
             settings.rings, redirectors, svc.db(), tracker.bus, svc.clock, tracker.wait_saved
         )
         yield
-        await _stop(tasks)
+        await stop_all(tasks)
         await svc.actions.close()
 
     def publish(topic: str, payload: dict[str, Any]) -> None:
@@ -277,14 +337,14 @@ def build(
             )
 
     async def demo_ctx(_app: web.Application) -> AsyncIterator[None]:
-        tasks = [_owned("demo", demo(svc))] if demo is not None else []
+        tasks = [owned("demo", demo(svc))] if demo is not None else []
         yield
-        await _stop(tasks)
+        await stop_all(tasks)
 
     async def hub_ctx(_app: web.Application) -> AsyncIterator[None]:
         yield
         await svc.hub.close()
 
     app.cleanup_ctx.extend([database, mqtt_ctx, tracker_ctx, sources_ctx, demo_ctx, hub_ctx])
-    routes.add_routes(app)
+    add_routes(app, svc)
     return app

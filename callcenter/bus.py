@@ -1,6 +1,6 @@
 """In-process event bus: publish awaits every handler of the event's type, logging failures.
 
-The table of handlers is built in app.py (HANDLERS) so "what happens when X" is one read.
+The table of handlers is built in one place, app.handlers, so "what happens when X" is one read.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ schema. The same code runs on SQLite (aiosqlite) and PostgreSQL (asyncpg).
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
+
+from callcenter.errors import StartupError
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -109,3 +114,24 @@ async def upgrade(engine: AsyncEngine) -> None:
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade, cfg)
+
+
+async def open_database(url: str, migrate: bool) -> AsyncEngine:
+    """An engine on a database at the schema's head: migrated when `migrate`, else refused
+    with what to run."""
+    engine = create_engine(url)
+    try:
+        current = await current_revision(engine)
+        head = head_revision()
+        if current != head:
+            if not migrate:
+                raise StartupError(
+                    f"the database is not migrated (at {current or 'an empty schema'}, "
+                    f"needs {head}): run `callcenter db upgrade` or `callcenter serve --migrate`"
+                )
+            log.info("migrating the database from %s to %s", current, head)
+            await upgrade(engine)
+    except BaseException:
+        await engine.dispose()
+        raise
+    return engine

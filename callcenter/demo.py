@@ -12,9 +12,9 @@ import socket
 import time
 from collections.abc import Callable
 
+from callcenter.app import Services
 from callcenter.privacy import mask_number
 from callcenter.telephony.hep import simulate as sim
-from callcenter.web.keys import Services
 
 log = logging.getLogger(__name__)
 

@@ -38,3 +38,7 @@ class Forbidden(DomainError):
 
 class Unavailable(DomainError):
     """A backend (database, broker) is down: a 503, not a 500."""
+
+
+class StartupError(Exception):
+    """The service cannot start; the message says what to do (and names the config key)."""

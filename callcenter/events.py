@@ -1,4 +1,4 @@
-"""Domain events, in the past tense; the bus fans them out through app.HANDLERS."""
+"""Domain events, in the past tense; the bus fans them out through the table in app.handlers."""
 
 from __future__ import annotations
 

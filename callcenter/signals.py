@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 HungUpBy = Literal["agent", "caller"]
 
@@ -125,3 +125,20 @@ TelephonyEvent = (
 
 # What an adapter hands to the core: per-call events, and the resync after a reconnect.
 SourceEvent = TelephonyEvent | CallsResynced
+
+
+# -- commands back to the PBX -------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """What the PBX answered to a command (e.g. AMI `Response: Success`, ESL `+OK`)."""
+
+    ok: bool
+    response: str
+
+
+class CallRedirector(Protocol):
+    """An adapter that can move a ringing call elsewhere (AMI Redirect, ESL uuid_transfer)."""
+
+    async def redirect(self, call_id: str, leg_id: str, target: str) -> CommandResult:
+        """Send the caller of `call_id` (whose phone `leg_id` rings too long) to `target`."""
+        ...

@@ -156,10 +156,9 @@ async def run(conn: Connection, calls: int) -> dict[str, Any]:
     from aiohttp import web
     from sqlalchemy import text
 
-    from callcenter.app import build
+    from callcenter.app import SERVICES, build
     from callcenter.config import PbxSettings, parse_settings
     from callcenter.telephony.ami.client import AmiClient
-    from callcenter.web.keys import SERVICES
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-ami-"))
     settings = parse_settings(

@@ -211,9 +211,8 @@ async def hotline(tmp: str, name: str) -> AsyncIterator[Any]:
     """The real app on a fresh SQLite file; yields its services."""
     from aiohttp import web
 
-    from callcenter.app import build
+    from callcenter.app import SERVICES, build
     from callcenter.config import parse_settings
-    from callcenter.web.keys import SERVICES
 
     url = f"sqlite+aiosqlite:///{tmp}/{name}.sqlite3"
     app = build(parse_settings({"database": {"url": url}}), migrate=True, mqtt=False, hep=False)

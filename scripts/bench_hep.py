@@ -290,9 +290,8 @@ async def db_check(svc: Any, phase: Phase, prefix: str) -> None:
 async def start_app(tmp: Path, name: str, rings: dict[str, Any]) -> tuple[Any, Any]:
     from aiohttp import web
 
-    from callcenter.app import build
+    from callcenter.app import SERVICES, build
     from callcenter.config import parse_settings
-    from callcenter.web.keys import SERVICES
 
     settings = parse_settings(
         {

@@ -10,11 +10,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from callcenter.app import build
+from callcenter.app import SERVICES, Services, build
 from callcenter.auth import service as auth_service
 from callcenter.clock import Clock, FakeClock
 from callcenter.config import Settings, parse_settings
-from callcenter.web.keys import SERVICES, Services
 from tests.integration import bench
 
 PASSWORD = "correct horse battery"

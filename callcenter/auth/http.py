@@ -2,27 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.auth import service
 from callcenter.auth.model import ALL_ROLES, Principal, Role
+from callcenter.clock import Clock
+from callcenter.config import WebSettings
 from callcenter.errors import Forbidden, Invalid
-from callcenter.web.keys import SERVICES
+
+
+@dataclass(frozen=True, slots=True)
+class AuthDeps:
+    """What the login routes and the role check need."""
+
+    db: Callable[[], AsyncEngine]
+    clock: Clock
+    web: WebSettings
+
+
+AUTH = web.AppKey("auth", AuthDeps)
 
 SESSION_COOKIE = "cc_session"
 
 
 async def principal(request: web.Request, roles: frozenset[Role]) -> Principal:
     """Who is asking (bearer token or session cookie), and whether their role may."""
-    svc = request.app[SERVICES]
+    deps = request.app[AUTH]
     header = request.headers.get("Authorization", "")
     bearer = header[7:].strip() if header.lower().startswith("bearer ") else None
     if header and bearer is None:
         bearer = "\x00invalid"  # an Authorization header of another scheme is a wrong token
     user = await service.authenticate(
-        svc.db(), svc.clock, bearer, request.cookies.get(SESSION_COOKIE)
+        deps.db(), deps.clock, bearer, request.cookies.get(SESSION_COOKIE)
     )
     if user.role not in roles:
         raise Forbidden("forbidden", f"the role {user.role.value} may not do this")
@@ -56,14 +72,14 @@ def me_json(user: Principal) -> dict[str, Any]:
 
 
 async def login(request: web.Request) -> web.Response:
-    svc = request.app[SERVICES]
+    deps = request.app[AUTH]
     body = await json_body(request)
     user, session = await service.login(
-        svc.db(),
-        svc.clock,
+        deps.db(),
+        deps.clock,
         _text(body, "name"),
         _text(body, "password"),
-        svc.settings.web.session_hours,
+        deps.web.session_hours,
     )
     response = web.json_response(me_json(user))
     response.set_cookie(
@@ -71,8 +87,8 @@ async def login(request: web.Request) -> web.Response:
         session,
         httponly=True,
         samesite="Strict",
-        secure=svc.settings.web.secure_cookies,
-        max_age=int(svc.settings.web.session_hours * 3600),
+        secure=deps.web.secure_cookies,
+        max_age=int(deps.web.session_hours * 3600),
         path="/",
     )
     return response
@@ -81,7 +97,7 @@ async def login(request: web.Request) -> web.Response:
 async def logout(request: web.Request) -> web.Response:
     session = request.cookies.get(SESSION_COOKIE)
     if session:
-        await service.logout(request.app[SERVICES].db(), session)
+        await service.logout(request.app[AUTH].db(), session)
     response = web.json_response({"ok": True})
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
@@ -90,11 +106,12 @@ async def logout(request: web.Request) -> web.Response:
 async def me(request: web.Request) -> web.Response:
     body = me_json(await principal(request, ALL_ROLES))
     # The zone "today" is counted in: the pages show every time in it, not the browser's.
-    body["timezone"] = request.app[SERVICES].settings.web.timezone
+    body["timezone"] = request.app[AUTH].web.timezone
     return web.json_response(body)
 
 
-def add_routes(app: web.Application) -> None:
+def add_routes(app: web.Application, deps: AuthDeps) -> None:
+    app[AUTH] = deps
     app.router.add_post("/api/login", login, name="login")
     app.router.add_post("/api/logout", logout, name="logout")
     app.router.add_get("/api/me", me, name="me")

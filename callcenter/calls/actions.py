@@ -17,7 +17,7 @@ from callcenter.calls.model import new_id
 from callcenter.clock import Clock
 from callcenter.config import RingSettings
 from callcenter.events import OverflowAttempted, RingLimitReached
-from callcenter.telephony.source import CallRedirector, CommandResult
+from callcenter.signals import CallRedirector, CommandResult
 
 log = logging.getLogger(__name__)
 

@@ -4,10 +4,14 @@ query → dump."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.auth import store as auth_store
 from callcenter.auth.http import principal
@@ -21,15 +25,37 @@ from callcenter.auth.model import (
     Role,
 )
 from callcenter.calls import schemas, stats, store
-from callcenter.clock import iso_z
+from callcenter.calls.rings import RingRule
+from callcenter.calls.service import CallTracker
+from callcenter.clock import Clock, iso_z
 from callcenter.errors import Invalid
-from callcenter.web.keys import SERVICES, Services
-from callcenter.web.live import own_call
+from callcenter.web.live import LiveHub, own_call
+
+
+@dataclass(frozen=True, slots=True)
+class CallsDeps:
+    """What the call routes need: the store, the live tracker and the live hub."""
+
+    db: Callable[[], AsyncEngine]
+    tracker: Callable[[], CallTracker]
+    clock: Clock
+    rule: RingRule
+    timezone: str
+    hub: LiveHub
+    # Each PBX event source's status as JSON (GET /api/sources).
+    sources: Callable[[], list[dict[str, Any]]]
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+CALLS = web.AppKey("calls", CallsDeps)
 
 MAX_LIMIT = 10_000
 
 
-def _instant(request: web.Request, name: str, svc: Services) -> datetime | None:
+def _instant(request: web.Request, name: str, deps: CallsDeps) -> datetime | None:
     text = request.query.get(name)
     if text is None or text == "":
         return None
@@ -40,15 +66,15 @@ def _instant(request: web.Request, name: str, svc: Services) -> datetime | None:
             "bad-parameter", f"{name} must be an ISO 8601 time, got {text!r}", name
         ) from None
     # A time without offset is the hotline's local time.
-    return value if value.tzinfo else value.replace(tzinfo=svc.settings.tz)
+    return value if value.tzinfo else value.replace(tzinfo=deps.tz)
 
 
-def time_range(request: web.Request, svc: Services) -> tuple[datetime, datetime]:
+def time_range(request: web.Request, deps: CallsDeps) -> tuple[datetime, datetime]:
     """[from, to): default today in the hotline's time zone."""
-    start = _instant(request, "from", svc)
-    end = _instant(request, "to", svc)
+    start = _instant(request, "from", deps)
+    end = _instant(request, "to", deps)
     if start is None:
-        start = stats.local_day_start(end or svc.clock.now(), svc.settings.tz)
+        start = stats.local_day_start(end or deps.clock.now(), deps.tz)
     if end is None:
         end = start + timedelta(days=1)
     if end <= start:
@@ -90,14 +116,14 @@ def _paged(
     return response
 
 
-async def _agent_filter(request: web.Request, user: Principal, svc: Services) -> int | None:
+async def _agent_filter(request: web.Request, user: Principal, deps: CallsDeps) -> int | None:
     """Agents see only their own; others may ask for one agent by name."""
     if user.role == Role.AGENT:
         return user.id
     name = request.query.get("agent")
     if not name:
         return None
-    async with svc.db().connect() as conn:
+    async with deps.db().connect() as conn:
         agent = await auth_store.user_by_name(conn, name)
     if agent is None:
         raise Invalid("no-such-agent", f"no user named {name!r}", "agent")
@@ -105,42 +131,42 @@ async def _agent_filter(request: web.Request, user: Principal, svc: Services) ->
 
 
 async def list_calls(request: web.Request) -> web.Response:
-    svc = request.app[SERVICES]
+    deps = request.app[CALLS]
     user = await principal(request, CALL_READERS)
-    start, end = time_range(request, svc)
-    agent_id = await _agent_filter(request, user, svc)
+    start, end = time_range(request, deps)
+    agent_id = await _agent_filter(request, user, deps)
     limit = _limit(request)
-    async with svc.db().connect() as conn:
+    async with deps.db().connect() as conn:
         rows = await store.calls_between(conn, start, end, agent_id, limit, before=_cursor(request))
-    now = svc.clock.now()
-    full = svc.hub.numbers.full(user.role)  # agents list only their own calls
-    body = [schemas.call_json(c, svc.rule, now, full) for c in rows]
+    now = deps.clock.now()
+    full = deps.hub.numbers.full(user.role)  # agents list only their own calls
+    body = [schemas.call_json(c, deps.rule, now, full) for c in rows]
     return _paged(request, body, limit, (rows[-1].offered_at, rows[-1].id) if rows else None)
 
 
 async def answer_stats(request: web.Request) -> web.Response:
-    svc = request.app[SERVICES]
+    deps = request.app[CALLS]
     await principal(request, STATS_READERS)
-    start, end = time_range(request, svc)
+    start, end = time_range(request, deps)
     group_by = request.query.get("group_by") or None
     if group_by not in (None, "agent", "hour", "day"):
         raise Invalid("bad-parameter", "group_by must be agent, hour or day", "group_by")
-    async with svc.db().connect() as conn:
+    async with deps.db().connect() as conn:
         rows = await store.calls_between(conn, start, end, monitored_only=True)
     groups, total = stats.answer_stats(
         rows,
-        svc.rule,
+        deps.rule,
         group_by,  # type: ignore[arg-type]
-        svc.settings.tz,
-        svc.clock.now(),
+        deps.tz,
+        deps.clock.now(),
     )
     body: dict[str, Any] = {
         "from": iso_z(start),
         "to": iso_z(end),
         "group_by": group_by,
-        "ring_limit": svc.rule.limit,
-        "cycle_seconds": svc.rule.cycle_seconds,
-        "timezone": svc.settings.web.timezone,
+        "ring_limit": deps.rule.limit,
+        "cycle_seconds": deps.rule.cycle_seconds,
+        "timezone": deps.timezone,
         "definition": stats.RATE_DEFINITION,
         "groups": groups,
         "total": total,
@@ -149,25 +175,25 @@ async def answer_stats(request: web.Request) -> web.Response:
 
 
 async def list_violations(request: web.Request) -> web.Response:
-    svc = request.app[SERVICES]
+    deps = request.app[CALLS]
     user = await principal(request, VIOLATION_READERS)
-    start, end = time_range(request, svc)
-    agent_id = await _agent_filter(request, user, svc)
+    start, end = time_range(request, deps)
+    agent_id = await _agent_filter(request, user, deps)
     limit = _limit(request)
-    async with svc.db().connect() as conn:
+    async with deps.db().connect() as conn:
         rows = await store.violations_between(
             conn, start, end, agent_id, limit, before=_cursor(request)
         )
-    full = svc.hub.numbers.full(user.role)  # agents list only their own violations
+    full = deps.hub.numbers.full(user.role)  # agents list only their own violations
     body = [schemas.violation_row_json(r, full) for r in rows]
     return _paged(request, body, limit, (rows[-1].occurred_at, rows[-1].id) if rows else None)
 
 
-def ringing_now(svc: Services, user: Principal) -> list[dict[str, Any]]:
+def ringing_now(deps: CallsDeps, user: Principal) -> list[dict[str, Any]]:
     """Phones ringing at this moment, from live memory."""
-    now = svc.clock.now()
+    now = deps.clock.now()
     out = []
-    for call in svc.calls().calls.values():
+    for call in deps.tracker().calls.values():
         if call.closed or not call.monitored:
             continue
         for leg in call.legs.values():
@@ -179,14 +205,14 @@ def ringing_now(svc: Services, user: Principal) -> list[dict[str, Any]]:
                         "leg_id": leg.id,
                         "extension": leg.extension,
                         "agent": leg.agent.name if leg.agent else None,
-                        "caller": svc.hub.numbers.show(
+                        "caller": deps.hub.numbers.show(
                             call.caller,
                             user.role,
                             own_call(user, leg.extension, leg.agent.name if leg.agent else None),
                         ),
                         "ring_started_at": iso_z(leg.ring_started_at),
                         "ring_seconds": seconds,
-                        "rings": svc.rule.rings(seconds),
+                        "rings": deps.rule.rings(seconds),
                         # After a restart: rang before it, not heard of since (not ticking).
                         "state": "unknown" if leg.unknown_since else "ringing",
                         "unknown_since": iso_z(leg.unknown_since),
@@ -196,35 +222,35 @@ def ringing_now(svc: Services, user: Principal) -> list[dict[str, Any]]:
 
 
 async def live(request: web.Request) -> web.StreamResponse:
-    svc = request.app[SERVICES]
+    deps = request.app[CALLS]
     user = await principal(request, LIVE_READERS)
     ws = web.WebSocketResponse(heartbeat=30)
     await ws.prepare(request)
     snapshot = {
         "type": "snapshot",
-        "now": iso_z(svc.clock.now()),
-        "ring_limit": svc.rule.limit,
-        "cycle_seconds": svc.rule.cycle_seconds,
-        "timezone": svc.settings.web.timezone,
-        "ringing": ringing_now(svc, user),
+        "now": iso_z(deps.clock.now()),
+        "ring_limit": deps.rule.limit,
+        "cycle_seconds": deps.rule.cycle_seconds,
+        "timezone": deps.timezone,
+        "ringing": ringing_now(deps, user),
     }
-    await svc.hub.serve(ws, user, snapshot)
+    await deps.hub.serve(ws, user, snapshot)
     return ws
 
 
 async def list_sources(request: web.Request) -> web.Response:
     """Each PBX event source's health (connected, last event, events/s, errors)."""
-    svc = request.app[SERVICES]
+    deps = request.app[CALLS]
     await principal(request, SOURCE_READERS)
-    return web.json_response([source.status.as_json() for source in svc.sources.values()])
+    return web.json_response(deps.sources())
 
 
 async def list_overflows(request: web.Request) -> web.Response:
     """Calls sent to an overflow target at the ring limit, with the PBX's answers."""
-    svc = request.app[SERVICES]
+    deps = request.app[CALLS]
     await principal(request, STATS_READERS)
-    start, end = time_range(request, svc)
-    async with svc.db().connect() as conn:
+    start, end = time_range(request, deps)
+    async with deps.db().connect() as conn:
         rows = await store.overflows_between(conn, start, end)
     return web.json_response(
         [
@@ -243,7 +269,8 @@ async def list_overflows(request: web.Request) -> web.Response:
     )
 
 
-def add_routes(app: web.Application) -> None:
+def add_routes(app: web.Application, deps: CallsDeps) -> None:
+    app[CALLS] = deps
     app.router.add_get("/api/sources", list_sources, name="sources")
     app.router.add_get("/api/overflows", list_overflows, name="overflows")
     app.router.add_get("/api/calls", list_calls, name="calls")

@@ -13,6 +13,7 @@ and pending deadlines are rebuilt from the database on start.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ from callcenter.calls.model import AgentRef, CallState, LegState
 from callcenter.calls.rings import RingRule
 from callcenter.clock import Clock, Timer
 from callcenter.events import PhoneRang, RingLimitReached, ViolationRecorded
+from callcenter.tasks import owned, stop_all
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,7 @@ class CallTracker:
         self._idle.set()
         self.events_handled = 0
         self.flush_failures = 0
+        self._tasks: list[asyncio.Task[None]] = []
 
     # -- the hot path -------------------------------------------------------------------
     def handle(self, event: t.SourceEvent) -> None:
@@ -318,6 +321,22 @@ class CallTracker:
                 await self.directory.reload(self.engine)
             except Exception:
                 log.exception("reloading the agent directory failed")
+
+    def start(self) -> None:
+        """Start the tracker's own tasks: alerts, batched saves, the sweeper, the directory."""
+        self._tasks = [
+            owned("ring-limit-alerts", self.run_alerts()),
+            owned("call-flusher", self.run_flusher()),
+            owned("call-sweeper", self.run_sweeper()),
+            owned("agent-directory", self.reload_directory_periodically()),
+        ]
+
+    async def stop(self) -> None:
+        """Stop the tasks and timers, then save what is left."""
+        await stop_all(self._tasks)
+        self.close()
+        with contextlib.suppress(Exception):
+            await self.flush()
 
     def close(self) -> None:
         for timer in self._timers.values():

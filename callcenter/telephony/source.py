@@ -1,5 +1,5 @@
-"""What every PBX event source (HEP, AMI, ESL, MQTT) shares: its status for /api/sources,
-and the command port through which the core acts on a call (redirect on the ring limit)."""
+"""What every PBX event source (HEP, AMI, ESL, MQTT) shares: its status for /api/sources
+and the resync window. The command port (redirect) is the domain's, in callcenter.signals."""
 
 from __future__ import annotations
 
@@ -11,7 +11,16 @@ from datetime import UTC, datetime
 from typing import Literal, Protocol
 
 from callcenter.clock import iso_z
-from callcenter.signals import SourceEvent
+from callcenter.signals import CallRedirector, CommandResult, SourceEvent
+
+__all__ = [
+    "CallRedirector",
+    "CommandResult",
+    "OnEvent",
+    "PbxSource",
+    "ResyncWindow",
+    "SourceStatus",
+]
 
 State = Literal["starting", "connecting", "connected", "backoff", "auth_failed", "listening"]
 OnEvent = Callable[[SourceEvent], None]
@@ -84,14 +93,6 @@ class SourceStatus:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class CommandResult:
-    """What the PBX answered to a command (e.g. AMI `Response: Success`, ESL `+OK`)."""
-
-    ok: bool
-    response: str
-
-
 class ResyncWindow:
     """Ids named by events that arrive between a resync request and its answer. Those events
     are newer than the PBX's snapshot: the snapshot must not end or close what they touched.
@@ -124,11 +125,3 @@ class PbxSource(Protocol):
     status: SourceStatus
 
     async def run(self) -> None: ...
-
-
-class CallRedirector(Protocol):
-    """An adapter that can move a ringing call elsewhere (AMI Redirect, ESL uuid_transfer)."""
-
-    async def redirect(self, call_id: str, leg_id: str, target: str) -> CommandResult:
-        """Send the caller of `call_id` (whose phone `leg_id` rings too long) to `target`."""
-        ...

@@ -6,7 +6,7 @@ import asyncio
 
 from callcenter import signals as t
 from callcenter.clock import FakeClock
-from callcenter.telephony.source import CommandResult
+from callcenter.signals import CommandResult
 from tests.conftest import Hotline, HotlineFactory
 
 

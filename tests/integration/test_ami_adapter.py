@@ -20,9 +20,9 @@ import pytest
 
 from callcenter.clock import SystemClock
 from callcenter.config import PbxSettings
+from callcenter.signals import CommandResult
 from callcenter.telephony.ami.client import AmiClient
 from callcenter.telephony.ami.protocol import Message, encode
-from callcenter.telephony.source import CommandResult
 from tests.conftest import Hotline, HotlineFactory
 from tests.fakes.ami_server import FakeAmiServer, channel, messages, transcript
 from tests.waiting import eventually

@@ -17,10 +17,9 @@ import aiomqtt
 import pytest
 from aiohttp import ClientSession, web
 
-from callcenter.app import build
+from callcenter.app import SERVICES, Services, build
 from callcenter.auth import service as auth_service
 from callcenter.telephony.hep.decode import HepPacket, encode_hep
-from callcenter.web.keys import SERVICES, Services
 from tests.conftest import settings_for
 from tests.integration import bench
 from tests.waiting import eventually

@@ -21,11 +21,11 @@ from typing import Literal
 
 from callcenter.config import PbxSettings
 from callcenter.privacy import mask_number
-from callcenter.signals import CallsResynced, SourceEvent
+from callcenter.signals import CallsResynced, CommandResult, SourceEvent
 from callcenter.telephony.ami import protocol
 from callcenter.telephony.ami.protocol import ActionIds, Message, Parser, ProtocolError
 from callcenter.telephony.ami.translate import EVENTS, AmiTranslator
-from callcenter.telephony.source import CommandResult, SourceStatus
+from callcenter.telephony.source import SourceStatus
 
 log = logging.getLogger(__name__)
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 from callcenter.config import PbxSettings
 from callcenter.privacy import mask_number
+from callcenter.signals import CommandResult
 from callcenter.telephony.esl.protocol import (
     API_RESPONSE,
     AUTH_REQUEST,
@@ -41,7 +42,7 @@ from callcenter.telephony.esl.translate import (
     RecordingReady,
     parse_channels,
 )
-from callcenter.telephony.source import CommandResult, OnEvent, SourceStatus
+from callcenter.telephony.source import OnEvent, SourceStatus
 
 log = logging.getLogger(__name__)
 
