@@ -1,6 +1,7 @@
 """The login and live pages in a real Chromium against the real app: log in, watch a phone
-ring past the limit, see the violation and the answer rate, switch language, watch the PBX
-event sources, and see a failed overflow transfer (溢出转接失败) as a notice."""
+ring past the limit, see the violation and the answer rate with its denominators, switch
+language, watch the PBX event sources, see a failed overflow transfer (溢出转接失败) as a
+notice, phones left unknown by a restart, and times in the hotline's zone, not the browser's."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp import web
@@ -26,11 +28,10 @@ from playwright.async_api import (
 )
 
 from callcenter import signals as t
-from callcenter.app import build
+from callcenter.app import SERVICES, Services, build
 from callcenter.auth.service import add_user
 from callcenter.config import parse_settings
-from callcenter.telephony.source import CommandResult
-from callcenter.web.keys import SERVICES, Services
+from callcenter.signals import CommandResult
 
 pytestmark = pytest.mark.integration
 
@@ -52,6 +53,7 @@ OVERFLOW_RINGS = {
 }
 # The ring limit fires 1.5 s after ringing starts (3 × 0.5 s); leave room for a busy machine.
 WAIT_MS = 8_000
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # web.timezone's default: the zone pages show times in
 
 
 @dataclass
@@ -63,9 +65,11 @@ class Hotline:
     source: str = "test"
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
-    def offer(self, extension: str, caller: str, at: datetime | None = None) -> str:
+    def offer(
+        self, extension: str, caller: str, at: datetime | None = None, call_id: str | None = None
+    ) -> str:
         """A resident's call rings one phone; returns the call id."""
-        call_id = f"call-{next(self._ids)}@pbx"
+        call_id = call_id or f"call-{next(self._ids)}@pbx"
         at = at or datetime.now(UTC)
         tracker = self.svc.calls()
         tracker.handle(t.CallOffered(self.source, call_id, "tag", at, caller, "96069"))
@@ -76,13 +80,14 @@ class Hotline:
         at = at or datetime.now(UTC)
         self.svc.calls().handle(t.LegAnswered(self.source, call_id, "tag", "leg-1", extension, at))
 
-    def hang_up(self, call_id: str, by: t.HungUpBy = "caller") -> None:
-        now = datetime.now(UTC)
-        self.svc.calls().handle(t.CallEnded(self.source, call_id, "tag", now, by))
+    def hang_up(self, call_id: str, by: t.HungUpBy = "caller", at: datetime | None = None) -> None:
+        at = at or datetime.now(UTC)
+        self.svc.calls().handle(t.CallEnded(self.source, call_id, "tag", at, by))
 
-    def abandon(self, call_id: str) -> None:
-        now = datetime.now(UTC)
-        self.svc.calls().handle(t.CallAbandoned(self.source, call_id, "tag", now))
+    def abandon(self, call_id: str, at: datetime | None = None) -> None:
+        """The resident hangs up before anyone answers."""
+        at = at or datetime.now(UTC)
+        self.svc.calls().handle(t.CallAbandoned(self.source, call_id, "tag", at))
 
     async def user(
         self, name: str, role: str, extension: str | None = None, language: str | None = None
@@ -109,13 +114,16 @@ class FakeRedirector:
 
 
 @asynccontextmanager
-async def running_hotline(tmp_path: Path, rings: dict[str, Any]) -> AsyncIterator[Hotline]:
-    """The app with its default HEP source listening, and three users."""
+async def running_hotline(
+    tmp_path: Path, rings: dict[str, Any], users: bool = True, **sip: Any
+) -> AsyncIterator[Hotline]:
+    """The app with its default HEP source listening, and three users (unless `users` is
+    false: a restart on the same database)."""
     settings = parse_settings(
         {
             "database": {"url": f"sqlite+aiosqlite:///{tmp_path}/t.sqlite3"},
             "mqtt": {"url": ""},
-            "sip": {"hep_listen": "127.0.0.1:0"},
+            "sip": {"hep_listen": "127.0.0.1:0", **sip},
             "rings": rings,
             "web": {"listen": "127.0.0.1:0"},
         }
@@ -127,9 +135,10 @@ async def running_hotline(tmp_path: Path, rings: dict[str, Any]) -> AsyncIterato
     await site.start()
     host, port = runner.addresses[0][:2]
     hotline = Hotline(f"http://{host}:{port}", app[SERVICES])
-    await hotline.user("李娜", "agent", extension="8001")
-    await hotline.user("张伟", "agent", extension="8002")
-    await hotline.user("wang", "team_lead", language="en")
+    if users:
+        await hotline.user("李娜", "agent", extension="8001")
+        await hotline.user("张伟", "agent", extension="8002")
+        await hotline.user("wang", "team_lead", language="en")
     try:
         yield hotline
     finally:
@@ -161,9 +170,17 @@ class Tab:
     problems: list[str]
 
 
-async def open_tab(browser: Browser, locale: str = "en-US") -> Tab:
+async def open_tab(
+    browser: Browser,
+    locale: str = "en-US",
+    width: int = 1360,
+    height: int = 820,
+    timezone_id: str | None = None,
+) -> Tab:
     """A fresh browser profile; uncaught script errors and CSP refusals are collected."""
-    context = await browser.new_context(locale=locale, viewport={"width": 1360, "height": 820})
+    context = await browser.new_context(
+        locale=locale, viewport={"width": width, "height": height}, timezone_id=timezone_id
+    )
     page = await context.new_page()
     problems: list[str] = []
     page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
@@ -269,8 +286,9 @@ async def test_a_phone_ringing_past_the_limit_turns_red_and_its_violation_is_lis
     await expect(newest).to_contain_text("Agent hung up first", timeout=WAIT_MS)
     await expect(page.locator("#count-offered")).to_have_text("3", timeout=WAIT_MS)
     await expect(page.locator("#count-answered")).to_have_text("3")
-    await expect(page.locator("#count-late")).to_have_text("1")
+    await expect(page.locator("#count-over-limit")).to_have_text("1")
     await expect(page.locator("#rate-value")).to_have_text("66.7%")
+    await expect(page.locator("#rate-note")).to_have_text("2 of 3 calls answered within 3 rings")
     assert tab.problems == []
 
 
@@ -291,7 +309,7 @@ async def test_language_switch_shows_chinese_and_is_remembered(
     await expect(page.locator("#user-role")).to_have_text("领班")
     await expect(ringing_row(page, "8001")).to_contain_text("超时")
     await expect(page.locator("#violation-rows tr").first).to_contain_text("超过响铃次数未接")
-    await expect(page).to_have_title("实时监控 — 供热抢修热线")
+    await expect(page).to_have_title("实时监控 — 供暖报修热线")
     await page.screenshot(path=str(SCREENSHOT_ZH), full_page=True)
 
     # The switch beats the profile's language (en) on the next visit too.
@@ -455,4 +473,188 @@ async def test_a_failed_overflow_transfer_shows_a_notice_until_dismissed(
     await expect(notice).to_have_count(1)
     await notice.get_by_role("button", name="关闭").click()
     await expect(page.locator("#notices")).to_be_hidden()
+    assert tab.problems == []
+
+
+async def over_limit_rows(page: Page) -> int:
+    """The ring_limit and late_answer violations the page lists."""
+    kinds = page.locator("#violation-rows .kind-ring_limit, #violation-rows .kind-late_answer")
+    return await kinds.count()
+
+
+async def test_the_rate_panel_shows_its_denominators_and_what_it_does_not_count(
+    hotline: Hotline, browser: Browser
+) -> None:
+    now = datetime.now(UTC)
+    ago = lambda seconds: now - timedelta(seconds=seconds)  # noqa: E731
+    # In time (0.4 s); late (3 s > 3 rings × 0.5 s); a resident who hung up after 0.5 s,
+    # before the limit: not counted against the rate. 1 of 2 within the limit.
+    on_time = hotline.offer("8002", "13911112222", at=ago(60))
+    hotline.answer(on_time, "8002", at=ago(59.6))
+    hotline.hang_up(on_time, at=ago(50))
+    late = hotline.offer("8001", "13800138000", at=ago(45))
+    hotline.answer(late, "8001", at=ago(42))
+    hotline.hang_up(late, at=ago(30))
+    gave_up = hotline.offer("8002", "02411112222", at=ago(20))
+    hotline.abandon(gave_up, at=ago(19.5))
+    await hotline.svc.calls().settled()
+
+    tab = await open_tab(browser)
+    page = tab.page
+    await log_in(page, hotline.base_url, "wang")
+    await expect(page.locator("#rate-value")).to_have_text("50%")
+    await expect(page.locator("#rate-note")).to_have_text("1 of 2 calls answered within 3 rings")
+    await expect(page.locator("#rate-definition")).to_have_text(
+        "Answered within the limit ÷ calls received, not counting callers who hung up before"
+        " the limit"
+    )
+    await expect(page.locator("#count-offered")).to_have_text("3")
+    await expect(page.locator("#count-answered")).to_have_text("2")
+    await expect(page.locator("#count-over-limit")).to_have_text("1")
+    await expect(page.locator("#count-abandoned")).to_have_text("1")
+    await expect(page.locator("#count-abandoned-in-time")).to_have_text(
+        "of which 1 before the limit"
+    )
+    await expect(page.locator("#count-unanswered")).to_have_text("0")
+    await expect(page.locator("#row-lost")).to_be_hidden()  # none lost: no row
+    await expect(page.locator("#rate-pending")).to_be_hidden()
+    await expect(page.locator("#violation-rows tr")).to_have_count(1)
+    assert await over_limit_rows(page) == 1
+
+    # A phone rings now: no verdict yet (pending), then past the limit it counts as a miss.
+    hotline.offer("8001", "13800138000")
+    await expect(page.locator("#ringing-count")).to_have_text("1")
+    await expect(page.locator("#count-over-limit")).to_have_text("2", timeout=WAIT_MS)
+    await expect(page.locator("#rate-note")).to_have_text("1 of 3 calls answered within 3 rings")
+    await expect(page.locator("#rate-value")).to_have_text("33.3%")
+    await expect(page.locator("#violation-rows tr")).to_have_count(2)
+    assert await over_limit_rows(page) == 2  # the count is the list's over-limit rows
+
+    await page.get_by_role("button", name="中文").click()
+    await expect(page.locator("#rate-note")).to_have_text("3 通来电中 1 通在三声内接听")
+    await expect(page.locator("#rate-definition")).to_have_text(
+        "限时内接听数 ÷ 来电数（不含在时限前挂机的来电）"
+    )
+    await expect(page.locator("#count-abandoned-in-time")).to_have_text("其中 1 通在时限前挂机")
+    assert tab.problems == []
+
+
+async def test_a_pending_call_is_named_under_the_rate_and_missing_fields_show_a_dash(
+    tmp_path: Path, browser: Browser
+) -> None:
+    # 5 s rings: a phone ringing now has no verdict for 15 s.
+    async with running_hotline(tmp_path, {"cycle_seconds": 5.0, "limit": 3}) as hotline:
+        tab = await open_tab(browser)
+        page = tab.page
+        await log_in(page, hotline.base_url, "wang")
+        await expect(page.locator("#rate-note")).to_have_text("No call to count yet today")
+        hotline.offer("8001", "13800138000")
+        await expect(ringing_row(page, "8001")).to_be_visible()
+        await page.reload()  # the rate reloads when a phone stops; a reload asks at once
+        await expect(page.locator("#rate-pending")).to_have_text(
+            "1 still ringing: not counted until answered or over the limit"
+        )
+        await expect(page.locator("#rate-value")).to_have_text("—")
+
+        # An older server without the new figures: the page shows dashes, not "undefined".
+        await page.route(
+            "**/api/stats/answers",
+            lambda route: route.fulfill(
+                json={
+                    "ring_limit": 3,
+                    "cycle_seconds": 5.0,
+                    "groups": [],
+                    "total": {"offered": 4, "answered": 3, "within_limit_rate": 0.5},
+                }
+            ),
+        )
+        await page.reload()
+        await expect(page.locator("#rate-value")).to_have_text("50%")
+        await expect(page.locator("#count-offered")).to_have_text("4")
+        await expect(page.locator("#count-over-limit")).to_have_text("—")
+        await expect(page.locator("#count-abandoned-in-time")).to_have_text(
+            "of which — before the limit"
+        )
+        await expect(page.locator("#rate-note")).to_have_text(
+            "— of — calls answered within 3 rings"
+        )
+        assert "undefined" not in await page.locator("#rate-panel").inner_text()
+        assert tab.problems == []
+
+
+async def test_phones_ringing_at_a_restart_show_as_unknown_until_they_end(
+    tmp_path: Path, browser: Browser
+) -> None:
+    started = datetime.now(UTC) - timedelta(seconds=2)  # past the 1.5 s limit before the restart
+    async with running_hotline(tmp_path, RINGS) as before:
+        before.offer("8001", "13800138000", at=started, call_id="lost@pbx")
+        before.offer("8002", "13911112222", at=started, call_id="ends@pbx")
+        await before.svc.calls().settled()
+    # The service restarts: both phones rang when it stopped; whether they still do, it
+    # cannot know. One is heard of again (the caller hangs up); the other never: after
+    # max_ring_seconds it is lost.
+    async with running_hotline(tmp_path, RINGS, users=False, max_ring_seconds=10.0) as hotline:
+        tab = await open_tab(browser, timezone_id="America/New_York")
+        page = tab.page
+        await log_in(page, hotline.base_url, "wang")
+        await expect(page.locator("#conn")).to_have_class("conn conn-live")
+        lost, ends = ringing_row(page, "8001"), ringing_row(page, "8002")
+        await expect(lost).to_have_class("unknown")
+        await expect(ends).to_have_class("unknown")
+        await expect(page.locator("#ringing-rows tr")).to_have_count(2)
+        # "unknown since restart HH:MM", in the hotline's zone (Asia/Shanghai), not ticking.
+        restarted = datetime.now(SHANGHAI)
+        text = await lost.locator(".rings").inner_text()
+        assert text.startswith("unknown since restart ")
+        assert text[-5:] in {
+            (restarted - timedelta(minutes=m)).strftime("%H:%M") for m in (0, 1)
+        }, text
+        await asyncio.sleep(1.2)
+        assert await lost.locator(".rings").inner_text() == text
+        await expect(lost).not_to_have_class("over")  # it rang past the limit; unknown now
+        await expect(lost.locator(".badge-over")).to_be_hidden()
+        await expect(page.locator("#ringing-count")).to_have_text("0")  # none known to ring
+        await expect(page.locator("#ringing-empty")).to_be_hidden()
+
+        await page.get_by_role("button", name="中文").click()
+        await expect(lost.locator(".rings")).to_contain_text("重启后状态未知 ")
+
+        hotline.abandon("ends@pbx")
+        await expect(ends).to_have_count(0)
+        await expect(lost).to_be_visible()
+        # The sweeper gives up on the other: phone_stopped (outcome "lost"), call_closed.
+        await expect(lost).to_have_count(0, timeout=15_000)
+        await expect(page.locator("#row-lost")).to_be_visible(timeout=WAIT_MS)
+        await expect(page.locator("#count-lost")).to_have_text("1")
+        assert await over_limit_rows(page) == int(
+            await page.locator("#count-over-limit").inner_text()
+        )
+        assert tab.problems == []
+
+
+async def test_times_are_shown_in_the_hotlines_zone_not_the_browsers(
+    hotline: Hotline, browser: Browser
+) -> None:
+    tab = await open_tab(browser, timezone_id="America/New_York")
+    page = tab.page
+    assert await page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone") == (
+        "America/New_York"
+    )
+    await log_in(page, hotline.base_url, "wang")
+    await expect(page.locator("#conn")).to_have_class("conn conn-live")
+    me = await (await page.request.get(f"{hotline.base_url}/api/me")).json()
+    assert me["timezone"] == "Asia/Shanghai"
+    rang_at = datetime.now(UTC)
+    hotline.offer("8001", "13800138000", at=rang_at)
+    since = ringing_row(page, "8001").locator("td").nth(4)
+    await expect(since).to_have_text(rang_at.astimezone(SHANGHAI).strftime("%H:%M:%S"))
+    newest = page.locator("#violation-rows tr").first
+    await expect(newest).to_contain_text("Still ringing past the limit", timeout=WAIT_MS)
+    (violation,) = await (await page.request.get(f"{hotline.base_url}/api/violations")).json()
+    at = datetime.fromisoformat(violation["occurred_at"].replace("Z", "+00:00"))
+    shanghai = at.astimezone(SHANGHAI).strftime("%H:%M:%S")
+    new_york = at.astimezone(ZoneInfo("America/New_York")).strftime("%H:%M:%S")
+    await expect(newest.locator("td").first).to_have_text(shanghai)
+    assert shanghai != new_york
+    await expect(page.locator("#times-zone")).to_have_text("Times in Asia/Shanghai")
     assert tab.problems == []

@@ -89,3 +89,27 @@ def test_the_live_page_knows_every_source_state_and_kind() -> None:
     assert tones and kinds
     assert sorted(re.findall(r"(\w+):", tones.group(1))) == sorted(get_args(SourceState))
     assert sorted(re.findall(r'"(\w+)"', kinds.group(1))) == sorted(PBX_KINDS)
+
+
+PRODUCT = {"zh-CN": "供暖报修热线", "en": "Heating Repair Hotline"}
+# Names the hotline went by before it had one: 供热抢修热线, "Repair hotline".
+OLD_NAMES = re.compile(r"供热|抢修|\bRepair hotline\b|\bHeating repair hotline\b")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_hotline_has_one_name_everywhere(lang: str) -> None:
+    words = load(lang)
+    assert words["app.name"] == PRODUCT[lang]
+    for key in ("page.login", "page.live"):
+        assert words[key].endswith(f" — {PRODUCT[lang]}"), key
+    assert [k for k, v in words.items() if OLD_NAMES.search(v)] == []
+
+
+def test_the_pages_and_readme_use_the_same_name() -> None:
+    for page in (WEB / "templates").glob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        assert not OLD_NAMES.search(text), page.name
+        assert f"<title>{PRODUCT['en']} ({PRODUCT['zh-CN']})</title>" in text, page.name
+    readme = (WEB.parents[1] / "README.md").read_text(encoding="utf-8")
+    opening = "\n".join(readme.splitlines()[:5])
+    assert PRODUCT["zh-CN"] in opening and PRODUCT["en"] in opening

@@ -103,23 +103,57 @@ export function bindLanguageButtons(root = document) {
   }
 }
 
-/** A UTC ISO time in the browser's time zone: the time today, date and time otherwise. */
-export function localTime(iso) {
-  if (!iso) return "";
+// The zone the hotline counts "today" in (web.timezone, from /api/me and the live snapshot):
+// every time on the pages is shown in it, whatever zone the browser is in.
+let timeZone; // undefined until the server names it: the browser's own zone meanwhile
+
+/** Use `zone` (an IANA name such as "Asia/Shanghai") for every time shown; false if unknown. */
+export function setTimeZone(zone) {
+  if (typeof zone !== "string" || !zone) return false;
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: zone }); // RangeError for a zone it does not know
+  } catch {
+    console.warn("unknown time zone from the server", zone);
+    return false;
+  }
+  timeZone = zone;
+  return true;
+}
+
+export function timeZoneName() {
+  return timeZone || Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
+
+function dayOf(when) {
+  return new Intl.DateTimeFormat("en-CA", { timeZone, dateStyle: "short" }).format(when);
+}
+
+function parse(iso) {
+  if (!iso) return null;
   const when = new Date(iso);
-  if (Number.isNaN(when.getTime())) return "";
-  const sameDay = when.toDateString() === new Date().toDateString();
-  const options = sameDay
-    ? { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }
-    : {
-        month: "2-digit",
-        day: "2-digit",
-        hour: "2-digit",
-        minute: "2-digit",
-        second: "2-digit",
-        hourCycle: "h23",
-      };
+  return Number.isNaN(when.getTime()) ? null : when;
+}
+
+function format(when, withSeconds) {
+  const options = { timeZone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+  if (withSeconds) options.second = "2-digit";
+  if (dayOf(when) !== dayOf(new Date())) {
+    options.month = "2-digit";
+    options.day = "2-digit";
+  }
   return new Intl.DateTimeFormat(current, options).format(when);
+}
+
+/** A UTC ISO time in the hotline's zone: the time today, date and time otherwise. */
+export function localTime(iso) {
+  const when = parse(iso);
+  return when ? format(when, true) : "";
+}
+
+/** As localTime, to the minute (HH:MM). */
+export function shortTime(iso) {
+  const when = parse(iso);
+  return when ? format(when, false) : "";
 }
 
 export function formatNumber(value, options = {}) {

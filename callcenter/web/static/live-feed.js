@@ -3,6 +3,7 @@
 // (snapshot, events, reconnect with backoff), all written into the panels' state and drawn by
 // live-panels.js.
 
+import { setTimeZone } from "/static/i18n.js";
 import {
   MAX_VIOLATIONS,
   addOverflowFailure,
@@ -19,6 +20,7 @@ import {
   renderViolations,
   state,
   updateRingingRow,
+  useTimeZone,
 } from "/static/live-panels.js";
 
 const STATS_MIN_INTERVAL_MS = 1000; // refresh the rate at most once a second
@@ -46,7 +48,10 @@ export async function loadMe() {
   try {
     const response = await api("/api/me");
     if (!response.ok) return false;
-    state.me = await response.json();
+    const me = await response.json();
+    if (state.me) useTimeZone(me.timezone);
+    else setTimeZone(me.timezone); // before the first drawing
+    state.me = me;
     renderHeader();
     return true;
   } catch (err) {
@@ -71,6 +76,7 @@ async function loadStats() {
     } else {
       const body = await response.json();
       if (seq !== statsSeq) return;
+      useTimeZone(body.timezone);
       state.stats = body;
       state.statsStatus = "ok";
       state.statsAt = new Date().toISOString();
@@ -162,9 +168,11 @@ function onMessage(msg) {
       state.offsetMs = Date.parse(msg.now) - Date.now();
       state.ringLimit = msg.ring_limit;
       state.cycleSeconds = msg.cycle_seconds;
+      useTimeZone(msg.timezone);
       state.ringing.clear();
       for (const leg of msg.ringing || []) {
-        state.ringing.set(leg.leg_id, { leg, alerted: leg.rings > msg.ring_limit });
+        const alerted = leg.state !== "unknown" && leg.rings > msg.ring_limit;
+        state.ringing.set(leg.leg_id, { leg, alerted });
       }
       renderRinging();
       attempt = 0;

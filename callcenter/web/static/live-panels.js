@@ -4,7 +4,15 @@
 // overflow transfers, which stay until dismissed.
 // Data from the server (callers' numbers, agents' names, PBX answers) only goes in textContent.
 
-import { chineseNumber, formatNumber, localTime, t } from "/static/i18n.js";
+import {
+  chineseNumber,
+  formatNumber,
+  localTime,
+  setTimeZone,
+  shortTime,
+  t,
+  timeZoneName,
+} from "/static/i18n.js";
 
 export const MAX_VIOLATIONS = 50;
 const KINDS = ["ring_limit", "late_answer", "rang_out", "hung_up_first"];
@@ -24,7 +32,9 @@ export const state = {
   ringLimit: 3,
   cycleSeconds: 5,
   offsetMs: 0, // server clock − browser clock, from the snapshot's `now`
-  ringing: new Map(), // leg_id → {leg, alerted, row, ringsCell, badge, shown}
+  // leg_id → {leg, alerted, row, ringsCell, badge, shown}; leg.state "unknown": it rang when
+  // the service restarted and nobody knows whether it still does (no ticking, never "over").
+  ringing: new Map(),
   violations: [], // newest first
   violationsFailed: false,
   stats: null,
@@ -48,6 +58,14 @@ function cell(text, className) {
   return td;
 }
 
+/** Mark a cell for the narrow (phone) layout: its grid area, and the column name it shows
+ * in front of the value there, where the table head is hidden. */
+function labelled(td, area, labelKey) {
+  td.classList.add(area);
+  if (labelKey) td.dataset.label = t(labelKey);
+  return td;
+}
+
 function agentCell(name) {
   return name ? cell(name) : cell(t("agent.none"), "muted");
 }
@@ -61,6 +79,12 @@ function el(tag, className, text) {
   if (className) node.className = className;
   if (text !== undefined) node.textContent = text;
   return node;
+}
+
+/** Show every time in `zone` (web.timezone, named by the server); redraw if it changed. */
+export function useTimeZone(zone) {
+  const before = timeZoneName();
+  if (setTimeZone(zone) && timeZoneName() !== before && state.me) renderAll();
 }
 
 /** The left column (rate, sources) goes when neither panel is the user's to see. */
@@ -89,45 +113,56 @@ export function renderConn() {
 }
 
 // -- panel 1: today's answer rate ---------------------------------------------------------
+/** A count from /api/stats/answers; "—" while the server does not send it. */
+function count(total, name) {
+  const value = total ? total[name] : undefined;
+  return typeof value === "number" ? formatNumber(value) : "—";
+}
+
 export function renderStats() {
   const forbidden = state.statsStatus === "forbidden";
   $("rate-panel").hidden = forbidden;
   renderSide();
   if (forbidden) return;
   const limit = state.ringLimit;
-  $("rate-title").textContent = t("rate.title", { limit, limit_cn: chineseNumber(limit) });
+  const limitVars = { limit, limit_cn: chineseNumber(limit) };
+  $("rate-title").textContent = t("rate.title", limitVars);
   $("rate-rule").textContent = t("rate.rule", {
-    limit,
-    limit_cn: chineseNumber(limit),
+    ...limitVars,
     cycle: formatNumber(state.cycleSeconds),
   });
-  const total = state.statsStatus === "ok" ? state.stats.total : null;
+  // The big figure: answered within the limit ÷ rate_base (calls received, less callers who
+  // hung up before the deadline and calls still ringing inside it); the denominators under it.
+  const total = state.statsStatus === "ok" && state.stats ? state.stats.total : null;
   const rate = total ? total.within_limit_rate : null;
-  const noRate = rate === null || rate === undefined;
+  const noRate = typeof rate !== "number";
   $("rate-value").textContent = noRate
     ? "—"
     : formatNumber(rate, { style: "percent", maximumFractionDigits: 1 });
   $("rate-value").classList.toggle("none", noRate);
   let note = "";
   if (state.statsStatus === "error") note = t("rate.error");
-  else if (total && (rate === null || rate === undefined)) note = t("rate.no_answers");
+  else if (total && total.rate_base === 0) note = t("rate.no_calls");
   else if (total) {
     note = t("rate.basis", {
-      within: formatNumber(total.answered_within_limit),
-      answered: formatNumber(total.answered),
+      ...limitVars,
+      within: count(total, "answered_within_limit"),
+      base: count(total, "rate_base"),
     });
   }
   $("rate-note").textContent = note;
-  const counts = {
-    offered: total?.offered,
-    answered: total?.answered,
-    late: total?.answered_late,
-    abandoned: total?.abandoned,
-    unanswered: total?.unanswered,
-  };
-  for (const [name, value] of Object.entries(counts)) {
-    $(`count-${name}`).textContent = value === undefined ? "—" : formatNumber(value);
+  const pending = total && typeof total.pending === "number" ? total.pending : 0;
+  $("rate-pending").hidden = pending === 0;
+  $("rate-pending").textContent = pending
+    ? t("rate.pending", { count: formatNumber(pending) })
+    : "";
+  for (const name of ["offered", "answered", "over_limit", "abandoned", "unanswered", "lost"]) {
+    $(`count-${name.replace("_", "-")}`).textContent = count(total, name);
   }
+  $("count-abandoned-in-time").textContent = t("rate.abandoned_in_time", {
+    count: count(total, "abandoned_in_time"),
+  });
+  $("row-lost").hidden = !(total && total.lost > 0); // shown only when some were lost
   $("rate-updated").textContent = state.statsAt
     ? t("rate.updated", { time: localTime(state.statsAt) })
     : "";
@@ -204,6 +239,10 @@ export function renderSources() {
 }
 
 // -- panel 2: phones ringing now -----------------------------------------------------------
+function isUnknown(entry) {
+  return entry.leg.state === "unknown";
+}
+
 function ringsNow(entry) {
   const started = Date.parse(entry.leg.ring_started_at);
   const elapsed = Math.max(0, Date.now() + state.offsetMs - started);
@@ -215,9 +254,12 @@ function buildRingingRow(entry) {
   const row = document.createElement("tr");
   row.dataset.leg = leg.leg_id;
   row.dataset.call = leg.call_id;
-  row.append(cell(leg.extension || "", "strong"), agentCell(leg.agent), callerCell(leg.caller));
-  const rings = document.createElement("td");
-  rings.className = "num";
+  row.append(
+    cell(leg.extension || "", "strong cell-ext"),
+    labelled(agentCell(leg.agent), "cell-agent"),
+    labelled(callerCell(leg.caller), "cell-caller"),
+  );
+  const rings = labelled(cell("", "num"), "cell-rings", "col.rings");
   entry.ringsCell = document.createElement("span");
   entry.ringsCell.className = "rings";
   entry.badge = document.createElement("span");
@@ -226,7 +268,12 @@ function buildRingingRow(entry) {
   entry.overflowBadge = document.createElement("span");
   entry.overflowBadge.className = "badge badge-overflow";
   rings.append(entry.ringsCell, entry.badge, entry.overflowBadge);
-  row.append(rings, cell(localTime(leg.ring_started_at), "muted"));
+  const since = labelled(cell(localTime(leg.ring_started_at), "muted"), "cell-since", "col.since");
+  row.append(rings, since);
+  if (isUnknown(entry)) {
+    row.classList.add("unknown");
+    row.title = t("ringing.unknown_hint");
+  }
   entry.row = row;
   entry.shown = null;
   updateRingingRow(entry);
@@ -248,6 +295,17 @@ export function markOverflow(msg) {
 }
 
 export function updateRingingRow(entry) {
+  if (isUnknown(entry)) {
+    // Not known to ring: no count to tick and never "over limit"; it goes on the usual
+    // phone_stopped / call_closed (outcome "lost" when the service gives up on it).
+    if (entry.shown === "unknown") return;
+    entry.shown = "unknown";
+    const since = shortTime(entry.leg.unknown_since);
+    entry.ringsCell.textContent = t("ringing.unknown", { time: since });
+    entry.row.classList.remove("over");
+    entry.badge.hidden = true;
+    return;
+  }
   const rings = ringsNow(entry);
   const over = entry.alerted || rings > state.ringLimit;
   const key = `${rings}/${over}`;
@@ -272,10 +330,11 @@ export function renderRinging() {
 }
 
 function renderRingingCount() {
-  const n = state.ringing.size;
+  // Phones known to ring; those unknown since a restart are listed, greyed, but not counted.
+  const n = [...state.ringing.values()].filter((entry) => !isUnknown(entry)).length;
   $("ringing-count").textContent = formatNumber(n);
   $("ringing-count").classList.toggle("active", n > 0);
-  $("ringing-empty").hidden = n > 0;
+  $("ringing-empty").hidden = state.ringing.size > 0;
 }
 
 export function addRinging(leg) {
@@ -330,19 +389,21 @@ function violationRow(v) {
   kind.append(badge);
   const rings =
     v.rings === null || v.rings === undefined ? "" : t("violations.rings", { rings: v.rings });
+  kind.className = "cell-kind";
   row.append(
-    cell(localTime(v.occurred_at), "muted nowrap"),
+    cell(localTime(v.occurred_at), "muted nowrap cell-time"),
     kind,
-    cell(v.extension || "", "strong"),
-    agentCell(v.agent),
-    callerCell(v.caller),
-    cell(rings, "num"),
+    cell(v.extension || "", "strong cell-ext"),
+    labelled(agentCell(v.agent), "cell-agent"),
+    labelled(callerCell(v.caller), "cell-caller"),
+    cell(rings, "num cell-rings"),
   );
   return row;
 }
 
 export function renderViolations() {
   $("violation-rows").replaceChildren(...state.violations.map(violationRow));
+  $("times-zone").textContent = t("times.zone", { zone: timeZoneName() });
   const empty = $("violations-empty");
   empty.hidden = state.violations.length > 0 && !state.violationsFailed;
   empty.textContent = t(state.violationsFailed ? "violations.error" : "violations.empty");
