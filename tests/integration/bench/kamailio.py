@@ -1,22 +1,33 @@
 """The bench SIP proxy: a real Kamailio rendered from ``kamailio/kamailio.cfg.tmpl``.
 
-``factory(hep_port, *, fr_inv_timeout_ms=4000, fr_timeout_ms=2000) -> KamailioProxy``
-renders ``kamailio/kamailio.cfg.tmpl`` and starts ``kamailio -f CFG -DD -E``
-(foreground, log to stderr, captured in ``proxy.log_path``).  The same arguments
-return the same running proxy for the whole session.  The proxy is a stateful
-(tm) proxy on ``udp:127.0.0.1:<proxy.port>`` that
+``factory(hep_port, *, fr_inv_timeout_ms=4000, fr_timeout_ms=2000, instance="")
+-> KamailioProxy`` renders ``kamailio/kamailio.cfg.tmpl`` and starts
+``kamailio -f CFG -DD -E`` (foreground, log to stderr, captured in
+``proxy.log_path``).  The same arguments return the same running proxy for the
+whole session; another ``instance`` name gives a proxy of its own (its own
+registrations: tests that register phones use one, so that the shared proxy keeps
+routing every extension statically).  The proxy is a stateful (tm) proxy on
+``udp:127.0.0.1:<proxy.port>`` that
 
 * mirrors every SIP datagram it receives *and* sends - requests, relayed and
   locally generated replies (100 Trying, 480/408), proxy-generated CANCEL and
   hop-by-hop ACK - as HEPv3 to ``127.0.0.1:<hep_port>`` (siptrace
   ``trace_mode=1``: core network in/out events; each message that crosses the
   proxy is therefore seen twice, once in and once out);
+* is a registrar (``registrar`` + ``usrloc``, in memory): ``REGISTER`` binds the
+  address-of-record's user (the extension) to the phone's Contact, whatever user
+  that Contact has; ``expires=0`` unbinds (``sipp/register.xml``,
+  ``bench.register_phone``);
 * routes ``INVITE sip:<ext>@127.0.0.1:<proxy.port>`` for extensions 2000..2999 to
+  the phone registered for ``ext`` (``lookup("location")``: the Request-URI
+  becomes the registered Contact), or when none is registered to
   the agent phone at ``udp:127.0.0.1:<proxy.agent_port(ext)>`` where
   ``agent_port(ext) = proxy.agent_port_base + (ext - 2000)``.  The base is 20000
   (ext 2001 -> port 20001) unless that block of 1000 ports is busy (e.g. another
   test session on the machine), then 21000, 22000, ... - always use
-  ``proxy.agent_port(ext)``.  Other users get 404;
+  ``proxy.agent_port(ext)``.  ``INVITE sip:96069@...`` (``HOTLINE``) is a hunt
+  group: the proxy rewrites the Request-URI user to ``HOTLINE_EXTENSION`` (2001)
+  and routes on as above, the caller's To keeps 96069.  Other users get 404;
 * cancels an agent branch that rings longer than ``fr_inv_timeout_ms`` and
   answers the caller 480 Temporarily Unavailable ("rang out"); a phone that
   never sends any reply is given up after ``fr_timeout_ms`` with 408;
@@ -47,11 +58,16 @@ from tests.integration.bench.processes import (
 
 KAMAILIO_TEMPLATE = INTEGRATION_DIR / "kamailio" / "kamailio.cfg.tmpl"
 KAMAILIO_MODULE_PATH = Path("/usr/lib/x86_64-linux-gnu/kamailio/modules")
-KAMAILIO_MODULES = ("tm", "sl", "rr", "maxfwd", "textops", "pv", "xlog", "siptrace")
+KAMAILIO_MODULES = (
+    "tm", "sl", "rr", "maxfwd", "textops", "pv", "xlog", "siptrace", "usrloc", "registrar",
+)  # fmt: skip
 
 EXTENSION_MIN = 2000
 EXTENSION_MAX = 2999
 DEFAULT_AGENT_PORT_BASE = 20000
+#: the hotline number: a hunt group that rings HOTLINE_EXTENSION's phone
+HOTLINE = "96069"
+HOTLINE_EXTENSION = 2001
 
 
 @dataclasses.dataclass
@@ -136,6 +152,8 @@ def render_kamailio_cfg(
         "HEP_CAPTURE_ID": hep_capture_id,
         "DEBUG_LEVEL": debug_level,
         "MODULE_PATH": str(KAMAILIO_MODULE_PATH),
+        "HOTLINE": HOTLINE,
+        "HOTLINE_EXTENSION": HOTLINE_EXTENSION,
     }
     text = KAMAILIO_TEMPLATE.read_text()
     for key, value in values.items():
@@ -162,12 +180,17 @@ class KamailioFactory:
 
     def __init__(self, base_dir: Path):
         self.base_dir = base_dir
-        self._proxies: dict[tuple[int, int, int], KamailioProxy] = {}
+        self._proxies: dict[tuple[int, int, int, str], KamailioProxy] = {}
 
     def __call__(
-        self, hep_port: int, *, fr_inv_timeout_ms: int = 4000, fr_timeout_ms: int = 2000
+        self,
+        hep_port: int,
+        *,
+        fr_inv_timeout_ms: int = 4000,
+        fr_timeout_ms: int = 2000,
+        instance: str = "",
     ) -> KamailioProxy:
-        key = (hep_port, fr_inv_timeout_ms, fr_timeout_ms)
+        key = (hep_port, fr_inv_timeout_ms, fr_timeout_ms, instance)
         proxy = self._proxies.get(key)
         if proxy is not None and proxy.alive():
             return proxy

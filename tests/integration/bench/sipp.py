@@ -26,7 +26,18 @@ uas_no_answer.xml         180 and keep ringing; CANCEL -> 200 + 487, ACK.
                           Serves both the abandon and the rang-out case.
 uas_reject.xml            optional 180 + ``reject_after_ms``, then
                           ``reject_code`` (403 404 480 486 488 500 503 600 603).
+uas_reinvite.xml          180, 200 after ``answer_ms``, ACK, after
+                          ``reinvite_ms`` a re-INVITE to the caller (From: the
+                          phone's tag, CSeq 1), 200, ACK; then the caller's BYE.
+uac_reinvited.xml         INVITE, 200, ACK, answer the agent's re-INVITE, talk
+                          ``hold_ms``, BYE.  Pairs with uas_reinvite.xml.
+register.xml              REGISTER sip:<field0>@proxy with Contact
+                          sip:<field1>@<its own address>, ``expires`` seconds
+                          (0 unbinds); expects 200.  See :func:`register_phone`.
 ========================  =====================================================
+
+UAS scenarios write the SIPp service (``-s``) as their Contact user: a phone whose
+Contact is not its extension is ``service="sipp"`` (or a MAC-like id).
 
 UACs read the extension and caller number from an injection file
 (``field0;field1`` per call); delays are SIPp globals set with ``-set``.
@@ -295,6 +306,29 @@ async def run_sipp(scenario: str | Path, *, timeout_s: float = 30.0, **kwargs) -
     """:func:`start_sipp` and wait for it (killed after ``timeout_s`` + 5 s)."""
     sp = await start_sipp(scenario, timeout_s=timeout_s, **kwargs)
     return await sp.wait(timeout_s + 5.0)
+
+
+async def register_phone(
+    registrar: str,
+    extension: int | str,
+    *,
+    contact_user: str,
+    local_port: int,
+    expires: int = 3600,
+    timeout_s: float = 10.0,
+) -> SippResult:
+    """REGISTER ``extension`` (the address-of-record's user) at ``registrar`` (host:port)
+    with the Contact ``sip:<contact_user>@127.0.0.1:<local_port>``, sent from that port:
+    start the phone's UAS on ``local_port`` afterwards.  ``expires=0`` unbinds it."""
+    return await run_sipp(
+        "register.xml",
+        remote=registrar,
+        local_port=local_port,
+        variables={"expires": expires},
+        inject=[(extension, contact_user)],
+        timeout_s=timeout_s,
+        label=f"register-{extension}-{contact_user}-{expires}",
+    )
 
 
 def kill_leftover_processes() -> list[str]:
