@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from callcenter import signals as t
 from callcenter.telephony.hep.sip import parse_sip
 from callcenter.telephony.hep.translate import SipTranslator
+from tests.pcap import corpus_dir, sip_payloads
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 CALLER_VIA = "SIP/2.0/UDP 10.0.0.9:5060;branch=z9hG4bKcaller1"
@@ -563,3 +566,76 @@ def test_register_through_the_hep_listener() -> None:
         listener.datagram_received(sim.hep_datagram(hop, T0.timestamp()))
     assert listener.stats.errors == {}
     assert legs(events) == [("LegRinging", "pt", "2001")]
+
+
+# -- a B2BUA answering with another To tag than its 180 carried --------------------------------
+def test_b2bua_answer_with_another_to_tag_answers_the_leg_that_rang() -> None:
+    # An SBC in front of the phone: 180 with one To tag, 200 with another, both answering the
+    # proxy's one INVITE to 2001. One phone rang and answered: one leg.
+    tr = SipTranslator(known_extension=directory)
+    events = feed(
+        tr,
+        *hunt_invites("sip:2001@10.0.1.1"),
+        phone("180 Ringing", 0, "early", "<sip:sbc@10.0.1.1>"),
+        relayed("180 Ringing", "early", "<sip:sbc@10.0.1.1>"),
+        phone("200 OK", 0, "final", "<sip:sbc@10.0.1.1>"),
+        relayed("200 OK", "final", "<sip:sbc@10.0.1.1>"),
+    )
+    assert legs(events) == [("LegRinging", "early", "2001"), ("LegAnswered", "early", "2001")]
+    # The dialog goes on with the answer's tag: the agent's BYE carries it.
+    bye = sip(
+        "BYE sip:13800000001@10.0.0.9 SIP/2.0",
+        [PHONE_VIA],
+        "2 BYE",
+        from_=f"<sip:{HOTLINE}@10.0.0.1>;tag=final",
+        to="<sip:13800000001@10.0.0.9>;tag=ft",
+    )
+    (ended,) = feed(tr, bye)
+    assert isinstance(ended, t.CallEnded) and ended.hung_up_by == "agent"
+
+
+def test_answer_on_another_branch_is_another_leg_even_if_it_never_rang() -> None:
+    tr = SipTranslator(known_extension=directory)
+    events = feed(
+        tr,
+        *hunt_invites("sip:2001@10.0.1.1", "sip:2002@10.0.1.2"),
+        phone("180 Ringing", 0, "a", "<sip:x@10.0.1.1>"),
+        phone("200 OK", 1, "b", "<sip:y@10.0.1.2>"),
+    )
+    assert legs(events) == [("LegRinging", "a", "2001"), ("LegAnswered", "b", "2002")]
+
+
+def test_a_phone_that_already_answered_another_tag_is_not_merged() -> None:
+    # Downstream forking behind one branch: the first 200 wins; a second 2xx with a new tag
+    # (to be BYEd by the proxy) makes no event.
+    tr = SipTranslator(known_extension=directory)
+    events = feed(
+        tr,
+        *hunt_invites("sip:2001@10.0.1.1"),
+        phone("180 Ringing", 0, "a", "<sip:x@10.0.1.1>"),
+        phone("200 OK", 0, "a", "<sip:x@10.0.1.1>"),
+        phone("200 OK", 0, "b", "<sip:x@10.0.1.1>"),
+    )
+    assert legs(events) == [("LegRinging", "a", "2001"), ("LegAnswered", "a", "2001")]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        # A T.38 fax: the called side re-INVITEs to switch to fax (frames 164-180).
+        "heplify__FAX-Call-t38-CA-TDM-SIP-FB-1.pcap",
+        "heplify__erspan_sip_ipv4_udp.pcapng",
+    ],
+)
+def test_in_real_captures_only_initial_invites_make_calls(name: str) -> None:
+    messages = [
+        (parse_sip(d.payload), datetime.fromtimestamp(d.time, UTC))
+        for d in sip_payloads(corpus_dir() / "sip" / name)
+    ]
+    tr = SipTranslator()
+    events = [e for m, at in messages for e in tr.translate(m, at)]
+    initial = {
+        (m.call_id, m.from_tag) for m, _ in messages if m.method == "INVITE" and not m.to_tag
+    }
+    offered = [(e.call_id, e.call_tag) for e in events if isinstance(e, t.CallOffered)]
+    assert sorted(offered) == sorted(initial)

@@ -16,6 +16,10 @@ when it is a known extension, or, when the proxy's `lookup` rewrote it to a cont
 phone registered, that registration's address-of-record. Else the To user, when it is a
 known extension (a direct call; with a hunt group To is the hotline), and last the
 Contact user. Bindings are learned from REGISTER and the registrar's 2xx on the mirror.
+
+A 2xx with a To tag no 18x carried, answering the same INVITE copy for the same extension
+as a leg still ringing, answers that leg: a B2BUA or SBC rang with one tag and answered with
+another, and the caller heard that ringing; one phone is one leg.
 """
 
 from __future__ import annotations
@@ -198,7 +202,15 @@ class SipTranslator:
         if status < 300:
             leg = d.legs.get(leg_ref)
             if leg is None:
-                leg = d.legs[leg_ref] = self._leg(d, msg, at)
+                leg = self._leg(d, msg, at)
+                rang = None if d.answered else self._ringing_as(d, leg)
+                if rang is not None:
+                    # A B2BUA or SBC answered with another To tag than its 18x carried: the
+                    # same INVITE and phone, so the leg that rang (and its ring time) answered.
+                    leg = d.legs[leg_ref] = d.legs[rang]
+                    leg_ref = rang
+                else:
+                    d.legs[leg_ref] = leg
             if not leg.answered and not d.answered:
                 leg.answered = True
                 d.answered = True
@@ -254,6 +266,20 @@ class SipTranslator:
             if aor is not None:
                 return _Leg(aor, target)
         return _Leg(msg.contact_user or target_user or to_user or "", target)
+
+    @staticmethod
+    def _ringing_as(d: _Dialog, new: _Leg) -> str | None:
+        """The first leg still ringing for the same INVITE copy and extension as `new`."""
+        for ref, leg in d.legs.items():
+            if (
+                leg.rang
+                and not leg.answered
+                and not leg.ended
+                and leg.target == new.target
+                and leg.extension == new.extension
+            ):
+                return ref
+        return None
 
     def _target(self, d: _Dialog, branch: str) -> str | None:
         """The Request-URI of the INVITE copy a response answers (by its top Via branch)."""
