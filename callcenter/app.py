@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter import db
 from callcenter.auth import http as auth_http
+from callcenter.auth import service as auth_service
 from callcenter.bus import Bus, Handler
 from callcenter.calls import http as calls_http
 from callcenter.calls import schemas
@@ -76,6 +77,7 @@ class Services:
     broker: Any = None
     sources: dict[str, PbxSource] = field(default_factory=dict)
     actions: RingLimitActions | None = None
+    token_usage: auth_service.TokenUsage = field(default_factory=auth_service.TokenUsage)
 
     def _first_hep(self) -> HepSource | None:
         return next((s for s in self.sources.values() if isinstance(s, HepSource)), None)
@@ -191,7 +193,10 @@ def components(svc: Services) -> dict[str, Any]:
 def add_routes(app: web.Application, svc: Services) -> None:
     """Each capability's routes, given the few services it uses."""
     routes.add_routes(app, routes.SiteDeps(db=svc.db, components=lambda: components(svc)))
-    auth_http.add_routes(app, auth_http.AuthDeps(db=svc.db, clock=svc.clock, web=svc.settings.web))
+    auth_http.add_routes(
+        app,
+        auth_http.AuthDeps(db=svc.db, clock=svc.clock, web=svc.settings.web, usage=svc.token_usage),
+    )
     calls_http.add_routes(
         app,
         calls_http.CallsDeps(
@@ -341,10 +346,19 @@ def build(
         yield
         await stop_all(tasks)
 
+    async def auth_ctx(_app: web.Application) -> AsyncIterator[None]:
+        tasks = [
+            owned("token-last-used", auth_service.run_last_used_flusher(svc.db, svc.token_usage))
+        ]
+        yield
+        await stop_all(tasks)
+
     async def hub_ctx(_app: web.Application) -> AsyncIterator[None]:
         yield
         await svc.hub.close()
 
-    app.cleanup_ctx.extend([database, mqtt_ctx, tracker_ctx, sources_ctx, demo_ctx, hub_ctx])
+    app.cleanup_ctx.extend(
+        [database, auth_ctx, mqtt_ctx, tracker_ctx, sources_ctx, demo_ctx, hub_ctx]
+    )
     add_routes(app, svc)
     return app

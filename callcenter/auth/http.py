@@ -23,6 +23,8 @@ class AuthDeps:
     db: Callable[[], AsyncEngine]
     clock: Clock
     web: WebSettings
+    # Bearer tokens' last use, written in batches by the composition root's flusher.
+    usage: service.TokenUsage
 
 
 AUTH = web.AppKey("auth", AuthDeps)
@@ -38,7 +40,7 @@ async def principal(request: web.Request, roles: frozenset[Role]) -> Principal:
     if header and bearer is None:
         bearer = "\x00invalid"  # an Authorization header of another scheme is a wrong token
     user = await service.authenticate(
-        deps.db(), deps.clock, bearer, request.cookies.get(SESSION_COOKIE)
+        deps.db(), deps.clock, bearer, request.cookies.get(SESSION_COOKIE), deps.usage
     )
     if user.role not in roles:
         raise Forbidden("forbidden", f"the role {user.role.value} may not do this")

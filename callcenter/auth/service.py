@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import secrets
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -15,6 +18,8 @@ from callcenter.auth import store
 from callcenter.auth.model import EXTENSION_RE, NAME_RE, Principal, Role
 from callcenter.clock import Clock
 from callcenter.errors import Conflict, Invalid, NotFound, Unauthenticated
+
+log = logging.getLogger(__name__)
 
 _hasher = PasswordHasher()
 # Verifying against this when the user does not exist keeps the answer time the same, so
@@ -117,18 +122,90 @@ async def logout(engine: AsyncEngine, session: str) -> None:
 
 
 async def authenticate(
-    engine: AsyncEngine, clock: Clock, bearer: str | None, session: str | None
+    engine: AsyncEngine,
+    clock: Clock,
+    bearer: str | None,
+    session: str | None,
+    usage: TokenUsage | None = None,
 ) -> Principal:
-    async with engine.begin() as conn:
+    """Who a bearer token or session cookie belongs to. Only reads the database: a token's
+    last use goes to `usage`, written later by run_last_used_flusher."""
+    if not bearer and not session:
+        raise Unauthenticated("not-authenticated", "log in or send a bearer token")
+    now = clock.now()
+    user: Principal | None = None
+    async with engine.connect() as conn:
         if bearer:
-            user = await store.user_by_token(conn, token_hash(bearer), clock.now())
+            found = await store.user_by_token(conn, token_hash(bearer), now)
+            if found is not None:
+                user, token_id = found
+                if usage is not None:
+                    usage.record(token_id, now)
         elif session:
-            user = await store.user_by_session(conn, token_hash(session), clock.now())
-        else:
-            raise Unauthenticated("not-authenticated", "log in or send a bearer token")
+            user = await store.user_by_session(conn, token_hash(session), now)
     if user is None:
         raise Unauthenticated("bad-credentials", "the token or session is not valid")
     return user
+
+
+class TokenUsage:
+    """When each API token was last used, kept in memory and written in batches: a request
+    that only reads writes nothing, so a database refusing writes leaves the read API up."""
+
+    def __init__(self) -> None:
+        self._pending: dict[int, datetime] = {}
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def record(self, token_id: int, at: datetime) -> None:
+        current = self._pending.get(token_id)
+        if current is None or at > current:
+            self._pending[token_id] = at
+
+    async def flush(self, engine: AsyncEngine) -> int:
+        """Write what is pending; on failure keep it for the next try (and raise)."""
+        if not self._pending:
+            return 0
+        batch, self._pending = self._pending, {}
+        try:
+            async with engine.begin() as conn:
+                await store.update_tokens_last_used(conn, batch)
+        except BaseException:
+            for token_id, at in batch.items():
+                self.record(token_id, at)
+            raise
+        return len(batch)
+
+
+async def run_last_used_flusher(
+    db: Callable[[], AsyncEngine], usage: TokenUsage, interval: float = 10.0
+) -> None:
+    """Write the tokens' last use every `interval` seconds, and once more when stopped.
+    Owned by the composition root."""
+    try:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await usage.flush(db())
+            except Exception as exc:  # a write outage: the figures wait in memory
+                log.warning(
+                    "token last use not saved, retrying pending=%d error=%s",
+                    usage.pending,
+                    type(exc).__name__,
+                )
+    except asyncio.CancelledError:
+        try:
+            async with asyncio.timeout(5):
+                await usage.flush(db())
+        except Exception as exc:
+            log.warning(
+                "token last use lost at shutdown count=%d error=%s",
+                usage.pending,
+                type(exc).__name__,
+            )
+        raise
 
 
 async def set_password(engine: AsyncEngine, name: str, password: str) -> None:

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Table, delete, select, update
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    delete,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -128,20 +138,29 @@ async def insert_token(conn: AsyncConnection, user_id: int, token_hash: str, at:
     )
 
 
-async def user_by_token(conn: AsyncConnection, token_hash: str, at: datetime) -> Principal | None:
+async def user_by_token(
+    conn: AsyncConnection, token_hash: str, at: datetime
+) -> tuple[Principal, int] | None:
+    """The enabled user a token belongs to, and the token's id. Only reads: its last use is
+    written later, in batches (update_tokens_last_used)."""
     row = (
         await conn.execute(
-            select(*_PRINCIPAL_COLUMNS)
+            select(*_PRINCIPAL_COLUMNS, api_tokens.c.id.label("token_id"))
             .join(api_tokens, api_tokens.c.user_id == users.c.id)
             .where(api_tokens.c.token_hash == token_hash, users.c.disabled.is_(False))
         )
     ).first()
-    if row is None:
-        return None
-    await conn.execute(
-        update(api_tokens).where(api_tokens.c.token_hash == token_hash).values(last_used_at=at)
+    return (_principal(row), row.token_id) if row else None
+
+
+async def update_tokens_last_used(conn: AsyncConnection, used: dict[int, datetime]) -> None:
+    """token id → when it was last used, in one statement."""
+    stmt = (
+        update(api_tokens)
+        .where(api_tokens.c.id == bindparam("token_id"))
+        .values(last_used_at=bindparam("used_at", type_=api_tokens.c.last_used_at.type))
     )
-    return _principal(row)
+    await conn.execute(stmt, [{"token_id": k, "used_at": v} for k, v in used.items()])
 
 
 async def insert_session(
