@@ -58,7 +58,7 @@ class _Dialog:
     invites: dict[str, str] = field(default_factory=dict)
     legs: dict[str, _Leg] = field(default_factory=dict)
     # Branches of in-dialog INVITEs (re-INVITEs by either side): their responses are not legs.
-    in_dialog: dict[str, None] = field(default_factory=dict)
+    in_dialog: dict[str, None] | None = None
     answered: bool = False
     final: bool = False
     ended: bool = False
@@ -186,7 +186,7 @@ class SipTranslator:
             d = self._dialog(msg, at, out)
         else:
             d = d_or_none
-            if d.in_dialog and (msg.via_branch or "") in d.in_dialog:
+            if d.in_dialog is not None and (msg.via_branch or "") in d.in_dialog:
                 return out  # a response to a re-INVITE
             d.last_seen = at.timestamp()
         leg_ref = msg.to_tag or ""
@@ -249,10 +249,9 @@ class SipTranslator:
     # -- which phone a leg is ------------------------------------------------------------------
     def _leg(self, d: _Dialog, msg: SipMessage, at: datetime) -> _Leg:
         target = self._target(d, msg.via_branch or "")
-        now = at.timestamp()
         target_user = None
         if target is not None:
-            aor = self._bound(target, now)
+            aor = self._bound(target, at)
             if aor is not None:
                 return _Leg(aor, target)
             target_user = uri_user(target)
@@ -262,7 +261,7 @@ class SipTranslator:
         if to_user is not None and self._known(to_user):
             return _Leg(to_user, target)
         if msg.contact_uri is not None:
-            aor = self._bound(msg.contact_uri, now)
+            aor = self._bound(msg.contact_uri, at)
             if aor is not None:
                 return _Leg(aor, target)
         return _Leg(msg.contact_user or target_user or to_user or "", target)
@@ -295,13 +294,13 @@ class SipTranslator:
         known = self.known_extension
         return known is None or user in self._aors or known(user)
 
-    def _bound(self, uri: str, now: float) -> str | None:
+    def _bound(self, uri: str, at: datetime) -> str | None:
         """The address-of-record a contact URI is registered for, if it is."""
         if not self._bindings:
             return None
         key = uri_key(uri)
         binding = None if key is None else self._bindings.get(key)
-        if binding is None or now > binding.until + _BINDING_GRACE:
+        if binding is None or at.timestamp() > binding.until + _BINDING_GRACE:
             return None
         return binding.aor
 
@@ -390,7 +389,9 @@ class SipTranslator:
         )
         if d is not None:
             d.last_seen = at.timestamp()
-            if len(d.in_dialog) >= _MAX_IN_DIALOG:
+            if d.in_dialog is None:
+                d.in_dialog = {}
+            elif len(d.in_dialog) >= _MAX_IN_DIALOG:
                 del d.in_dialog[next(iter(d.in_dialog))]
             d.in_dialog[branch] = None
             return
