@@ -4,10 +4,11 @@ A proxy's mirror shows each message twice (as it enters and as it leaves) and ag
 retransmission, out of order across worker processes: every event here fires once, on the
 first copy that proves it. A call is Call-ID + From tag; a leg is one To tag.
 
-Only an INVITE without a To tag starts a call. A request with a To tag is in a dialog (a
-re-INVITE, UPDATE, REFER or BYE, sent by either side, so its From tag may be the phone's):
-it is matched to its call by Call-ID and either tag and never makes one; nor do the
-responses to it, told by their top Via branch (the branch of the request they answer).
+A call starts with an INVITE without a To tag (or, when its copies were lost, with the
+first response to it). A request with a To tag is in a dialog (a re-INVITE, UPDATE, REFER
+or BYE, sent by either side, so its From tag may be the phone's): it is matched to its call
+by Call-ID and either tag and never makes one; nor do the responses to it, told by their
+top Via branch (the branch of the request they answer) or by a To tag that is the caller's.
 
 Which phone a leg is: the phone the proxy dialled, not what the phone writes in its Contact
 (Linphone the account name, SIPp "sipp", desk phones a MAC-like id). A response's top Via
