@@ -195,7 +195,13 @@ def add_routes(app: web.Application, svc: Services) -> None:
     routes.add_routes(app, routes.SiteDeps(db=svc.db, components=lambda: components(svc)))
     auth_http.add_routes(
         app,
-        auth_http.AuthDeps(db=svc.db, clock=svc.clock, web=svc.settings.web, usage=svc.token_usage),
+        auth_http.AuthDeps(
+            db=svc.db,
+            clock=svc.clock,
+            web=svc.settings.web,
+            usage=svc.token_usage,
+            auth=svc.settings.auth,
+        ),
     )
     calls_http.add_routes(
         app,

@@ -6,6 +6,7 @@ here so the service starts with no file at all.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from callcenter.auth.model import ALL_ROLES
+from callcenter.auth.shifts import DAYS, Shift, minute_of_day
 from callcenter.privacy import DEFAULT_FULL_NUMBER_ROLES
 
 
@@ -39,8 +41,9 @@ class HostPort:
 @dataclass(frozen=True, slots=True)
 class WebSettings:
     listen: HostPort = HostPort("127.0.0.1", 8080)
-    # Sets the Secure flag on the session cookie; turn on behind HTTPS.
-    secure_cookies: bool = False
+    # The Secure flag on the session cookie. Unset: on unless `listen` is a loopback address
+    # (parse_settings decides); true or false in the file wins.
+    secure_cookies: bool | None = None
     session_hours: float = 12.0
     timezone: str = "Asia/Shanghai"
 
@@ -49,6 +52,20 @@ class WebSettings:
 class PrivacySettings:
     # Roles that see residents' numbers in full (agents: on their own calls only).
     full_number_roles: tuple[str, ...] = DEFAULT_FULL_NUMBER_ROLES
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSettings:
+    # Wrong passwords in a row for one user name before it is locked for lockout_minutes.
+    max_failures: int = 5
+    lockout_minutes: float = 15.0
+    # Failed logins a minute from one client address before it gets 429 for the rest of it.
+    throttle_per_address_per_minute: int = 20
+    # Take the client address from X-Forwarded-For (the entry the proxy in front appended).
+    trust_forwarded_for: bool = False
+    # A login this close to a shift's start or end still counts as on shift.
+    shift_grace_minutes: float = 30.0
+    shifts: tuple[Shift, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +180,7 @@ class Settings:
     sip: SipSettings = field(default_factory=SipSettings)
     rings: RingSettings = field(default_factory=RingSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
     # No [[pbx]] tables: one HEP source on sip.hep_listen.
     pbx: tuple[PbxSettings, ...] = ()
     # Relative paths (SQLite file, recordings) are resolved against this directory.
@@ -216,6 +234,10 @@ def _values(name: str, cls: type, raw: Any, defaults: Any) -> dict[str, Any]:
             values[key] = _host_port(dotted, value)
         elif key == "actions" and cls is RingSettings:
             values[key] = _ring_actions(dotted, value)
+        elif key == "shifts" and cls is AuthSettings:
+            values[key] = _shifts(dotted, value)
+        elif key == "secure_cookies" and cls is WebSettings:
+            values[key] = _check_type(dotted, value, bool)
         elif isinstance(current, tuple):
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ConfigError(dotted, f"must be an array of strings, got {value!r}")
@@ -298,7 +320,58 @@ def _pbx(raw: Any) -> tuple[PbxSettings, ...]:
     return tuple(out)
 
 
+def _shifts(key: str, raw: Any) -> tuple[Shift, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError(key, "must be an array of tables ([[auth.shifts]])")
+    out = []
+    for i, item in enumerate(raw):
+        dotted = f"{key}[{i}]"
+        shift = Shift(**_values(dotted, Shift, item, Shift()))
+        if (shift.user is None) == (shift.role is None):
+            raise ConfigError(dotted, "give exactly one of user or role")
+        if shift.role is not None and shift.role not in ALL_ROLES:
+            roles = ", ".join(sorted(ALL_ROLES))
+            raise ConfigError(f"{dotted}.role", f"unknown role {shift.role!r} (roles: {roles})")
+        bad = [d for d in shift.days if d not in DAYS]
+        if bad or not shift.days:
+            raise ConfigError(f"{dotted}.days", f"must be some of {', '.join(DAYS)}")
+        start, end = minute_of_day(shift.start), minute_of_day(shift.end)
+        if start is None or start == 24 * 60:
+            raise ConfigError(
+                f"{dotted}.start", f'required: "HH:MM" local time, got {shift.start!r}'
+            )
+        if end is None:
+            raise ConfigError(f"{dotted}.end", f'required: "HH:MM" local time, got {shift.end!r}')
+        if start == end % (24 * 60):
+            raise ConfigError(f"{dotted}.end", "must differ from start")
+        out.append(shift)
+    return tuple(out)
+
+
+def _validate_auth(a: AuthSettings) -> None:
+    for key, number, least in (
+        ("auth.max_failures", a.max_failures, 1),
+        ("auth.throttle_per_address_per_minute", a.throttle_per_address_per_minute, 1),
+    ):
+        if number < least:
+            raise ConfigError(key, f"must be >= {least}, got {number}")
+    if a.lockout_minutes <= 0:
+        raise ConfigError("auth.lockout_minutes", f"must be > 0, got {a.lockout_minutes}")
+    if a.shift_grace_minutes < 0:
+        raise ConfigError("auth.shift_grace_minutes", f"must be >= 0, got {a.shift_grace_minutes}")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: reached over the network
+
+
 _SECTIONS: dict[str, type] = {
+    "auth": AuthSettings,
     "web": WebSettings,
     "database": DatabaseSettings,
     "recordings": RecordingsSettings,
@@ -310,6 +383,7 @@ _SECTIONS: dict[str, type] = {
 
 
 def _validate(s: Settings) -> None:
+    _validate_auth(s.auth)
     if s.rings.cycle_seconds <= 0:
         raise ConfigError("rings.cycle_seconds", f"must be > 0, got {s.rings.cycle_seconds}")
     _on_ring_limit("rings.on_ring_limit", s.rings.on_ring_limit)
@@ -359,6 +433,10 @@ def parse_settings(raw: dict[str, Any], base_dir: Path | None = None) -> Setting
             raise ConfigError(name, f"unknown section (known: {known})")
         sections[name] = _section(name, _SECTIONS[name], value)
     settings = Settings(**sections, base_dir=base_dir or Path.cwd())
+    if settings.web.secure_cookies is None:
+        # Anything but loopback is reached over a network: the cookie needs HTTPS.
+        secure = not _loopback(settings.web.listen.host)
+        settings = replace(settings, web=replace(settings.web, secure_cookies=secure))
     _validate(settings)
     return settings
 

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.auth import service
+from callcenter.auth.guard import LoginGuard
 from callcenter.auth.model import ALL_ROLES, Principal, Role
 from callcenter.clock import Clock
-from callcenter.config import WebSettings
+from callcenter.config import AuthSettings, WebSettings
 from callcenter.errors import Forbidden, Invalid
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,9 +32,12 @@ class AuthDeps:
     web: WebSettings
     # Bearer tokens' last use, written in batches by the composition root's flusher.
     usage: service.TokenUsage
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
 
 AUTH = web.AppKey("auth", AuthDeps)
+# The login throttle and its rules: this app's own, built with its routes.
+LOGIN_RULES = web.AppKey("login_rules", service.LoginRules)
 
 SESSION_COOKIE = "cc_session"
 
@@ -50,7 +60,13 @@ async def principal(request: web.Request, roles: frozenset[Role]) -> Principal:
 async def json_body(request: web.Request) -> dict[str, Any]:
     if request.content_type != "application/json":
         raise Invalid("bad-content-type", "send application/json")
-    body = await request.json()
+    raw = await request.read()
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise Invalid("bad-json", "the request body is not valid UTF-8 JSON") from None
+    except RecursionError:
+        raise Invalid("bad-json", "the request body is nested too deeply") from None
     if not isinstance(body, dict):
         raise Invalid("bad-json", "the body must be a JSON object")
     return body
@@ -73,16 +89,39 @@ def me_json(user: Principal) -> dict[str, Any]:
     }
 
 
+def client_address(request: web.Request, trust_forwarded_for: bool) -> str:
+    """Who is asking: the peer, or behind a trusted proxy the address it appended to
+    X-Forwarded-For (the last entry; the ones before it are whatever the client claimed)."""
+    if trust_forwarded_for:
+        hops = [
+            hop.strip()
+            for value in request.headers.getall("X-Forwarded-For", [])
+            for hop in value.split(",")
+            if hop.strip()
+        ]
+        if hops:
+            return hops[-1][:64]
+    return request.remote or "unknown"
+
+
 async def login(request: web.Request) -> web.Response:
     deps = request.app[AUTH]
     body = await json_body(request)
+    name, password = _text(body, "name"), _text(body, "password")
     user, session = await service.login(
         deps.db(),
         deps.clock,
-        _text(body, "name"),
-        _text(body, "password"),
-        deps.web.session_hours,
+        request.app[LOGIN_RULES],
+        name,
+        password,
+        client_address(request, deps.auth.trust_forwarded_for),
     )
+    if deps.web.secure_cookies and not _over_https(request):
+        log.warning(
+            "the session cookie is Secure but this login came over plain HTTP: the browser "
+            "drops it (put HTTPS in front, or set web.secure_cookies = false) user=%s",
+            user.name,
+        )
     response = web.json_response(me_json(user))
     response.set_cookie(
         SESSION_COOKIE,
@@ -112,8 +151,30 @@ async def me(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+def _over_https(request: web.Request) -> bool:
+    return request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+
+
+def login_rules(deps: AuthDeps) -> service.LoginRules:
+    a = deps.auth
+    guard = LoginGuard(
+        deps.clock,
+        a.max_failures,
+        timedelta(minutes=a.lockout_minutes),
+        a.throttle_per_address_per_minute,
+    )
+    return service.LoginRules(
+        guard,
+        deps.web.session_hours,
+        ZoneInfo(deps.web.timezone),
+        a.shifts,
+        timedelta(minutes=a.shift_grace_minutes),
+    )
+
+
 def add_routes(app: web.Application, deps: AuthDeps) -> None:
     app[AUTH] = deps
+    app[LOGIN_RULES] = login_rules(deps)
     app.router.add_post("/api/login", login, name="login")
     app.router.add_post("/api/logout", logout, name="logout")
     app.router.add_get("/api/me", me, name="me")

@@ -7,24 +7,23 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callcenter.auth import store
+from callcenter.auth import passwords, store
+from callcenter.auth.guard import LoginGuard, TooManyAttempts
 from callcenter.auth.model import EXTENSION_RE, NAME_RE, Principal, Role
+from callcenter.auth.shifts import Shift, on_shift, shifts_of
 from callcenter.clock import Clock
 from callcenter.errors import Conflict, Invalid, NotFound, Unauthenticated
 
 log = logging.getLogger(__name__)
 
-_hasher = PasswordHasher()
-# Verifying against this when the user does not exist keeps the answer time the same, so
-# a login form does not tell which names exist.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
 MIN_PASSWORD = 8
 
 
@@ -70,7 +69,7 @@ async def add_user(
                 role=role_value.value,
                 extension=extension,
                 work_number=work_number,
-                password_hash=_hasher.hash(password),
+                password_hash=await passwords.hash_password(password),
                 language=language,
                 disabled=False,
                 created_at=clock.now(),
@@ -92,28 +91,155 @@ async def create_token(engine: AsyncEngine, clock: Clock, name: str) -> str:
     return token
 
 
+@dataclass(frozen=True, slots=True)
+class LoginRules:
+    """What a password login is checked against ([auth] and the web settings)."""
+
+    guard: LoginGuard
+    session_hours: float
+    timezone: ZoneInfo
+    shifts: tuple[Shift, ...] = ()
+    shift_grace: timedelta = timedelta(minutes=30)
+
+
 async def login(
-    engine: AsyncEngine, clock: Clock, name: str, password: str, hours: float
+    engine: AsyncEngine, clock: Clock, rules: LoginRules, name: str, password: str, address: str
 ) -> tuple[Principal, str]:
-    """Check the password; return the user and a new session id for the cookie."""
-    async with engine.begin() as conn:
-        found = await store.login_candidate(conn, name)
+    """Check the password (throttled, off the event loop), log and record the attempt, and
+    return the user and a new session id for the cookie."""
+    tried = name[:64]  # no user has a longer name; the log and the guard keep no more
+    try:
+        ticket = rules.guard.admit(tried, address)
+    except TooManyAttempts as exc:
+        await _refused(engine, clock, tried, address, exc)
+        raise
+    decided = False
+    try:
+        async with engine.connect() as conn:
+            found = await store.login_candidate(conn, name)
         try:
-            _hasher.verify(found[1] if found else _DUMMY_HASH, password)
-        except (VerificationError, InvalidHashError):
-            found = None
-        if found is None:
+            ok = await passwords.verify_password(found[1] if found else None, password)
+        except TooManyAttempts as exc:
+            await _refused(engine, clock, tried, address, exc)
+            raise
+        if found is None or not ok or found[2]:
+            reason = "unknown-user" if found is None else "bad-password" if not ok else "disabled"
+            locked_until = rules.guard.failed(ticket)
+            decided = True
+            await _failed(engine, clock, tried, address, reason, locked_until)
             raise Unauthenticated("bad-credentials", "wrong user name or password")
-        user, hashed = found
-        if _hasher.check_needs_rehash(hashed):
-            await store.update_password_hash(conn, user.id, _hasher.hash(password))
-        session = secrets.token_urlsafe(32)
-        now = clock.now()
+        rules.guard.succeeded(ticket)
+        decided = True
+        user, hashed, _ = found
+        return user, await _open_session(engine, clock, rules, user, hashed, password, address)
+    finally:
+        if not decided:
+            rules.guard.release(ticket)
+
+
+async def _open_session(
+    engine: AsyncEngine,
+    clock: Clock,
+    rules: LoginRules,
+    user: Principal,
+    hashed: str,
+    password: str,
+    address: str,
+) -> str:
+    new_hash = await passwords.hash_password(password) if passwords.needs_rehash(hashed) else None
+    now = clock.now()
+    local = now.astimezone(rules.timezone)
+    shifts = shifts_of(rules.shifts, user.name, user.role.value)
+    suspicious = bool(shifts) and not on_shift(shifts, local, rules.shift_grace)
+    session = secrets.token_urlsafe(32)
+    async with engine.begin() as conn:
+        if new_hash is not None:
+            await store.update_password_hash(conn, user.id, new_hash)
         await store.delete_expired_sessions(conn, now)
-        await store.insert_session(
-            conn, user.id, token_hash(session), now, now + timedelta(hours=hours)
+        expires = now + timedelta(hours=rules.session_hours)
+        await store.insert_session(conn, user.id, token_hash(session), now, expires)
+        await store.insert_auth_event(
+            conn,
+            **_event(now, "login", user.name, address=address, suspicious=suspicious),
+            detail=f"outside shift (local {local:%a %H:%M})" if suspicious else None,
         )
-    return user, session
+    if suspicious:
+        log.warning(
+            "login outside shift user=%s role=%s address=%s local=%s",
+            user.name,
+            user.role.value,
+            address,
+            f"{local:%a %H:%M}",
+        )
+    else:
+        log.info("login ok user=%s address=%s", user.name, address)
+    return session
+
+
+def _event(at: datetime, event: str, name: str, **values: Any) -> dict[str, Any]:
+    return {
+        "at": at,
+        "event": event,
+        "name": name,
+        "ok": values.pop("ok", True),
+        "suspicious": values.pop("suspicious", False),
+        **values,
+    }
+
+
+async def _record(engine: AsyncEngine, values: dict[str, Any]) -> None:
+    """An auth log row for a refused or failed login: its loss must not change the answer
+    (the log line is written either way)."""
+    try:
+        async with engine.begin() as conn:
+            await store.insert_auth_event(conn, **values)
+    except Exception as exc:
+        log.error(
+            "auth log row not written event=%s name=%r error=%s",
+            values["event"],
+            values["name"],
+            type(exc).__name__,
+        )
+
+
+async def _failed(
+    engine: AsyncEngine,
+    clock: Clock,
+    name: str,
+    address: str,
+    reason: str,
+    locked_until: datetime | None,
+) -> None:
+    now = clock.now()
+    log.info("login failed name=%r address=%s reason=%s", name, address, reason)
+    detail = None
+    if locked_until is not None:
+        detail = f"locked until {locked_until.isoformat(timespec='seconds')}"
+        log.warning("login locked name=%r address=%s until=%s", name, address, locked_until)
+    await _record(
+        engine, _event(now, "login", name, address=address, ok=False, reason=reason, detail=detail)
+    )
+
+
+async def _refused(
+    engine: AsyncEngine, clock: Clock, name: str, address: str, exc: TooManyAttempts
+) -> None:
+    """A login refused unchecked: the first of each lock or window is logged and recorded,
+    the rest are not (a flood of them must not become a flood of writes)."""
+    reason = exc.details["reason"]
+    if not exc.details["first"]:
+        return
+    retry = exc.details["retry_after"]
+    log.warning(
+        "login refused name=%r address=%s reason=%s retry_after=%d (further refusals until "
+        "then are not logged)",
+        name,
+        address,
+        reason,
+        retry,
+    )
+    values = _event(clock.now(), "login", name, address=address, ok=False, reason=reason)
+    await _record(engine, values | {"detail": f"retry after {retry} s; repeats not recorded"})
 
 
 async def logout(engine: AsyncEngine, session: str) -> None:
@@ -217,4 +343,4 @@ async def set_password(engine: AsyncEngine, name: str, password: str) -> None:
         user = await store.user_by_name(conn, name)
         if user is None:
             raise NotFound("no-such-user", f"no user named {name!r}", "name")
-        await store.update_password_hash(conn, user.id, _hasher.hash(password))
+        await store.update_password_hash(conn, user.id, await passwords.hash_password(password))

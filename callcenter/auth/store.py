@@ -45,6 +45,8 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # None: the token lasts until it is revoked.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class WebSession(Base):
@@ -57,9 +59,32 @@ class WebSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class AuthEvent(Base):
+    """The auth log: every login attempt, and every change to who may log in, for audit."""
+
+    __tablename__ = "auth_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    # login, password-changed, user-added, user-disabled, user-enabled, token-created,
+    # token-revoked
+    event: Mapped[str] = mapped_column(String(24))
+    # The user the event is about (for a login: the name tried, cut to 64 characters).
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    # The client's address for a login; None for a change made on the command line.
+    address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    # Why a login failed: unknown-user, bad-password, disabled, locked, throttled, busy.
+    reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # A login outside the user's shift (003).
+    suspicious: Mapped[bool] = mapped_column(Boolean, default=False)
+    detail: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
 users = cast(Table, User.__table__)
 api_tokens = cast(Table, ApiToken.__table__)
 web_sessions = cast(Table, WebSession.__table__)
+auth_log = cast(Table, AuthEvent.__table__)
 
 _PRINCIPAL_COLUMNS = (
     users.c.id,
@@ -93,16 +118,16 @@ async def user_by_name(conn: AsyncConnection, name: str) -> Principal | None:
     return _principal(row) if row else None
 
 
-async def login_candidate(conn: AsyncConnection, name: str) -> tuple[Principal, str] | None:
-    """The enabled user of that name and their password hash."""
+async def login_candidate(conn: AsyncConnection, name: str) -> tuple[Principal, str, bool] | None:
+    """The user of that name, their password hash, and whether they are disabled."""
     row = (
         await conn.execute(
-            select(*_PRINCIPAL_COLUMNS, users.c.password_hash).where(
-                users.c.name == name, users.c.disabled.is_(False)
+            select(*_PRINCIPAL_COLUMNS, users.c.password_hash, users.c.disabled).where(
+                users.c.name == name
             )
         )
     ).first()
-    return (_principal(row), row.password_hash) if row else None
+    return (_principal(row), row.password_hash, bool(row.disabled)) if row else None
 
 
 async def update_password_hash(conn: AsyncConnection, user_id: int, password_hash: str) -> None:
@@ -194,3 +219,7 @@ async def delete_session(conn: AsyncConnection, token_hash: str) -> None:
 
 async def delete_expired_sessions(conn: AsyncConnection, at: datetime) -> None:
     await conn.execute(delete(web_sessions).where(web_sessions.c.expires_at <= at))
+
+
+async def insert_auth_event(conn: AsyncConnection, **values: object) -> None:
+    await conn.execute(auth_log.insert().values(**values))

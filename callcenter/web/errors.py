@@ -10,6 +10,7 @@ from aiohttp import web
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from callcenter import errors
+from callcenter.auth.guard import TooManyAttempts
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +21,7 @@ _STATUS: dict[type[errors.DomainError], int] = {
     errors.Unauthenticated: 401,
     errors.Forbidden: 403,
     errors.Unavailable: 503,
+    TooManyAttempts: 429,
 }
 
 
@@ -37,7 +39,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except errors.DomainError as exc:
         status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
-        return error_response(status, exc.code, exc.message, exc.field)
+        response = error_response(status, exc.code, exc.message, exc.field)
+        if "retry_after" in exc.details:  # seconds, as RFC 9110 has it
+            response.headers["Retry-After"] = str(int(exc.details["retry_after"]))
+        return response
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
             raise
