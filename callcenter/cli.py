@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import os
 import sys
@@ -15,7 +16,7 @@ from callcenter import db
 from callcenter.auth import service as auth_service
 from callcenter.auth import store as auth_store
 from callcenter.auth.model import Role
-from callcenter.clock import SystemClock
+from callcenter.clock import SystemClock, iso_z
 from callcenter.config import ConfigError, Settings, load_settings
 from callcenter.errors import DomainError
 
@@ -58,15 +59,40 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--language", choices=["zh-CN", "en"])
     usub.add_parser("list", parents=[common], help="list users")
     passwd = usub.add_parser(
-        "passwd", parents=[common], help="set a new password (standard input, or generated)"
+        "passwd",
+        parents=[common],
+        help="set a new password (standard input, or generated); ends the user's sessions",
     )
     passwd.add_argument("name")
+    disable = usub.add_parser(
+        "disable", parents=[common], help="refuse the user's logins, sessions and tokens"
+    )
+    disable.add_argument("name")
+    enable = usub.add_parser("enable", parents=[common], help="let a disabled user in again")
+    enable.add_argument("name")
 
     token = sub.add_parser("token", parents=[common], help="API tokens")
     tsub = token.add_subparsers(dest="token_command", required=True)
     create = tsub.add_parser("create", parents=[common], help="print a new bearer token for NAME")
     create.add_argument("name")
+    create.add_argument(
+        "--expires-days", type=float, help="the token stops working after this many days"
+    )
+    tlist = tsub.add_parser(
+        "list", parents=[common], help="list tokens (id, user, created, last used, expires)"
+    )
+    tlist.add_argument("name", nargs="?", help="only this user's")
+    revoke = tsub.add_parser("revoke", parents=[common], help="revoke the token with this id")
+    revoke.add_argument("id", type=int)
     return p
+
+
+def _actor() -> str:
+    """Who made a change from the command line, for the auth log."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):
+        return "cli"
 
 
 def _password_from_stdin() -> tuple[str, bool]:
@@ -148,8 +174,17 @@ async def _user(settings: Settings, args: argparse.Namespace) -> int:
     async def work(engine: Any) -> int:
         if args.user_command == "list":
             async with engine.connect() as conn:
-                for u in await auth_store.list_users(conn):
-                    print(f"{u.name}\t{u.role.value}\t{u.extension or '-'}\t{u.work_number or '-'}")
+                for u, disabled in await auth_store.list_accounts(conn):
+                    line = f"{u.name}\t{u.role.value}\t{u.extension or '-'}\t{u.work_number or '-'}"
+                    print(line + ("\tdisabled" if disabled else ""))
+            return 0
+        if args.user_command in ("disable", "enable"):
+            disabled = args.user_command == "disable"
+            changed = await auth_service.set_disabled(
+                engine, clock, args.name, disabled, actor=_actor()
+            )
+            state = "disabled" if disabled else "enabled"
+            print(f"{args.name} {state}" if changed else f"{args.name} was already {state}")
             return 0
         if args.user_command == "add":
             clash = await _clash(engine, args)
@@ -167,11 +202,15 @@ async def _user(settings: Settings, args: argparse.Namespace) -> int:
                 extension=args.extension,
                 work_number=args.work_number,
                 language=args.language,
+                actor=_actor(),
             )
             print(f"added {user.name} ({user.role.value})")
         else:
-            await auth_service.set_password(engine, args.name, password)
-            print(f"password of {args.name} changed")
+            ended = await auth_service.set_password(
+                engine, clock, args.name, password, actor=_actor()
+            )
+            sessions = "1 session" if ended == 1 else f"{ended} sessions"
+            print(f"password of {args.name} changed; {sessions} ended")
         if generated:
             print(f"password: {password}  (shown once; store it now)")
         return 0
@@ -180,8 +219,24 @@ async def _user(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _token(settings: Settings, args: argparse.Namespace) -> int:
+    clock = SystemClock()
+
     async def work(engine: Any) -> int:
-        print(await auth_service.create_token(engine, SystemClock(), args.name))
+        if args.token_command == "create":
+            print(
+                await auth_service.create_token(
+                    engine, clock, args.name, args.expires_days, actor=_actor()
+                )
+            )
+        elif args.token_command == "list":
+            now = clock.now()
+            print("id\tuser\tcreated\tlast used\texpires\tstate")
+            for t in await auth_service.list_tokens(engine, args.name):
+                used, expires = iso_z(t.last_used_at) or "-", iso_z(t.expires_at) or "never"
+                print(f"{t.id}\t{t.user}\t{iso_z(t.created_at)}\t{used}\t{expires}\t{t.state(now)}")
+        else:
+            token = await auth_service.revoke_token(engine, clock, args.id, actor=_actor())
+            print(f"token {token.id} of {token.user} revoked")
         return 0
 
     return await _with_engine(settings, work)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callcenter.auth import login as logins
 from callcenter.auth import service
 from callcenter.auth.guard import LoginGuard
 from callcenter.auth.model import ALL_ROLES, Principal, Role
@@ -37,7 +38,7 @@ class AuthDeps:
 
 AUTH = web.AppKey("auth", AuthDeps)
 # The login throttle and its rules: this app's own, built with its routes.
-LOGIN_RULES = web.AppKey("login_rules", service.LoginRules)
+LOGIN_RULES = web.AppKey("login_rules", logins.LoginRules)
 
 SESSION_COOKIE = "cc_session"
 
@@ -108,7 +109,7 @@ async def login(request: web.Request) -> web.Response:
     deps = request.app[AUTH]
     body = await json_body(request)
     name, password = _text(body, "name"), _text(body, "password")
-    user, session = await service.login(
+    user, session = await logins.login(
         deps.db(),
         deps.clock,
         request.app[LOGIN_RULES],
@@ -155,7 +156,7 @@ def _over_https(request: web.Request) -> bool:
     return request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
 
 
-def login_rules(deps: AuthDeps) -> service.LoginRules:
+def login_rules(deps: AuthDeps) -> logins.LoginRules:
     a = deps.auth
     guard = LoginGuard(
         deps.clock,
@@ -163,7 +164,7 @@ def login_rules(deps: AuthDeps) -> service.LoginRules:
         timedelta(minutes=a.lockout_minutes),
         a.throttle_per_address_per_minute,
     )
-    return service.LoginRules(
+    return logins.LoginRules(
         guard,
         deps.web.session_hours,
         ZoneInfo(deps.web.timezone),

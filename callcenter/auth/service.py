@@ -1,4 +1,5 @@
-"""Accounts: add users, issue API tokens, log browsers in, and tell who a request is."""
+"""Accounts: add users, change who may log in (passwords, disabling, API tokens: each
+change logged and kept in the auth log), and tell who a request is."""
 
 from __future__ import annotations
 
@@ -10,16 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.auth import passwords, store
-from callcenter.auth.guard import LoginGuard, TooManyAttempts
 from callcenter.auth.model import EXTENSION_RE, NAME_RE, Principal, Role
-from callcenter.auth.shifts import Shift, on_shift, shifts_of
-from callcenter.clock import Clock
+from callcenter.clock import Clock, iso_z
 from callcenter.errors import Conflict, Invalid, NotFound, Unauthenticated
 
 log = logging.getLogger(__name__)
@@ -36,6 +34,33 @@ def generate_password() -> str:
     return secrets.token_urlsafe(12)
 
 
+def auth_event(at: datetime, event: str, name: str, **values: Any) -> dict[str, Any]:
+    """An auth log row: a login (ok or not), or a change to who may log in."""
+    return {
+        "at": at,
+        "event": event,
+        "name": name,
+        "ok": values.pop("ok", True),
+        "suspicious": values.pop("suspicious", False),
+        **values,
+    }
+
+
+async def record_event(engine: AsyncEngine, values: dict[str, Any]) -> None:
+    """Keep an auth log row on its own, for a refused or failed login: its loss must not
+    change the answer (the log line is written either way)."""
+    try:
+        async with engine.begin() as conn:
+            await store.insert_auth_event(conn, **values)
+    except Exception as exc:
+        log.error(
+            "auth log row not written event=%s name=%r error=%s",
+            values["event"],
+            values["name"],
+            type(exc).__name__,
+        )
+
+
 async def add_user(
     engine: AsyncEngine,
     clock: Clock,
@@ -45,6 +70,7 @@ async def add_user(
     extension: str | None = None,
     work_number: str | None = None,
     language: str | None = None,
+    actor: str | None = None,
 ) -> Principal:
     if not NAME_RE.match(name):
         raise Invalid("bad-name", "name: 1-64 letters, digits, Chinese characters, . _ -", "name")
@@ -61,6 +87,8 @@ async def add_user(
         )
     if language is not None and language not in ("zh-CN", "en"):
         raise Invalid("bad-language", "language must be zh-CN or en", "language")
+    password_hash = await passwords.hash_password(password)
+    now = clock.now()
     try:
         async with engine.begin() as conn:
             user_id = await store.insert_user(
@@ -69,177 +97,152 @@ async def add_user(
                 role=role_value.value,
                 extension=extension,
                 work_number=work_number,
-                password_hash=await passwords.hash_password(password),
+                password_hash=password_hash,
                 language=language,
                 disabled=False,
-                created_at=clock.now(),
+                created_at=now,
+            )
+            detail = f"role={role_value.value} by={actor}" if actor else f"role={role_value.value}"
+            await store.insert_auth_event(
+                conn, **auth_event(now, "user-added", name, detail=detail)
             )
     except IntegrityError:
         raise Conflict(
             "user-exists", f"a user named {name!r} or with extension {extension!r} exists", "name"
         ) from None
+    log.info("user added user=%s role=%s by=%s", name, role_value.value, actor or "-")
     return Principal(user_id, name, role_value, extension, work_number, language)
 
 
-async def create_token(engine: AsyncEngine, clock: Clock, name: str) -> str:
+def _by(actor: str | None, detail: str = "") -> str | None:
+    """The auth log's detail: what changed, and who changed it (the command line's user)."""
+    parts = [p for p in (detail, f"by={actor}" if actor else "") if p]
+    return "; ".join(parts) or None
+
+
+async def _account(conn: Any, name: str) -> tuple[Principal, bool]:
+    found = await store.account(conn, name)
+    if found is None:
+        raise NotFound("no-such-user", f"no user named {name!r}", "name")
+    return found
+
+
+async def create_token(
+    engine: AsyncEngine,
+    clock: Clock,
+    name: str,
+    expires_days: float | None = None,
+    actor: str | None = None,
+) -> str:
+    """A new bearer token for `name` (shown once: only its hash is stored)."""
+    if expires_days is not None and not expires_days > 0:
+        raise Invalid("bad-expiry", "expires-days must be > 0", "expires_days")
     token = "cc_" + secrets.token_urlsafe(32)
+    now = clock.now()
+    expires = now + timedelta(days=expires_days) if expires_days is not None else None
     async with engine.begin() as conn:
-        user = await store.user_by_name(conn, name)
-        if user is None:
-            raise NotFound("no-such-user", f"no user named {name!r}", "name")
-        await store.insert_token(conn, user.id, token_hash(token), clock.now())
+        user, _ = await _account(conn, name)
+        token_id = await store.insert_token(conn, user.id, token_hash(token), now, expires)
+        detail = _by(actor, f"id={token_id} expires={iso_z(expires) or 'never'}")
+        await store.insert_auth_event(conn, **auth_event(now, "token-created", name, detail=detail))
+    log.info(
+        "token created id=%d user=%s expires=%s by=%s",
+        token_id,
+        name,
+        iso_z(expires) or "never",
+        actor or "-",
+    )
     return token
 
 
 @dataclass(frozen=True, slots=True)
-class LoginRules:
-    """What a password login is checked against ([auth] and the web settings)."""
+class TokenInfo:
+    """An API token as `token list` shows it: never the token itself."""
 
-    guard: LoginGuard
-    session_hours: float
-    timezone: ZoneInfo
-    shifts: tuple[Shift, ...] = ()
-    shift_grace: timedelta = timedelta(minutes=30)
+    id: int
+    user: str
+    created_at: datetime
+    last_used_at: datetime | None  # written in batches: up to a flush interval behind
+    expires_at: datetime | None
+    user_disabled: bool
 
-
-async def login(
-    engine: AsyncEngine, clock: Clock, rules: LoginRules, name: str, password: str, address: str
-) -> tuple[Principal, str]:
-    """Check the password (throttled, off the event loop), log and record the attempt, and
-    return the user and a new session id for the cookie."""
-    tried = name[:64]  # no user has a longer name; the log and the guard keep no more
-    try:
-        ticket = rules.guard.admit(tried, address)
-    except TooManyAttempts as exc:
-        await _refused(engine, clock, tried, address, exc)
-        raise
-    decided = False
-    try:
-        async with engine.connect() as conn:
-            found = await store.login_candidate(conn, name)
-        try:
-            ok = await passwords.verify_password(found[1] if found else None, password)
-        except TooManyAttempts as exc:
-            await _refused(engine, clock, tried, address, exc)
-            raise
-        if found is None or not ok or found[2]:
-            reason = "unknown-user" if found is None else "bad-password" if not ok else "disabled"
-            locked_until = rules.guard.failed(ticket)
-            decided = True
-            await _failed(engine, clock, tried, address, reason, locked_until)
-            raise Unauthenticated("bad-credentials", "wrong user name or password")
-        rules.guard.succeeded(ticket)
-        decided = True
-        user, hashed, _ = found
-        return user, await _open_session(engine, clock, rules, user, hashed, password, address)
-    finally:
-        if not decided:
-            rules.guard.release(ticket)
+    def state(self, now: datetime) -> str:
+        if self.user_disabled:
+            return "user-disabled"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"
 
 
-async def _open_session(
-    engine: AsyncEngine,
-    clock: Clock,
-    rules: LoginRules,
-    user: Principal,
-    hashed: str,
-    password: str,
-    address: str,
-) -> str:
-    new_hash = await passwords.hash_password(password) if passwords.needs_rehash(hashed) else None
+async def list_tokens(engine: AsyncEngine, name: str | None = None) -> list[TokenInfo]:
+    async with engine.connect() as conn:
+        if name is not None:
+            await _account(conn, name)
+        return [TokenInfo(*row) for row in await store.tokens(conn, name)]
+
+
+async def revoke_token(
+    engine: AsyncEngine, clock: Clock, token_id: int, actor: str | None = None
+) -> TokenInfo:
     now = clock.now()
-    local = now.astimezone(rules.timezone)
-    shifts = shifts_of(rules.shifts, user.name, user.role.value)
-    suspicious = bool(shifts) and not on_shift(shifts, local, rules.shift_grace)
-    session = secrets.token_urlsafe(32)
     async with engine.begin() as conn:
-        if new_hash is not None:
-            await store.update_password_hash(conn, user.id, new_hash)
-        await store.delete_expired_sessions(conn, now)
-        expires = now + timedelta(hours=rules.session_hours)
-        await store.insert_session(conn, user.id, token_hash(session), now, expires)
+        found = [t for t in await store.tokens(conn, token_id=token_id)]
+        if not found:
+            raise NotFound("no-such-token", f"no token with id {token_id}", "id")
+        token = TokenInfo(*found[0])
+        await store.delete_token(conn, token_id)
+        detail = _by(actor, f"id={token_id}")
         await store.insert_auth_event(
-            conn,
-            **_event(now, "login", user.name, address=address, suspicious=suspicious),
-            detail=f"outside shift (local {local:%a %H:%M})" if suspicious else None,
+            conn, **auth_event(now, "token-revoked", token.user, detail=detail)
         )
-    if suspicious:
-        log.warning(
-            "login outside shift user=%s role=%s address=%s local=%s",
-            user.name,
-            user.role.value,
-            address,
-            f"{local:%a %H:%M}",
+    log.info("token revoked id=%d user=%s by=%s", token_id, token.user, actor or "-")
+    return token
+
+
+async def set_password(
+    engine: AsyncEngine, clock: Clock, name: str, password: str, actor: str | None = None
+) -> int:
+    """Change the password and end the user's sessions (their browsers log in again); API
+    tokens stay (revoke them with revoke_token). Returns how many sessions were ended."""
+    if len(password) < MIN_PASSWORD:
+        raise Invalid(
+            "weak-password", f"password must be at least {MIN_PASSWORD} characters", "password"
         )
-    else:
-        log.info("login ok user=%s address=%s", user.name, address)
-    return session
-
-
-def _event(at: datetime, event: str, name: str, **values: Any) -> dict[str, Any]:
-    return {
-        "at": at,
-        "event": event,
-        "name": name,
-        "ok": values.pop("ok", True),
-        "suspicious": values.pop("suspicious", False),
-        **values,
-    }
-
-
-async def _record(engine: AsyncEngine, values: dict[str, Any]) -> None:
-    """An auth log row for a refused or failed login: its loss must not change the answer
-    (the log line is written either way)."""
-    try:
-        async with engine.begin() as conn:
-            await store.insert_auth_event(conn, **values)
-    except Exception as exc:
-        log.error(
-            "auth log row not written event=%s name=%r error=%s",
-            values["event"],
-            values["name"],
-            type(exc).__name__,
-        )
-
-
-async def _failed(
-    engine: AsyncEngine,
-    clock: Clock,
-    name: str,
-    address: str,
-    reason: str,
-    locked_until: datetime | None,
-) -> None:
+    hashed = await passwords.hash_password(password)
     now = clock.now()
-    log.info("login failed name=%r address=%s reason=%s", name, address, reason)
-    detail = None
-    if locked_until is not None:
-        detail = f"locked until {locked_until.isoformat(timespec='seconds')}"
-        log.warning("login locked name=%r address=%s until=%s", name, address, locked_until)
-    await _record(
-        engine, _event(now, "login", name, address=address, ok=False, reason=reason, detail=detail)
-    )
+    async with engine.begin() as conn:
+        user, _ = await _account(conn, name)
+        await store.update_password_hash(conn, user.id, hashed)
+        ended = await store.delete_user_sessions(conn, user.id)
+        detail = _by(actor, f"sessions ended={ended}")
+        await store.insert_auth_event(
+            conn, **auth_event(now, "password-changed", name, detail=detail)
+        )
+    log.info("password changed user=%s sessions_ended=%d by=%s", name, ended, actor or "-")
+    return ended
 
 
-async def _refused(
-    engine: AsyncEngine, clock: Clock, name: str, address: str, exc: TooManyAttempts
-) -> None:
-    """A login refused unchecked: the first of each lock or window is logged and recorded,
-    the rest are not (a flood of them must not become a flood of writes)."""
-    reason = exc.details["reason"]
-    if not exc.details["first"]:
-        return
-    retry = exc.details["retry_after"]
-    log.warning(
-        "login refused name=%r address=%s reason=%s retry_after=%d (further refusals until "
-        "then are not logged)",
-        name,
-        address,
-        reason,
-        retry,
-    )
-    values = _event(clock.now(), "login", name, address=address, ok=False, reason=reason)
-    await _record(engine, values | {"detail": f"retry after {retry} s; repeats not recorded"})
+async def set_disabled(
+    engine: AsyncEngine, clock: Clock, name: str, disabled: bool, actor: str | None = None
+) -> bool:
+    """Disable (or enable again) a user. A disabled user's sessions are ended and their API
+    tokens refused from the next request on; enabling brings the tokens back, not the
+    sessions. Returns whether anything changed."""
+    now = clock.now()
+    event = "user-disabled" if disabled else "user-enabled"
+    async with engine.begin() as conn:
+        user, was_disabled = await _account(conn, name)
+        if was_disabled == disabled:
+            return False
+        await store.set_user_disabled(conn, user.id, disabled)
+        ended = await store.delete_user_sessions(conn, user.id) if disabled else 0
+        detail = _by(actor, f"sessions ended={ended}" if disabled else "")
+        await store.insert_auth_event(conn, **auth_event(now, event, name, detail=detail))
+    if disabled:
+        log.info("user disabled user=%s sessions_ended=%d by=%s", name, ended, actor or "-")
+    else:
+        log.info("user enabled user=%s by=%s", name, actor or "-")
+    return True
 
 
 async def logout(engine: AsyncEngine, session: str) -> None:
@@ -332,15 +335,3 @@ async def run_last_used_flusher(
                 type(exc).__name__,
             )
         raise
-
-
-async def set_password(engine: AsyncEngine, name: str, password: str) -> None:
-    if len(password) < MIN_PASSWORD:
-        raise Invalid(
-            "weak-password", f"password must be at least {MIN_PASSWORD} characters", "password"
-        )
-    async with engine.begin() as conn:
-        user = await store.user_by_name(conn, name)
-        if user is None:
-            raise NotFound("no-such-user", f"no user named {name!r}", "name")
-        await store.update_password_hash(conn, user.id, await passwords.hash_password(password))

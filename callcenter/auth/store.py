@@ -13,6 +13,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     delete,
+    or_,
     select,
     update,
 )
@@ -157,22 +158,83 @@ async def extensions(conn: AsyncConnection) -> dict[str, tuple[int, str]]:
     return {r.extension: (r.id, r.name) for r in rows}
 
 
-async def insert_token(conn: AsyncConnection, user_id: int, token_hash: str, at: datetime) -> None:
-    await conn.execute(
-        api_tokens.insert().values(user_id=user_id, token_hash=token_hash, created_at=at)
+async def account(conn: AsyncConnection, name: str) -> tuple[Principal, bool] | None:
+    """The user of that name and whether they are disabled."""
+    stmt = select(*_PRINCIPAL_COLUMNS, users.c.disabled).where(users.c.name == name)
+    row = (await conn.execute(stmt)).first()
+    return (_principal(row), bool(row.disabled)) if row else None
+
+
+async def list_accounts(conn: AsyncConnection) -> list[tuple[Principal, bool]]:
+    """Every user, and whether they are disabled, by name."""
+    stmt = select(*_PRINCIPAL_COLUMNS, users.c.disabled).order_by(users.c.name)
+    return [(_principal(r), bool(r.disabled)) for r in await conn.execute(stmt)]
+
+
+async def set_user_disabled(conn: AsyncConnection, user_id: int, disabled: bool) -> None:
+    await conn.execute(update(users).where(users.c.id == user_id).values(disabled=disabled))
+
+
+async def insert_token(
+    conn: AsyncConnection,
+    user_id: int,
+    token_hash: str,
+    at: datetime,
+    expires: datetime | None = None,
+) -> int:
+    result = await conn.execute(
+        api_tokens.insert()
+        .values(user_id=user_id, token_hash=token_hash, created_at=at, expires_at=expires)
+        .returning(api_tokens.c.id)
     )
+    return int(result.scalar_one())
+
+
+async def tokens(
+    conn: AsyncConnection, name: str | None = None, token_id: int | None = None
+) -> list[tuple[int, str, datetime, datetime | None, datetime | None, bool]]:
+    """(id, user name, created, last used, expires, user disabled) of every token, or of a
+    user's, or the one with that id; never the hash."""
+    stmt = (
+        select(
+            api_tokens.c.id,
+            users.c.name,
+            api_tokens.c.created_at,
+            api_tokens.c.last_used_at,
+            api_tokens.c.expires_at,
+            users.c.disabled,
+        )
+        .join(users, users.c.id == api_tokens.c.user_id)
+        .order_by(api_tokens.c.id)
+    )
+    if name is not None:
+        stmt = stmt.where(users.c.name == name)
+    if token_id is not None:
+        stmt = stmt.where(api_tokens.c.id == token_id)
+    return [
+        (r.id, r.name, r.created_at, r.last_used_at, r.expires_at, bool(r.disabled))
+        for r in await conn.execute(stmt)
+    ]
+
+
+async def delete_token(conn: AsyncConnection, token_id: int) -> None:
+    await conn.execute(delete(api_tokens).where(api_tokens.c.id == token_id))
 
 
 async def user_by_token(
     conn: AsyncConnection, token_hash: str, at: datetime
 ) -> tuple[Principal, int] | None:
-    """The enabled user a token belongs to, and the token's id. Only reads: its last use is
-    written later, in batches (update_tokens_last_used)."""
+    """The enabled user an unexpired token belongs to, and the token's id. Only reads: its
+    last use is written later, in batches (update_tokens_last_used)."""
     row = (
         await conn.execute(
             select(*_PRINCIPAL_COLUMNS, api_tokens.c.id.label("token_id"))
             .join(api_tokens, api_tokens.c.user_id == users.c.id)
-            .where(api_tokens.c.token_hash == token_hash, users.c.disabled.is_(False))
+            .where(
+                api_tokens.c.token_hash == token_hash,
+                users.c.disabled.is_(False),
+                or_(api_tokens.c.expires_at.is_(None), api_tokens.c.expires_at > at),
+            )
         )
     ).first()
     return (_principal(row), row.token_id) if row else None
@@ -215,6 +277,12 @@ async def user_by_session(conn: AsyncConnection, token_hash: str, at: datetime) 
 
 async def delete_session(conn: AsyncConnection, token_hash: str) -> None:
     await conn.execute(delete(web_sessions).where(web_sessions.c.token_hash == token_hash))
+
+
+async def delete_user_sessions(conn: AsyncConnection, user_id: int) -> int:
+    """End every browser session of the user; how many there were."""
+    result = await conn.execute(delete(web_sessions).where(web_sessions.c.user_id == user_id))
+    return int(result.rowcount)
 
 
 async def delete_expired_sessions(conn: AsyncConnection, at: datetime) -> None:

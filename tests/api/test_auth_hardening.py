@@ -88,8 +88,11 @@ async def login(hotline: Hotline, name: str, password: str, **headers: str) -> C
 
 
 async def auth_log(hotline: Hotline) -> list[Any]:
+    """The logins in the auth log, oldest first."""
+    log = store.auth_log
     async with hotline.svc.db().connect() as conn:
-        return list(await conn.execute(select(store.auth_log).order_by(store.auth_log.c.id)))
+        stmt = select(log).where(log.c.event == "login").order_by(log.c.id)
+        return list(await conn.execute(stmt))
 
 
 def one_verify_seconds() -> float:

@@ -134,3 +134,81 @@ def test_a_failing_db_upgrade_shows_what_alembic_said(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "Can't locate revision identified by 'ffff'" in result.stderr
     assert "INFO alembic.runtime.migration" in result.stderr  # its narration, to debug with
+
+
+def auth_log(workdir: Path) -> list[tuple[str, str, str | None]]:
+    with sqlite3.connect(workdir / "cc.sqlite3") as conn:
+        rows = conn.execute("SELECT event, name, detail FROM auth_log ORDER BY id").fetchall()
+    return [tuple(r) for r in rows]
+
+
+def test_tokens_are_listed_without_their_secret_and_revoked_by_id(workdir: Path) -> None:
+    cc = ("--config", "cc.toml")
+    run(workdir, *cc, "db", "upgrade")
+    run(workdir, *cc, "user", "add", "lead", "--role", "team_lead")
+    run(workdir, *cc, "user", "add", "boss", "--role", "supervisor")
+    created = run(workdir, *cc, "token", "create", "lead", "--expires-days", "30")
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    assert token.startswith("cc_")
+    assert "token created id=1 user=lead expires=" in created.stderr
+    run(workdir, *cc, "token", "create", "boss")
+    listing = run(workdir, *cc, "token", "list")
+    assert listing.returncode == 0, listing.stderr
+    header, first, second = listing.stdout.splitlines()
+    assert header.split("\t") == ["id", "user", "created", "last used", "expires", "state"]
+    assert first.split("\t")[:2] == ["1", "lead"] and first.endswith("\tactive")
+    assert first.split("\t")[3] == "-" and first.split("\t")[4].endswith("Z")
+    assert second.split("\t")[:2] == ["2", "boss"] and second.split("\t")[4] == "never"
+    only_lead = run(workdir, *cc, "token", "list", "lead").stdout.splitlines()
+    assert [line.split("\t")[0] for line in only_lead[1:]] == ["1"]
+    revoked = run(workdir, *cc, "token", "revoke", "1")
+    assert revoked.returncode == 0, revoked.stderr
+    assert "token revoked id=1 user=lead" in revoked.stderr
+    rows = run(workdir, *cc, "token", "list").stdout.splitlines()[1:]
+    assert [line.split("\t")[0] for line in rows] == ["2"]
+    again = run(workdir, *cc, "token", "revoke", "1")
+    assert again.returncode == 1 and "no token with id 1" in again.stderr
+    everything = listing.stdout + listing.stderr + revoked.stdout + revoked.stderr
+    assert token not in everything and token not in str(auth_log(workdir))
+    assert [e for e, _, _ in auth_log(workdir)][-1] == "token-revoked"
+
+
+def test_a_user_is_disabled_and_enabled_and_each_change_is_logged(workdir: Path) -> None:
+    cc = ("--config", "cc.toml")
+    run(workdir, *cc, "db", "upgrade")
+    run(workdir, *cc, "user", "add", "li.na", "--role", "agent", "--extension", "2001")
+    disabled = run(workdir, *cc, "user", "disable", "li.na")
+    assert disabled.returncode == 0, disabled.stderr
+    assert "user disabled user=li.na sessions_ended=0" in disabled.stderr
+    assert "li.na\tagent\t2001\t-\tdisabled" in run(workdir, *cc, "user", "list").stdout
+    enabled = run(workdir, *cc, "user", "enable", "li.na")
+    assert enabled.returncode == 0 and "user enabled user=li.na" in enabled.stderr
+    assert "disabled" not in run(workdir, *cc, "user", "list").stdout
+    missing = run(workdir, *cc, "user", "disable", "nobody")
+    assert missing.returncode == 1 and "no user named 'nobody'" in missing.stderr
+    events = [(e, n) for e, n, _ in auth_log(workdir)]
+    assert events == [
+        ("user-added", "li.na"),
+        ("user-disabled", "li.na"),
+        ("user-enabled", "li.na"),
+    ]
+    assert all("by=cli:" in (d or "") for _, _, d in auth_log(workdir))
+
+
+def test_passwd_ends_the_users_sessions(workdir: Path) -> None:
+    cc = ("--config", "cc.toml")
+    run(workdir, *cc, "db", "upgrade")
+    run(workdir, *cc, "user", "add", "lead", "--role", "team_lead")
+    with sqlite3.connect(workdir / "cc.sqlite3") as conn:
+        conn.execute(
+            "INSERT INTO web_sessions (user_id, token_hash, created_at, expires_at) "
+            "VALUES (1, 'x', '2026-01-01 00:00:00', '2999-01-01 00:00:00')"
+        )
+    changed = run(workdir, *cc, "user", "passwd", "lead", stdin="another long password\n")
+    assert changed.returncode == 0, changed.stderr
+    assert "password of lead changed; 1 session ended" in changed.stdout
+    assert "another long password" not in changed.stdout + changed.stderr
+    with sqlite3.connect(workdir / "cc.sqlite3") as conn:
+        assert conn.execute("SELECT count(*) FROM web_sessions").fetchone() == (0,)
+    assert auth_log(workdir)[-1][0] == "password-changed"
