@@ -235,7 +235,7 @@ def test_compressed_payload_inflating_past_the_limit_is_refused() -> None:
     bomb = zlib.compress(bytes(MAX_PAYLOAD + 1), 9)
     with pytest.raises(HepError) as caught:
         decode_hep(_datagram(_chunk(0x10, bomb)))
-    assert caught.value.kind == "bad-compressed-payload"
+    assert caught.value.kind == "payload-too-large"
 
 
 def test_gzip_framed_compressed_payload_inflates() -> None:
@@ -329,6 +329,23 @@ def test_chunk_order_does_not_change_the_packet(packet: HepPacket, data: st.Data
     # Agents order chunks differently; the fast path and the general walk must agree.
     chunks = data.draw(st.permutations(_split_chunks(encode_hep(packet))))
     assert decode_hep(_datagram(*chunks)) == packet
+
+
+@given(packets, st.booleans(), st.binary(min_size=1, max_size=32), st.data())
+def test_with_an_auth_key_only_that_key_decodes(
+    packet: HepPacket, compress: bool, key: bytes, data: st.DataObject
+) -> None:
+    # Any order of chunks: the fast path and the general walk both check the key.
+    if packet.auth_key and data.draw(st.booleans()):
+        key = packet.auth_key
+    chunks = data.draw(st.permutations(_split_chunks(encode_hep(packet, compress=compress))))
+    raw = _datagram(*chunks)
+    if packet.auth_key == key:
+        assert decode_hep(raw, auth_key=key) == packet
+    else:
+        with pytest.raises(HepError) as caught:
+            decode_hep(raw, auth_key=key)
+        assert caught.value.kind == "auth-key"
 
 
 @given(st.binary(max_size=200))

@@ -1,10 +1,17 @@
 """HEP3 (EEP v3) datagrams to and from `HepPacket`: pure bytes in, bytes out, no I/O.
 
 Every malformed input raises `HepError` with a stable `kind`, which the listener counts.
+
+Anyone can send a datagram to the HEP port, so the work one may cost is bounded before it
+is trusted: at most `MAX_DATAGRAM` bytes and `MAX_CHUNKS` chunks are walked, the auth key is
+checked (`decode_hep(data, auth_key=...)`) before anything costlier than that walk (no
+inflation, no address formatting), and a compressed payload is inflated once, to at most
+`MAX_PAYLOAD` bytes.
 """
 
 from __future__ import annotations
 
+import hmac
 import socket
 import struct
 import zlib
@@ -88,8 +95,14 @@ _FIXED_SIZE = {
     _CAPTURE_ID: 4,
 }
 
-# A HEP datagram holds at most 64 KiB; an inflated payload past 1 MiB is a zip bomb.
-MAX_PAYLOAD = 1 << 20
+# A SIP message is at most 64 KiB (what a UDP datagram and Kamailio's buffer hold): a
+# compressed payload inflating past that is refused ("payload-too-large"), unread.
+MAX_PAYLOAD = 1 << 16
+# A HEP3 header counts its length in a u16: a longer datagram is refused ("too-long").
+MAX_DATAGRAM = 0xFFFF
+# Agents send 12 to 20 chunks (heplify adds tags and vendor chunks); 10,000 empty ones fit
+# a datagram and would cost milliseconds to walk ("too-many-chunks").
+MAX_CHUNKS = 64
 
 _HEADER = struct.Struct("!4sH")
 _CHUNK = struct.Struct("!HHH")
@@ -98,9 +111,11 @@ _U32 = struct.Struct("!I")
 _MAGIC = b"HEP3"
 _CHUNK_HEAD = 6
 _HEADER_SIZE = 6
-_MAX_DATAGRAM = 0xFFFF
+_MAX_DATAGRAM = MAX_DATAGRAM
 
 _VALUE_CODE = {1: "B", 2: "H", 4: "I", 16: "16s"}
+# The chunks the fast path may walk after its ten fixed ones.
+_VARIABLE_CHUNKS = range(MAX_CHUNKS - 10)
 # The order HepPacket wants its first ten fields in, and the order most agents send.
 _STANDARD_FIELDS: tuple[int, ...] = (
     *(_FAMILY, _IP_PROTO, _SRC_IP4, _DST_IP4, _SRC_PORT, _DST_PORT),
@@ -196,14 +211,22 @@ def _inflate(value: bytes) -> bytes:
     # wbits 32+15 accepts both zlib and gzip framing: agents differ in which they send.
     inflater = zlib.decompressobj(47)
     try:
-        out = inflater.decompress(value, MAX_PAYLOAD)
+        # One byte past the limit tells "exactly MAX_PAYLOAD" from "more left".
+        out = inflater.decompress(value, MAX_PAYLOAD + 1)
     except zlib.error as exc:
         raise HepError("bad-compressed-payload", str(exc)) from None
-    if inflater.unconsumed_tail:
-        raise HepError("bad-compressed-payload", f"inflates past {MAX_PAYLOAD} bytes")
+    if len(out) > MAX_PAYLOAD:
+        raise HepError("payload-too-large", f"inflates past {MAX_PAYLOAD} bytes")
     if not inflater.eof:
         raise HepError("bad-compressed-payload", "deflate stream ends early")
     return out
+
+
+_same_key = hmac.compare_digest  # in constant time
+
+
+def _bad_key() -> HepError:
+    return HepError("auth-key", "missing or wrong auth key (chunk 0x000e)")
 
 
 def _not_hep(data: bytes) -> HepError:
@@ -215,13 +238,17 @@ def _not_hep(data: bytes) -> HepError:
     return HepError("not-hep", "datagram does not start with 'HEP3'")
 
 
-def decode_hep(data: bytes) -> HepPacket:
-    """Decode one HEP3 datagram; raise `HepError` for anything malformed."""
+def decode_hep(data: bytes, auth_key: bytes | None = None) -> HepPacket:
+    """Decode one HEP3 datagram; raise `HepError` for anything malformed, and, when
+    `auth_key` is given, for a datagram without that key ("auth-key"), before its payload
+    is inflated or its addresses formatted."""
     size = len(data)
     if size < _HEADER_SIZE or data[:4] != _MAGIC:
         if size >= 4 and data[:4] == _MAGIC:
             raise HepError("truncated", f"{size} bytes is shorter than the HEP3 header")
         raise _not_hep(data)
+    if size > _MAX_DATAGRAM:
+        raise HepError("too-long", f"{size} bytes exceed the {_MAX_DATAGRAM} of a datagram")
     total = _U16.unpack_from(data, 4)[0]
     if total > size:
         raise HepError("truncated", f"header says {total} bytes, datagram has {size}")
@@ -235,12 +262,14 @@ def decode_hep(data: bytes) -> HepPacket:
         if layout.pick is not None:
             values = layout.pick(values)
         family, ip_proto, src, dst, sport, dport, ts_sec, ts_usec, ptype, capture_id = values
-        auth_key: bytes | None = None
+        key: bytes | None = None
         correlation_id: bytes | None = None
         payload: bytes | None = None
         unpack_chunk = _CHUNK.unpack_from
         pos = layout.end
-        while pos < total:
+        for _ in _VARIABLE_CHUNKS:
+            if pos >= total:
+                break
             if pos + _CHUNK_HEAD > total:
                 raise HepError("bad-chunk-length", f"{total - pos} stray bytes at offset {pos}")
             vendor, ctype, clen = unpack_chunk(data, pos)
@@ -253,11 +282,16 @@ def decode_hep(data: bytes) -> HepPacket:
                 elif ctype == _CORRELATION_ID:
                     correlation_id = data[pos + _CHUNK_HEAD : end]
                 elif ctype == _AUTH_KEY:
-                    auth_key = data[pos + _CHUNK_HEAD : end]
+                    key = data[pos + _CHUNK_HEAD : end]
                 elif ctype == _PAYLOAD_ZIP or ctype in _FIXED_SIZE:
                     # A compressed payload, or a fixed chunk sent twice: the general walk.
-                    return _decode_chunks(data, total)
+                    return _decode_chunks(data, total, auth_key)
             pos = end
+        else:
+            if pos < total:
+                raise HepError("too-many-chunks", f"more than {MAX_CHUNKS} chunks")
+        if auth_key is not None and (key is None or not _same_key(key, auth_key)):
+            raise _bad_key()
         if payload is None:
             raise HepError("no-payload", "no payload chunk (0x000f or 0x0010)")
         return HepPacket(
@@ -271,29 +305,36 @@ def decode_hep(data: bytes) -> HepPacket:
             ts_usec,
             ptype,
             capture_id,
-            auth_key,
+            key,
             payload,
             correlation_id,
         )
-    return _decode_chunks(data, total)
+    return _decode_chunks(data, total, auth_key)
 
 
-def _decode_chunks(data: bytes, total: int) -> HepPacket:
-    """The general walk: any chunk order, skipping vendor and unknown chunks."""
+def _decode_chunks(data: bytes, total: int, auth_key: bytes | None) -> HepPacket:
+    """The general walk: any chunk order, skipping vendor and unknown chunks. Values are
+    only sliced here; the auth key is checked before the costly steps (inflating the
+    payload, formatting the addresses)."""
     if total < _HEADER_SIZE:
         raise HepError("bad-length", f"header length {total} is below 6")
 
     family = ip_proto = proto_type = capture_id = 0
     src_port = dst_port = ts_sec = ts_usec = 0
-    src_ip = dst_ip = ""
-    auth_key: bytes | None = None
+    src_raw = dst_raw = b""
+    key: bytes | None = None
     correlation_id: bytes | None = None
     payload: bytes | None = None
+    zipped: bytes | None = None  # the last compressed payload chunk, inflated after the walk
 
     unpack_chunk = _CHUNK.unpack_from
     fixed = _FIXED_SIZE
     pos = _HEADER_SIZE
+    chunks = 0
     while pos < total:
+        chunks += 1
+        if chunks > MAX_CHUNKS:
+            raise HepError("too-many-chunks", f"more than {MAX_CHUNKS} chunks")
         if pos + _CHUNK_HEAD > total:
             raise HepError("bad-chunk-length", f"{total - pos} stray bytes at offset {pos}")
         vendor, ctype, clen = unpack_chunk(data, pos)
@@ -316,10 +357,10 @@ def _decode_chunks(data: bytes, total: int) -> HepPacket:
             elif ctype == _DST_PORT:
                 dst_port = _U16.unpack_from(data, start)[0]
             elif ctype == _SRC_IP4:
-                src_ip = _ip_text(data[start:end])
+                src_raw = data[start:end]
                 family = family or AF_IPV4
             elif ctype == _DST_IP4:
-                dst_ip = _ip_text(data[start:end])
+                dst_raw = data[start:end]
                 family = family or AF_IPV4
             elif ctype == _TS_SEC:
                 ts_sec = _U32.unpack_from(data, start)[0]
@@ -334,35 +375,39 @@ def _decode_chunks(data: bytes, total: int) -> HepPacket:
             elif ctype == _PROTO_TYPE:
                 proto_type = data[start]
             elif ctype == _SRC_IP6:
-                src_ip = _ip_text(data[start:end])
+                src_raw = data[start:end]
                 family = family or AF_IPV6
             else:  # _DST_IP6
-                dst_ip = _ip_text(data[start:end])
+                dst_raw = data[start:end]
                 family = family or AF_IPV6
         elif ctype == _PAYLOAD:
-            payload = data[start:end]
+            payload, zipped = data[start:end], None
         elif ctype == _PAYLOAD_ZIP:
-            payload = _inflate(data[start:end])
+            payload, zipped = None, data[start:end]
         elif ctype == _AUTH_KEY:
-            auth_key = data[start:end]
+            key = data[start:end]
         elif ctype == _CORRELATION_ID:
             correlation_id = data[start:end]
         pos = end
 
+    if auth_key is not None and (key is None or not _same_key(key, auth_key)):
+        raise _bad_key()
+    if zipped is not None:
+        payload = _inflate(zipped)
     if payload is None:
         raise HepError("no-payload", "no payload chunk (0x000f or 0x0010)")
     return HepPacket(
         family,
         ip_proto,
-        src_ip,
-        dst_ip,
+        _ip_text(src_raw) if src_raw else "",
+        _ip_text(dst_raw) if dst_raw else "",
         src_port,
         dst_port,
         ts_sec,
         ts_usec,
         proto_type,
         capture_id,
-        auth_key,
+        key,
         payload,
         correlation_id,
     )

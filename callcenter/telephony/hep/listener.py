@@ -88,12 +88,10 @@ class HepListener:
     def datagram_received(self, data: bytes) -> None:
         self.stats.datagrams += 1
         try:
-            packet = decode_hep(data)
+            # The auth key is checked in the decoder, before a payload is inflated.
+            packet = decode_hep(data, self._password)
         except HepError as exc:
             self._bad("hep:" + exc.kind)
-            return
-        if self._password is not None and packet.auth_key != self._password:
-            self._bad("hep:auth-key")
             return
         if packet.proto_type != HEP_SIP:
             self.stats.ignored += 1
