@@ -42,7 +42,7 @@ def build_source(
     if pbx.kind == "hep":
         from callcenter.telephony.hep.source import HepSource
 
-        return HepSource(pbx, on_event, clock, known_extension)
+        return HepSource(pbx, on_event, clock, known_extension, settings.sip)
     if pbx.kind == "ami":
         from callcenter.telephony.ami.client import AmiClient
 

@@ -1,24 +1,32 @@
-"""What one HEP datagram may cost before it is trusted: the auth key is checked before any
-inflation, the inflated payload and the work per datagram are capped (issue 11, item 5)."""
+"""What one HEP datagram may cost before it is trusted, and what a capture time may claim:
+the auth key is checked before any inflation, the inflated payload and the work per datagram
+are capped, a capture time far from our clock is replaced by the receive time, and the SIP
+translator holds a bounded number of dialogs and legs whatever arrives (issue 11, items 5, 6)."""
 
 from __future__ import annotations
 
 import random
 import struct
 import zlib
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from callcenter import signals as t
+from callcenter.config import PbxSettings, parse_settings
 from callcenter.telephony.hep import decode
 from callcenter.telephony.hep import simulate as sim
 from callcenter.telephony.hep.decode import HepError, HepPacket, decode_hep, encode_hep
 from callcenter.telephony.hep.listener import HepListener
+from callcenter.telephony.hep.sip import parse_sip
+from callcenter.telephony.hep.source import HepSource
 from callcenter.telephony.hep.translate import SipTranslator
+from callcenter.telephony.sources import build_source
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+YEAR_2106 = 0xFFFF_FFFF
 KEY = b"s3cret-key"
 
 
@@ -59,6 +67,19 @@ def _invite(call_id: str = "c1@10.0.0.9", from_tag: str = "ft") -> bytes:
         "To: <sip:96069@10.0.0.1>\r\n"
         f"Call-ID: {call_id}\r\n"
         "CSeq: 1 INVITE\r\n"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def _ringing(to_tag: str, call_id: str = "c1@10.0.0.9") -> bytes:
+    return (
+        "SIP/2.0 180 Ringing\r\n"
+        "Via: SIP/2.0/UDP 10.0.0.9:5060;branch=z9hG4bKc1\r\n"
+        "From: <sip:13800000001@10.0.0.9>;tag=ft\r\n"
+        f"To: <sip:96069@10.0.0.1>;tag={to_tag}\r\n"
+        f"Call-ID: {call_id}\r\n"
+        "CSeq: 1 INVITE\r\n"
+        "Contact: <sip:2001@10.0.1.1:5060>\r\n"
         "Content-Length: 0\r\n\r\n"
     ).encode()
 
@@ -198,6 +219,112 @@ def test_listener_counts_each_refusal_by_kind() -> None:
         "hep:too-long": 1,
         "hep:too-many-chunks": 1,
     }
+
+
+# -- capture times far from our clock -------------------------------------------------------
+
+
+class _Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _listener(
+    skew: float | None = 86_400.0, clock: Callable[[], datetime] | None = None
+) -> tuple[HepListener, list[t.TelephonyEvent]]:
+    events: list[t.TelephonyEvent] = []
+    listener = HepListener(
+        events.append, SipTranslator("hep"), clock=clock or _Clock(NOW), max_clock_skew=skew
+    )
+    return listener, events
+
+
+@pytest.mark.parametrize("ts_sec", [YEAR_2106, 1, int((NOW - timedelta(days=2)).timestamp())])
+def test_capture_time_far_from_our_clock_is_replaced_by_the_receive_time(ts_sec: int) -> None:
+    listener, events = _listener()
+    listener.datagram_received(encode_hep(_packet(_invite(), ts_sec=ts_sec)))
+    (offered,) = events
+    assert offered.at == NOW
+    assert listener.stats.errors == {"hep:clock-skew": 1}
+    assert listener.stats.last_message_at == NOW
+    (dialog,) = listener.translator.dialogs.values()
+    assert dialog.last_seen == NOW.timestamp()
+
+
+def test_capture_time_within_the_allowed_skew_is_kept() -> None:
+    listener, events = _listener()
+    captured = NOW - timedelta(hours=23)
+    listener.datagram_received(encode_hep(_packet(_invite(), ts_sec=int(captured.timestamp()))))
+    (offered,) = events
+    assert offered.at == captured
+    assert listener.stats.errors == {}
+
+
+def test_a_dialog_stamped_2106_expires_like_any_other() -> None:
+    # The translator forgets dialogs by their capture time: one stamped 2106 never would.
+    listener, _ = _listener()
+    for n in range(100):
+        payload = _invite(call_id=f"future-{n}@10.0.0.9")
+        listener.datagram_received(encode_hep(_packet(payload, ts_sec=YEAR_2106)))
+    assert len(listener.translator.dialogs) == 100
+    listener.translator.expire((NOW + timedelta(hours=5)).timestamp())
+    assert listener.translator.dialogs == {}
+
+
+def test_the_source_takes_the_configured_skew() -> None:
+    settings = parse_settings({"sip": {"max_clock_skew_seconds": 60}})
+    pbx = PbxSettings(id="hep", kind="hep", host="127.0.0.1", port=0)
+    events: list[t.SourceEvent] = []
+    source = build_source(pbx, settings, events.append, _Clock(NOW))
+    assert isinstance(source, HepSource)
+    late = int((NOW - timedelta(seconds=120)).timestamp())
+    source.listener.datagram_received(encode_hep(_packet(_invite(), ts_sec=late, auth_key=None)))
+    (offered,) = events
+    assert isinstance(offered, t.CallOffered) and offered.at == NOW
+    assert source.listener.stats.errors == {"hep:clock-skew": 1}
+
+
+def test_without_a_skew_limit_the_capture_time_is_trusted() -> None:
+    # The simulator and the recorded captures replay old traffic through a bare listener.
+    listener, events = _listener(skew=None)
+    listener.datagram_received(encode_hep(_packet(_invite(), ts_sec=1_000_000_000)))
+    (offered,) = events
+    assert offered.at == datetime.fromtimestamp(1_000_000_000, UTC)
+
+
+# -- bounded translator memory ------------------------------------------------------------
+
+
+def test_translator_keeps_at_most_max_dialogs_the_oldest_go_first() -> None:
+    dropped: list[str] = []
+    tr = SipTranslator("hep", max_dialogs=100, on_drop=dropped.append)
+    for n in range(1000):
+        tr.translate(parse_sip(_invite(call_id=f"flood-{n}")), NOW)
+    assert len(tr.dialogs) == 100
+    assert ("flood-999", "ft") in tr.dialogs and ("flood-0", "ft") not in tr.dialogs
+    assert dropped == ["sip:dialog-evicted"] * 900
+
+
+def test_translator_keeps_at_most_max_legs_per_dialog() -> None:
+    dropped: list[str] = []
+    tr = SipTranslator("hep", max_legs=8, on_drop=dropped.append)
+    events = tr.translate(parse_sip(_invite()), NOW)
+    for n in range(5000):
+        events += tr.translate(parse_sip(_ringing(f"fork{n}")), NOW)
+    (dialog,) = tr.dialogs.values()
+    assert len(dialog.legs) == 8
+    assert sum(isinstance(e, t.LegRinging) for e in events) == 8
+    assert dropped == ["sip:too-many-legs"] * (5000 - 8)
+
+
+def test_listener_counts_what_its_translator_drops() -> None:
+    listener = HepListener(lambda _e: None, SipTranslator("hep", max_dialogs=10))
+    for n in range(15):
+        listener.datagram_received(encode_hep(_packet(_invite(call_id=f"f{n}"), auth_key=None)))
+    assert listener.stats.errors == {"sip:dialog-evicted": 5}
 
 
 def test_simulated_calls_still_decode_with_the_auth_key(inflations: list[int]) -> None:

@@ -2,6 +2,12 @@
 
 Reads with `loop.add_reader` and drains up to a few hundred datagrams per wake-up: a plain
 DatagramProtocol costs ~21 µs of syscall overhead per packet here (DESIGN.md).
+
+Anyone may send to the HEP port: the auth key is checked inside the decoder, before the
+payload is inflated (decode.py bounds the rest of a datagram's cost). A capture time further
+than `max_clock_skew` seconds from our clock (an agent's clock gone wrong, the year 2106 of
+a u32 of ones) is replaced by the time received and counted as "hep:clock-skew": the
+translator forgets dialogs by capture time, so a dialog stamped 2106 would never be forgotten.
 """
 
 from __future__ import annotations
@@ -65,13 +71,22 @@ class HepListener:
         translator: SipTranslator,
         password: str = "",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        max_clock_skew: float | None = None,
     ) -> None:
+        """`max_clock_skew`: seconds a capture time may be from `clock` before the time
+        received replaces it (None trusts every capture time: replays of old captures)."""
         self.on_event = on_event
         self.translator = translator
         self._password = password.encode() if password else None
         self._clock = clock
+        self._max_skew = max_clock_skew
         self.stats = ListenerStats()
         self._logged_kinds: set[str] = set()
+        if translator.on_drop is None:
+            # What the translator refuses to keep (a flood of dialogs, a runaway fork) is
+            # counted with the rest of the bad input.
+            translator.on_drop = self._bad
         self._sock: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -81,14 +96,13 @@ class HepListener:
         if kind not in self._logged_kinds:
             # Once per kind: a flood of garbage must not flood the log too.
             self._logged_kinds.add(kind)
-            log.warning(
-                "dropping bad HEP input kind=%s %s(further ones only counted)", kind, detail
-            )
+            log.warning("bad HEP input kind=%s %s(further ones only counted)", kind, detail)
 
-    def datagram_received(self, data: bytes) -> None:
+    def datagram_received(self, data: bytes, received: float | None = None) -> None:
+        """Handle one datagram; `received` is our clock's epoch seconds when it was read
+        (read from the clock when not given)."""
         self.stats.datagrams += 1
         try:
-            # The auth key is checked in the decoder, before a payload is inflated.
             packet = decode_hep(data, self._password)
         except HepError as exc:
             self._bad("hep:" + exc.kind)
@@ -109,8 +123,23 @@ class HepListener:
             self._bad("sip:" + exc.kind)
             return
         self.stats.sip_messages += 1
-        # Time by the capture timestamp: a loaded service reads its socket late.
-        at = datetime.fromtimestamp(packet.timestamp, UTC) if packet.ts_sec > 0 else self._clock()
+        # Time by the capture timestamp (a loaded service reads its socket late), unless
+        # there is none or it is far from our clock: then by the time received.
+        at: datetime | None = None
+        if packet.ts_sec > 0:
+            captured = packet.timestamp
+            skew = self._max_skew
+            if skew is None:
+                at = datetime.fromtimestamp(captured, UTC)
+            else:
+                if received is None:
+                    received = self._clock().timestamp()
+                if -skew <= captured - received <= skew:
+                    at = datetime.fromtimestamp(captured, UTC)
+                else:
+                    self._bad("hep:clock-skew", f"capture time {packet.ts_sec} ")
+        if at is None:
+            at = self._clock()
         self.stats.last_message_at = at
         try:
             events = self.translator.translate(msg, at)
@@ -126,6 +155,8 @@ class HepListener:
     def _readable(self) -> None:
         sock = self._sock
         assert sock is not None
+        # One clock read per wake-up, only to tell a capture time far from ours.
+        received = self._clock().timestamp() if self._max_skew is not None else None
         for _ in range(_DRAIN):
             try:
                 data = sock.recv(65535)
@@ -134,7 +165,7 @@ class HepListener:
             except OSError as exc:  # e.g. ICMP-induced errors on some platforms
                 self._bad("socket", repr(exc))
                 return
-            self.datagram_received(data)
+            self.datagram_received(data, received)
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -1,5 +1,10 @@
 """The HEP listener as a PBX event source: bound at start-up, its counters read into a
-SourceStatus once a second (counting on the hot path would cost every datagram)."""
+SourceStatus once a second (counting on the hot path would cost every datagram).
+
+Its bounds come from [sip]: capture times further than `max_clock_skew_seconds` from our
+clock are replaced by the time received; the translator keeps twice `max_open_calls`
+dialogs and twice `max_legs_per_call` legs a dialog (the tracker's own caps, with room for
+the finished dialogs kept for retransmissions and the legs no event came from)."""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
-from callcenter.config import PbxSettings
+from callcenter.config import PbxSettings, SipSettings
 from callcenter.telephony.hep.listener import HepListener
 from callcenter.telephony.hep.translate import KnownExtension, SipTranslator
 from callcenter.telephony.source import OnEvent, SourceStatus
@@ -23,10 +28,23 @@ class HepSource:
         on_event: OnEvent,
         clock: Callable[[], datetime],
         known_extension: KnownExtension | None = None,
+        sip: SipSettings | None = None,
     ):
         self.settings = settings
-        self.translator = SipTranslator(settings.id, known_extension)
-        self.listener = HepListener(on_event, self.translator, settings.password, clock)
+        sip = sip or SipSettings()
+        self.translator = SipTranslator(
+            settings.id,
+            known_extension,
+            max_dialogs=2 * sip.max_open_calls,
+            max_legs=2 * sip.max_legs_per_call,
+        )
+        self.listener = HepListener(
+            on_event,
+            self.translator,
+            settings.password,
+            clock,
+            max_clock_skew=sip.max_clock_skew_seconds,
+        )
         self.status = SourceStatus(settings.id, "hep", settings.address)
         self.address: tuple[str, int] | None = None
 

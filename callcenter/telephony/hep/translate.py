@@ -21,10 +21,15 @@ Contact user. Bindings are learned from REGISTER and the registrar's 2xx on the 
 A 2xx with a To tag no 18x carried, answering the same INVITE copy for the same extension
 as a leg still ringing, answers that leg: a B2BUA or SBC rang with one tag and answered with
 another, and the caller heard that ringing; one phone is one leg.
+
+Memory is bounded whatever arrives: at most `max_dialogs` dialogs (a flood of INVITEs
+evicts the oldest first) and `max_legs` legs per dialog (a Call-ID forked to thousands of
+To tags rings the first ones only); each refusal is reported to `on_drop` by kind.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,6 +38,7 @@ from callcenter import signals as t
 from callcenter.telephony.hep.sip import SipMessage, contact_values, uri_key, uri_user
 
 KnownExtension = Callable[[str], bool]
+OnDrop = Callable[[str], None]
 
 
 @dataclass(slots=True)
@@ -103,11 +109,20 @@ class SipTranslator:
         known_extension: KnownExtension | None = None,
         *,
         max_bindings: int = 50_000,
+        max_dialogs: int = 100_000,
+        max_legs: int = 64,
+        on_drop: OnDrop | None = None,
     ) -> None:
         self.source = source
         self.known_extension = known_extension
         self.max_bindings = max_bindings
-        self.dialogs: dict[tuple[str, str], _Dialog] = {}
+        self.max_dialogs = max_dialogs
+        self.max_legs = max_legs
+        # Told the kind of each input not kept ("sip:dialog-evicted", "sip:too-many-legs").
+        self.on_drop = on_drop
+        # Oldest first (an OrderedDict evicts its first in O(1); a dict must skip the holes
+        # its deletions left, tens of µs at this size).
+        self.dialogs: OrderedDict[tuple[str, str], _Dialog] = OrderedDict()
         # (Call-ID, branch) → when: in-dialog INVITEs of dialogs we never saw (the call began
         # before we started), so that their responses make no call either.
         self._orphans: dict[tuple[str, str], float] = {}
@@ -131,6 +146,9 @@ class SipTranslator:
         d = self.dialogs.get(key)
         if d is None:
             d = _Dialog(msg.call_id, tag, last_seen=at.timestamp())
+            if len(self.dialogs) >= self.max_dialogs:
+                self.dialogs.popitem(last=False)
+                self._drop("sip:dialog-evicted")
             self.dialogs[key] = d
             # The To URI keeps what the caller dialled; the proxy rewrites the request URI.
             dialed = msg.to_user or (msg.request_user if msg.method else None) or ""
@@ -156,7 +174,7 @@ class SipTranslator:
                 if msg.via_count < d.min_vias:
                     d.min_vias = msg.via_count
                     d.caller_branches = {branch}
-                elif msg.via_count == d.min_vias:
+                elif msg.via_count == d.min_vias and len(d.caller_branches) < _MAX_INVITE_COPIES:
                     d.caller_branches.add(branch)
                 d.max_vias = max(d.max_vias, msg.via_count)
                 if msg.request_uri is not None and len(d.invites) < _MAX_INVITE_COPIES:
@@ -195,6 +213,9 @@ class SipTranslator:
         if status < 200:
             leg = d.legs.get(leg_ref)
             if leg is None:
+                if len(d.legs) >= self.max_legs:
+                    self._drop("sip:too-many-legs")
+                    return out
                 leg = d.legs[leg_ref] = self._leg(d, msg, at)
             if not leg.rang and not leg.answered and not leg.ended and not d.answered:
                 leg.rang = True
@@ -210,6 +231,9 @@ class SipTranslator:
                     # same INVITE and phone, so the leg that rang (and its ring time) answered.
                     leg = d.legs[leg_ref] = d.legs[rang]
                     leg_ref = rang
+                elif len(d.legs) >= self.max_legs:
+                    self._drop("sip:too-many-legs")
+                    return out
                 else:
                     d.legs[leg_ref] = leg
             if not leg.answered and not d.answered:
@@ -225,7 +249,10 @@ class SipTranslator:
         if not caller_side or single_hop:
             leg = d.legs.get(leg_ref)
             if leg is None and leg_ref:
-                leg = d.legs[leg_ref] = self._leg(d, msg, at)
+                if len(d.legs) < self.max_legs:
+                    leg = d.legs[leg_ref] = self._leg(d, msg, at)
+                else:
+                    self._drop("sip:too-many-legs")
             if leg is not None and not leg.ended and not leg.answered:
                 leg.ended = True
                 out.append(
@@ -246,6 +273,10 @@ class SipTranslator:
             else:
                 out.append(t.CallUnanswered(self.source, d.call_id, d.tag, at, cause))
         return out
+
+    def _drop(self, kind: str) -> None:
+        if self.on_drop is not None:
+            self.on_drop(kind)
 
     # -- which phone a leg is ------------------------------------------------------------------
     def _leg(self, d: _Dialog, msg: SipMessage, at: datetime) -> _Leg:
