@@ -23,8 +23,9 @@ as a leg still ringing, answers that leg: a B2BUA or SBC rang with one tag and a
 another, and the caller heard that ringing; one phone is one leg.
 
 Memory is bounded whatever arrives: at most `max_dialogs` dialogs (a flood of INVITEs
-evicts the oldest first) and `max_legs` legs per dialog (a Call-ID forked to thousands of
-To tags rings the first ones only); each refusal is reported to `on_drop` by kind.
+evicts the idlest first, as the call tracker does) and `max_legs` legs per dialog (a
+Call-ID forked to thousands of To tags rings the first ones only); each refusal is reported
+to `on_drop` by kind.
 """
 
 from __future__ import annotations
@@ -120,8 +121,8 @@ class SipTranslator:
         self.max_legs = max_legs
         # Told the kind of each input not kept ("sip:dialog-evicted", "sip:too-many-legs").
         self.on_drop = on_drop
-        # Oldest first (an OrderedDict evicts its first in O(1); a dict must skip the holes
-        # its deletions left, tens of µs at this size).
+        # Idlest first: a message moves its dialog to the end (an OrderedDict evicts its
+        # first in O(1); a dict must skip the holes its deletions left, tens of µs here).
         self.dialogs: OrderedDict[tuple[str, str], _Dialog] = OrderedDict()
         # (Call-ID, branch) → when: in-dialog INVITEs of dialogs we never saw (the call began
         # before we started), so that their responses make no call either.
@@ -155,7 +156,9 @@ class SipTranslator:
             out.append(
                 t.CallOffered(self.source, msg.call_id, tag, at, msg.from_user or "", dialed)
             )
-        d.last_seen = at.timestamp()
+        else:
+            d.last_seen = at.timestamp()
+            self.dialogs.move_to_end(key)
         return d
 
     def translate(self, msg: SipMessage, at: datetime) -> list[t.TelephonyEvent]:
@@ -198,7 +201,8 @@ class SipTranslator:
             if msg.cseq_method == "REGISTER":
                 self._registered(msg, at)
             return out
-        d_or_none = self.dialogs.get((msg.call_id, msg.from_tag or ""))
+        key = (msg.call_id, msg.from_tag or "")
+        d_or_none = self.dialogs.get(key)
         if d_or_none is None:
             if self._answers_in_dialog_request(msg):
                 return out
@@ -208,6 +212,7 @@ class SipTranslator:
             if d.in_dialog is not None and (msg.via_branch or "") in d.in_dialog:
                 return out  # a response to a re-INVITE
             d.last_seen = at.timestamp()
+            self.dialogs.move_to_end(key)
         leg_ref = msg.to_tag or ""
         status = msg.status
         if status < 200:
@@ -421,6 +426,7 @@ class SipTranslator:
         )
         if d is not None:
             d.last_seen = at.timestamp()
+            self.dialogs.move_to_end((d.call_id, d.tag))
             if d.in_dialog is None:
                 d.in_dialog = {}
             elif len(d.in_dialog) >= _MAX_IN_DIALOG:
@@ -453,6 +459,7 @@ class SipTranslator:
         d.ended = True
         d.final = True
         d.last_seen = at.timestamp()
+        self.dialogs.move_to_end((d.call_id, d.tag))
         out.append(t.CallEnded(self.source, d.call_id, d.tag, at, by))
 
     def expire(self, now: float, idle_closed: float = 64.0, idle_open: float = 14_400.0) -> int:
