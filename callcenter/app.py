@@ -24,6 +24,7 @@ from callcenter.bus import Bus, Handler
 from callcenter.calls import http as calls_http
 from callcenter.calls import schemas
 from callcenter.calls.actions import RingLimitActions
+from callcenter.calls.intake import Limits
 from callcenter.calls.rings import RingRule
 from callcenter.calls.service import AgentDirectory, CallTracker
 from callcenter.clock import Clock, SystemClock
@@ -177,22 +178,61 @@ def components(svc: Services) -> dict[str, Any]:
             "errors": dict(st.errors),
         }
     tracker = svc.tracker
+    calls: dict[str, Any] = {}
+    if tracker is not None:
+        writer = tracker.writer.stats
+        calls = {
+            "in_memory": len(tracker.calls),
+            "events_handled": tracker.events_handled,
+            "flush_failures": writer.failures,
+            "writer_lag_seconds": round(tracker.writer.lag_seconds(), 3),
+            "parked": sum(writer.parked.values()),
+            "spilled": writer.spilled,
+            "replayed": writer.replayed,
+            "refused": dict(tracker.refused),
+        }
     return {
         "mqtt": mqtt,
         "hep": hep,
-        "calls": {
-            "in_memory": len(tracker.calls) if tracker else 0,
-            "events_handled": tracker.events_handled if tracker else 0,
-            "flush_failures": tracker.flush_failures if tracker else 0,
-        },
+        "calls": calls,
         "sources": {k: v.status.state for k, v in svc.sources.items()},
         "live_clients": len(svc.hub.clients),
     }
 
 
+def problems(svc: Services) -> list[str]:
+    """Why the service is degraded, if it is: saving failing or behind, a source down, MQTT
+    backing up. Empty when healthy."""
+    limits = svc.settings.health
+    out: list[str] = []
+    if svc.tracker is not None:
+        writer = svc.tracker.writer
+        if writer.stats.consecutive_failures:
+            out.append(f"calls: saving has failed {writer.stats.consecutive_failures} times")
+        lag = writer.lag_seconds()
+        if lag > limits.writer_lag_seconds:
+            out.append(f"calls: saving is {lag:.0f} s behind")
+    for source in svc.sources.values():
+        down = source.status.down_for()
+        if down > limits.source_down_seconds:
+            out.append(f"source {source.status.id}: {source.status.state} for {down:.0f} s")
+    publisher = svc.publisher
+    if publisher is not None:
+        if publisher.queue.qsize() > limits.mqtt_backlog:
+            out.append(f"mqtt: {publisher.queue.qsize()} messages waiting")
+        if publisher.down_for() > limits.source_down_seconds:
+            out.append(f"mqtt: no broker connection for {publisher.down_for():.0f} s")
+    return out
+
+
 def add_routes(app: web.Application, svc: Services) -> None:
     """Each capability's routes, given the few services it uses."""
-    routes.add_routes(app, routes.SiteDeps(db=svc.db, components=lambda: components(svc)))
+    routes.add_routes(
+        app,
+        routes.SiteDeps(
+            db=svc.db, components=lambda: components(svc), problems=lambda: problems(svc)
+        ),
+    )
     auth_http.add_routes(
         app,
         auth_http.AuthDeps(
@@ -269,6 +309,14 @@ def build(
             svc.directory,
             max_ring=timedelta(seconds=settings.sip.max_ring_seconds),
             max_call=timedelta(seconds=settings.sip.max_call_seconds),
+            max_calls=settings.sip.max_open_calls,
+            max_legs_per_call=settings.sip.max_legs_per_call,
+            limits=Limits(
+                settings.sip.max_field_length,
+                timedelta(seconds=settings.sip.max_clock_skew_seconds),
+            ),
+            spill_dir=settings.spill_dir,
+            shutdown_grace=settings.database.shutdown_flush_seconds,
         )
         resumed = await tracker.restore()
         if resumed:

@@ -69,8 +69,23 @@ class AuthSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class HealthSettings:
+    # /api/health says "degraded" (HTTP 503) when saving is this far behind or failing,
+    writer_lag_seconds: float = 10.0
+    # when a PBX source has been down this long,
+    source_down_seconds: float = 30.0
+    # or when this many MQTT messages wait to be published (or the broker is away that long).
+    mqtt_backlog: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
 class DatabaseSettings:
     url: str = "sqlite+aiosqlite:///var/callcenter.sqlite3"
+    # At shutdown, how long to keep retrying the last save before writing it to a spill file.
+    shutdown_flush_seconds: float = 10.0
+    # Calls that could not be saved at shutdown (replayed at the next start), and calls the
+    # database refused (parked.jsonl, with the reason).
+    spill_dir: str = "var/spill"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +128,14 @@ class SipSettings:
     max_ring_seconds: float = 180.0
     # An answered call with no BYE for this long is closed (a BYE lost in transit).
     max_call_seconds: float = 14_400.0
+    # Calls held in memory at most; past it the idlest open call is closed as lost.
+    max_open_calls: int = 50_000
+    # Phones one call may ring; further legs (a runaway fork) are ignored and counted.
+    max_legs_per_call: int = 32
+    # Longest SIP value stored (Call-ID, tags, numbers); longer ones are cut, kept unique.
+    max_field_length: int = 255
+    # A capture time further than this from our clock is replaced by the time received.
+    max_clock_skew_seconds: float = 86_400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +204,7 @@ class Settings:
     rings: RingSettings = field(default_factory=RingSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
+    health: HealthSettings = field(default_factory=HealthSettings)
     # No [[pbx]] tables: one HEP source on sip.hep_listen.
     pbx: tuple[PbxSettings, ...] = ()
     # Relative paths (SQLite file, recordings) are resolved against this directory.
@@ -198,6 +222,10 @@ class Settings:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.web.timezone)
+
+    @property
+    def spill_dir(self) -> Path:
+        return self.base_dir / self.database.spill_dir
 
 
 def _host_port(key: str, value: Any) -> HostPort:
@@ -379,6 +407,7 @@ _SECTIONS: dict[str, type] = {
     "sip": SipSettings,
     "rings": RingSettings,
     "privacy": PrivacySettings,
+    "health": HealthSettings,
 }
 
 
@@ -404,6 +433,20 @@ def _validate(s: Settings) -> None:
         raise ConfigError("recordings.root", "must not be empty")
     if s.web.session_hours <= 0:
         raise ConfigError("web.session_hours", "must be > 0")
+    for key, number, least in (
+        ("sip.max_open_calls", s.sip.max_open_calls, 100),
+        ("sip.max_legs_per_call", s.sip.max_legs_per_call, 1),
+        ("sip.max_field_length", s.sip.max_field_length, 32),
+        ("sip.max_clock_skew_seconds", s.sip.max_clock_skew_seconds, 1),
+        ("database.shutdown_flush_seconds", s.database.shutdown_flush_seconds, 0),
+        ("health.writer_lag_seconds", s.health.writer_lag_seconds, 0.5),
+        ("health.source_down_seconds", s.health.source_down_seconds, 0),
+        ("health.mqtt_backlog", s.health.mqtt_backlog, 1),
+    ):
+        if number < least:
+            raise ConfigError(key, f"must be >= {least}, got {number}")
+    if not s.database.spill_dir:
+        raise ConfigError("database.spill_dir", "must not be empty")
     for key, value in (
         ("sip.max_ring_seconds", s.sip.max_ring_seconds),
         ("sip.max_call_seconds", s.sip.max_call_seconds),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,11 @@ PASSWORD = "correct horse battery"
 
 def settings_for(db_url: str, **sections: Any) -> Settings:
     raw: dict[str, Any] = {
-        "database": {"url": db_url},
+        "database": {
+            "url": db_url,
+            "spill_dir": tempfile.mkdtemp(prefix="cc-spill-"),
+            "shutdown_flush_seconds": 1.0,
+        },
         "sip": {"hep_listen": "127.0.0.1:0"},
         "rings": {"cycle_seconds": 5.0, "limit": 3},
     }
@@ -94,7 +99,8 @@ HotlineFactory = Callable[..., Any]
 
 
 @pytest.fixture
-def hotline_factory(aiohttp_client: Any) -> HotlineFactory:
+def hotline_factory(db_url: str, aiohttp_client: Any) -> HotlineFactory:
+    # db_url first: the database outlives the apps built on it, so their shutdown can save.
     async def make(
         db_url: str, clock: Clock | None = None, hep: bool = False, **sections: Any
     ) -> Hotline:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -53,6 +53,10 @@ class CallsDeps:
 CALLS = web.AppKey("calls", CallsDeps)
 
 MAX_LIMIT = 10_000
+# Times a query may name: far enough for any record, near enough that adding a day or a
+# time-zone offset stays inside what datetime and the databases can hold.
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 
 
 def _instant(request: web.Request, name: str, deps: CallsDeps) -> datetime | None:
@@ -66,7 +70,14 @@ def _instant(request: web.Request, name: str, deps: CallsDeps) -> datetime | Non
             "bad-parameter", f"{name} must be an ISO 8601 time, got {text!r}", name
         ) from None
     # A time without offset is the hotline's local time.
-    return value if value.tzinfo else value.replace(tzinfo=deps.tz)
+    value = value if value.tzinfo else value.replace(tzinfo=deps.tz)
+    if not _EARLIEST <= value < _LATEST:
+        raise Invalid(
+            "bad-parameter",
+            f"{name} must be between {_EARLIEST.year} and {_LATEST.year - 1}, got {text!r}",
+            name,
+        )
+    return value
 
 
 def time_range(request: web.Request, deps: CallsDeps) -> tuple[datetime, datetime]:
@@ -97,7 +108,7 @@ def _cursor(request: web.Request) -> store.Cursor | None:
     try:
         at, _, row_id = base64.urlsafe_b64decode(text.encode("ascii")).decode().partition("|")
         when = datetime.fromisoformat(at)
-        if when.tzinfo is None or not row_id:
+        if when.tzinfo is None or not row_id or not _EARLIEST <= when < _LATEST:
             raise ValueError
     except (ValueError, UnicodeError):
         raise Invalid("bad-parameter", "cursor is not one this API gave out", "cursor") from None

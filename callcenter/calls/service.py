@@ -1,9 +1,9 @@
 """The call tracker: live call state in memory, ring-limit timers, batched saves.
 
 Telephony events arrive far faster than one transaction each could be written (20,000 SIP
-messages/s), so `handle` only updates memory; `run_flusher` writes every change in one
-transaction per batch (at most `flush_interval` later) and publishes the domain events after
-the commit. The ring-limit alert alone is published the moment its timer fires
+messages/s), so `handle` only updates memory; the writer (calls/writer.py) saves every
+change in one transaction per batch (at most `flush_interval` later) and publishes the domain
+events after the commit. The ring-limit alert alone is published the moment its timer fires
 (`run_alerts`): waiting for a batch commit under load cost it hundreds of milliseconds. Its
 violation is saved with the next batch; if the service dies first, the leg's deadline is
 re-armed on start and the alert is raised again (at least once, never lost). Open calls
@@ -13,21 +13,24 @@ and pending deadlines are rebuilt from the database on start.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter import signals as t
 from callcenter.auth import store as auth_store
 from callcenter.bus import Bus
-from callcenter.calls import model, store
+from callcenter.calls import intake, model, store
+from callcenter.calls.intake import ClosedCalls, Limits
 from callcenter.calls.model import AgentRef, CallState, LegState
 from callcenter.calls.rings import RingRule
+from callcenter.calls.writer import CallWriter
 from callcenter.clock import Clock, Timer
-from callcenter.events import PhoneRang, RingLimitReached, ViolationRecorded
+from callcenter.events import PhoneRang, RingLimitReached
 from callcenter.tasks import owned, stop_all
 
 log = logging.getLogger(__name__)
@@ -64,10 +67,15 @@ class CallTracker:
         clock: Clock,
         rule: RingRule,
         directory: AgentDirectory,
-        max_ring: timedelta = timedelta(minutes=10),
+        max_ring: timedelta = timedelta(minutes=3),
         max_call: timedelta = timedelta(hours=4),
         flush_interval: float = 0.1,
         min_flush_gap: float = 0.05,
+        max_calls: int = 50_000,
+        max_legs_per_call: int = 32,
+        limits: Limits | None = None,
+        spill_dir: Path | None = None,
+        shutdown_grace: float = 10.0,
     ) -> None:
         self.engine = engine
         self.bus = bus
@@ -76,20 +84,24 @@ class CallTracker:
         self.directory = directory
         self.max_ring = max_ring
         self.max_call = max_call
-        self.flush_interval = flush_interval
-        self.min_flush_gap = min_flush_gap
-        self.calls: dict[CallKey, CallState] = {}
+        self.max_calls = max_calls
+        self.max_legs_per_call = max_legs_per_call
+        self.limits = limits or Limits()
+        self.shutdown_grace = shutdown_grace
+        self.writer = CallWriter(engine, bus, spill_dir, flush_interval, min_flush_gap)
+        # In order of last activity, so the idlest call is the first to evict.
+        self.calls: OrderedDict[CallKey, CallState] = OrderedDict()
+        self.closed = ClosedCalls()
         self._timers: dict[str, Timer] = {}
-        self._dirty_calls: dict[str, CallState] = {}
-        self._dirty_legs: dict[str, LegState] = {}
-        self._events: list[object] = []
-        self._wake = asyncio.Event()
         self._alerts: asyncio.Queue[RingLimitReached] = asyncio.Queue()
-        self._idle = asyncio.Event()
-        self._idle.set()
         self.events_handled = 0
-        self.flush_failures = 0
+        # Inputs changed or refused to keep memory and the database bounded, by kind.
+        self.refused: Counter[str] = Counter()
         self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def flush_failures(self) -> int:
+        return self.writer.stats.failures
 
     # -- the hot path -------------------------------------------------------------------
     def handle(self, event: t.SourceEvent) -> None:
@@ -98,6 +110,9 @@ class CallTracker:
         if isinstance(event, t.CallsResynced):
             self._resynced(event)
             return
+        event, fixed = intake.sanitize(event, self.clock.now(), self.limits)
+        for kind in fixed:
+            self.refused[kind] += 1
         key = (event.source, event.call_id, event.call_tag)
         call = self.calls.get(key)
         if call is None:
@@ -105,11 +120,38 @@ class CallTracker:
                 # An adapter always offers a call first; anything else is for a call we
                 # closed and evicted, or never saw start.
                 return
+            if key in self.closed:
+                self.refused["late_for_closed_call"] += 1  # a late or replayed INVITE
+                return
+            if len(self.calls) >= self.max_calls:
+                self._evict_idlest()
             call = model.offer(event, self.directory.lookup)
             self.calls[key] = call
             self._mark(call)
             return
+        self.calls.move_to_end(key)
+        leg_id = getattr(event, "leg_id", None)
+        if (
+            leg_id is not None
+            and leg_id not in call.legs
+            and len(call.legs) >= self.max_legs_per_call
+        ):
+            self.refused["too_many_legs"] += 1  # one Call-ID forked to thousands of phones
+            return
         self._record(call, model.apply(call, event, self.rule, self.directory.lookup))
+
+    def _evict_idlest(self) -> None:
+        """Make room for a new call: forget the idlest one; an open one is first closed as
+        lost (its end was never seen). The writer still holds it until it is saved."""
+        key, call = next(iter(self.calls.items()))
+        if not call.closed:
+            self.refused["evicted_open_call"] += 1
+            self._record(call, model.expire_call(call, self.clock.now(), self.rule))
+        self._forget(key)
+
+    def _forget(self, key: CallKey) -> None:
+        del self.calls[key]
+        self.closed.add(key)
 
     def _resynced(self, event: t.CallsResynced) -> None:
         # Calls that ended while the adapter was disconnected: close them without blame,
@@ -132,17 +174,13 @@ class CallTracker:
             if isinstance(ev, RingLimitReached):
                 self._alerts.put_nowait(ev)
             else:
-                self._events.append(ev)
+                self.writer.add_event(ev)
         for leg in call.legs.values():
             if not leg.ringing and leg.id in self._timers:
                 self._timers.pop(leg.id).cancel()
 
     def _mark(self, call: CallState) -> None:
-        self._idle.clear()
-        self._dirty_calls[call.id] = call
-        for leg in call.legs.values():
-            if leg.dirty:
-                self._dirty_legs[leg.id] = leg
+        self.writer.mark(call)
 
     def _schedule(self, call: CallState, rang: PhoneRang) -> None:
         leg = next(leg for leg in call.legs.values() if leg.id == rang.leg_pk)
@@ -177,8 +215,12 @@ class CallTracker:
     async def restore(self) -> int:
         """Load open calls and re-arm the deadlines of legs still ringing."""
         await self.directory.reload(self.engine)
+        await self.writer.replay_spill(lambda agent_id: self.directory.by_id.get(agent_id))
         async with self.engine.connect() as conn:
             open_calls = await store.load_open_calls(conn)
+            since = self.clock.now() - self.max_call
+            for key in await store.closed_call_keys(conn, since, self.closed.size):
+                self.closed.add(key)
         now = self.clock.now()
         for call in open_calls:
             key = (call.source, call.call_id, call.call_tag)
@@ -204,59 +246,7 @@ class CallTracker:
 
     async def flush(self) -> None:
         """Write every change since the last flush in one transaction, then publish."""
-        if not self._dirty_calls and not self._events:
-            self._idle.set()
-            return
-        dirty_calls, self._dirty_calls = self._dirty_calls, {}
-        dirty_legs, self._dirty_legs = self._dirty_legs, {}
-        events, self._events = self._events, []
-        violations = [e for e in events if isinstance(e, ViolationRecorded)]
-        call_list = list(dirty_calls.values())
-        leg_list = list(dirty_legs.values())
-        for c in call_list:
-            c.dirty = False
-        for leg in leg_list:
-            leg.dirty = False
-        try:
-            async with self.engine.begin() as conn:
-                await store.save(conn, call_list, leg_list, violations)
-        except Exception:
-            self.flush_failures += 1
-            log.exception("saving call state failed; will retry calls=%d", len(call_list))
-            for c in call_list:
-                c.dirty = True
-                self._dirty_calls.setdefault(c.id, c)
-            for leg in leg_list:
-                leg.dirty = True
-                self._dirty_legs.setdefault(leg.id, leg)
-            self._events[:0] = events
-            raise
-        for c in call_list:
-            c.persisted = True
-        for leg in leg_list:
-            leg.persisted = True
-        await self.bus.publish_all(events)
-        if not self._dirty_calls and not self._events:
-            self._idle.set()
-
-    async def run_flusher(self) -> None:
-        loop = asyncio.get_running_loop()
-        backoff = self.flush_interval
-        while True:
-            try:
-                async with asyncio.timeout(backoff):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
-            self._wake.clear()
-            started = loop.time()
-            try:
-                await self.flush()
-                backoff = self.flush_interval
-            except Exception:
-                backoff = min(5.0, backoff * 2)
-            # A gap between batches keeps the core for the listener and the timers.
-            await asyncio.sleep(max(0.0, self.min_flush_gap - (loop.time() - started)))
+        await self.writer.flush()
 
     async def run_alerts(self) -> None:
         """Publish each ring-limit alert as soon as its timer fired."""
@@ -275,13 +265,12 @@ class CallTracker:
             call = next((c for c in self.calls.values() if c.id == call_pk), None)
             if call is None or (call.persisted and all(x.persisted for x in call.legs.values())):
                 return
-            self._wake.set()
-            await asyncio.sleep(self.min_flush_gap)
+            self.writer.wake()
+            await asyncio.sleep(self.writer.min_flush_gap)
 
     async def settled(self) -> None:
         """Wait until everything handled so far is saved and published (tests, shutdown)."""
-        self._wake.set()
-        await self._idle.wait()
+        await self.writer.settled()
         await self._alerts.join()
 
     # -- housekeeping ---------------------------------------------------------------------
@@ -292,7 +281,7 @@ class CallTracker:
             if call.closed:
                 if call.ended_at is not None and now - call.ended_at > _KEEP_CLOSED:
                     if not call.dirty and call.persisted:
-                        del self.calls[key]
+                        self._forget(key)
                 continue
             events: list[object] = []
             for leg in call.legs.values():
@@ -326,17 +315,17 @@ class CallTracker:
         """Start the tracker's own tasks: alerts, batched saves, the sweeper, the directory."""
         self._tasks = [
             owned("ring-limit-alerts", self.run_alerts()),
-            owned("call-flusher", self.run_flusher()),
+            owned("call-writer", self.writer.run()),
             owned("call-sweeper", self.run_sweeper()),
             owned("agent-directory", self.reload_directory_periodically()),
         ]
 
     async def stop(self) -> None:
-        """Stop the tasks and timers, then save what is left."""
+        """Stop the tasks and timers, then save what is left: retried for the grace time,
+        then kept in a spill file the next start replays (never dropped without a word)."""
         await stop_all(self._tasks)
         self.close()
-        with contextlib.suppress(Exception):
-            await self.flush()
+        await self.writer.final_flush(self.shutdown_grace)
 
     def close(self) -> None:
         for timer in self._timers.values():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -129,7 +129,7 @@ _LEG_COLS = (
 _CHUNK = 500
 
 
-def _call_row(call: CallState) -> dict[str, Any]:
+def call_row(call: CallState) -> dict[str, Any]:
     return {
         "id": call.id,
         "source": call.source,
@@ -147,7 +147,7 @@ def _call_row(call: CallState) -> dict[str, Any]:
     }
 
 
-def _leg_row(leg: LegState) -> dict[str, Any]:
+def leg_row(leg: LegState) -> dict[str, Any]:
     return {
         "id": leg.id,
         "call_pk": leg.call_pk,
@@ -164,6 +164,39 @@ def _leg_row(leg: LegState) -> dict[str, Any]:
     }
 
 
+def violation_row(v: ViolationRecorded) -> dict[str, Any]:
+    return {
+        "id": v.id,
+        "kind": v.kind,
+        "occurred_at": v.occurred_at,
+        "call_pk": v.call_pk,
+        "leg_pk": v.leg_pk,
+        "extension": v.extension,
+        "agent_id": v.agent_id,
+        "rings": v.rings,
+        "ring_seconds": v.ring_seconds,
+        "detail": v.detail,
+    }
+
+
+def violation_from_row(r: Mapping[str, Any]) -> ViolationRecorded:
+    """A violation kept in a spill file (its caller comes from the call row when saved)."""
+    return ViolationRecorded(
+        id=r["id"],
+        kind=r["kind"],
+        occurred_at=r["occurred_at"],
+        call_pk=r["call_pk"],
+        leg_pk=r["leg_pk"],
+        extension=r["extension"],
+        agent_id=r["agent_id"],
+        agent=r.get("agent"),
+        caller="",
+        rings=r["rings"],
+        ring_seconds=r["ring_seconds"],
+        detail=r["detail"],
+    )
+
+
 def _updates(table: Any, cols: Sequence[str], rows: list[dict[str, Any]]) -> Any:
     stmt = update(table).where(table.c.id == bindparam("_id"))
     return stmt.values({c: bindparam("_" + c) for c in cols}), [
@@ -178,27 +211,13 @@ async def save(
     new_violations: Sequence[ViolationRecorded],
 ) -> None:
     """Write the changed calls and legs and the new violations: one batch, one transaction."""
-    new_calls = [_call_row(c) for c in call_states if not c.persisted]
-    old_calls = [_call_row(c) for c in call_states if c.persisted]
-    new_legs = [_leg_row(leg) for leg in leg_states if not leg.persisted]
-    old_legs = [_leg_row(leg) for leg in leg_states if leg.persisted]
+    new_calls = [call_row(c) for c in call_states if not c.persisted]
+    old_calls = [call_row(c) for c in call_states if c.persisted]
+    new_legs = [leg_row(leg) for leg in leg_states if not leg.persisted]
+    old_legs = [leg_row(leg) for leg in leg_states if leg.persisted]
     update_calls, call_params = _updates(calls, _CALL_COLS, old_calls)
     update_legs, leg_params = _updates(legs, _LEG_COLS, old_legs)
-    violation_rows = [
-        {
-            "id": v.id,
-            "kind": v.kind,
-            "occurred_at": v.occurred_at,
-            "call_pk": v.call_pk,
-            "leg_pk": v.leg_pk,
-            "extension": v.extension,
-            "agent_id": v.agent_id,
-            "rings": v.rings,
-            "ring_seconds": v.ring_seconds,
-            "detail": v.detail,
-        }
-        for v in new_violations
-    ]
+    violation_rows = [violation_row(v) for v in new_violations]
     for stmt, rows in (
         (calls.insert(), new_calls),
         (update_calls, call_params),
@@ -211,47 +230,47 @@ async def save(
             await conn.execute(stmt, rows[i : i + _CHUNK])
 
 
-def _call_state(r: Any) -> CallState:
+def call_from_row(r: Mapping[Any, Any]) -> CallState:
     return CallState(
-        id=r.id,
-        source=r.source,
-        call_id=r.sip_call_id,
-        call_tag=r.call_tag,
-        caller=r.caller,
-        dialed=r.dialed,
-        offered_at=r.offered_at,
-        monitored=r.monitored,
-        answered_at=r.answered_at,
-        ended_at=r.ended_at,
-        final=r.final,
-        hung_up_by=r.hung_up_by,
-        answered_leg=r.answered_leg,
+        id=r["id"],
+        source=r["source"],
+        call_id=r["sip_call_id"],
+        call_tag=r["call_tag"],
+        caller=r["caller"],
+        dialed=r["dialed"],
+        offered_at=r["offered_at"],
+        monitored=r["monitored"],
+        answered_at=r["answered_at"],
+        ended_at=r["ended_at"],
+        final=r["final"],
+        hung_up_by=r["hung_up_by"],
+        answered_leg=r["answered_leg"],
         dirty=False,
         persisted=True,
     )
 
 
-def _leg_state(r: Any, agent: AgentRef | None) -> LegState:
+def leg_from_row(r: Mapping[Any, Any], agent: AgentRef | None) -> LegState:
     return LegState(
-        id=r.id,
-        call_pk=r.call_pk,
-        leg_ref=r.leg_ref,
-        extension=r.extension,
+        id=r["id"],
+        call_pk=r["call_pk"],
+        leg_ref=r["leg_ref"],
+        extension=r["extension"],
         agent=agent,
-        queue=r.queue,
-        ring_started_at=r.ring_started_at,
-        answered_at=r.answered_at,
-        ended_at=r.ended_at,
-        outcome=r.outcome,
-        end_cause=r.end_cause,
-        ring_limit_recorded=r.ring_limit_recorded,
+        queue=r["queue"],
+        ring_started_at=r["ring_started_at"],
+        answered_at=r["answered_at"],
+        ended_at=r["ended_at"],
+        outcome=r["outcome"],
+        end_cause=r["end_cause"],
+        ring_limit_recorded=r["ring_limit_recorded"],
         dirty=False,
         persisted=True,
     )
 
 
 async def _with_legs(conn: AsyncConnection, call_rows: Sequence[Any]) -> list[CallState]:
-    by_id = {r.id: _call_state(r) for r in call_rows}
+    by_id = {r.id: call_from_row(r._mapping) for r in call_rows}
     ids = list(by_id)
     for i in range(0, len(ids), 500):
         rows = await conn.execute(
@@ -261,7 +280,7 @@ async def _with_legs(conn: AsyncConnection, call_rows: Sequence[Any]) -> list[Ca
         )
         for r in rows:
             agent = AgentRef(r.agent_id, r.agent_name) if r.agent_id is not None else None
-            by_id[r.call_pk].legs[r.leg_ref] = _leg_state(r, agent)
+            by_id[r.call_pk].legs[r.leg_ref] = leg_from_row(r._mapping, agent)
     for call in by_id.values():
         call.legs = dict(
             sorted(call.legs.items(), key=lambda kv: kv[1].ring_started_at or call.offered_at)
@@ -281,6 +300,33 @@ Cursor = tuple[datetime, str]
 def _before(at: Any, id_: Any, cursor: Cursor) -> Any:
     """Rows after the cursor in newest-first order (keyset paging: stable under inserts)."""
     return or_(at < cursor[0], and_(at == cursor[0], id_ < cursor[1]))
+
+
+async def existing_ids(
+    conn: AsyncConnection, call_ids: list[str], leg_ids: list[str], violation_ids: list[str]
+) -> set[str]:
+    """Which of these calls, legs and violations are stored already."""
+    found: set[str] = set()
+    for table, ids in ((calls, call_ids), (legs, leg_ids), (violations, violation_ids)):
+        for i in range(0, len(ids), _CHUNK):
+            rows = await conn.execute(select(table.c.id).where(table.c.id.in_(ids[i : i + _CHUNK])))
+            found.update(r.id for r in rows)
+    return found
+
+
+async def closed_call_keys(
+    conn: AsyncConnection, since: datetime, limit: int
+) -> list[tuple[str, str, str]]:
+    """Keys of calls offered since `since` that are closed, newest last: a late message for
+    one of them must not open it again after a restart."""
+    stmt = (
+        select(calls.c.source, calls.c.sip_call_id, calls.c.call_tag)
+        .where(calls.c.offered_at >= since, calls.c.final.is_not(None))
+        .order_by(calls.c.offered_at.desc())
+        .limit(limit)
+    )
+    rows = (await conn.execute(stmt)).all()
+    return [(r.source, r.sip_call_id, r.call_tag) for r in reversed(rows)]
 
 
 async def calls_between(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,10 +43,25 @@ class MqttPublisher:
         self._password = password
         self.client_id = client_id
         self.queue: asyncio.Queue[Outgoing] = asyncio.Queue(max_queue)
-        self.connected = False
+        self._connected = False
+        self._state_since = time.monotonic()
         self.published = 0
         self.dropped = 0
         self.last_error: str | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    @connected.setter
+    def connected(self, value: bool) -> None:
+        if value != self._connected:
+            self._connected = value
+            self._state_since = time.monotonic()
+
+    def down_for(self) -> float:
+        """Seconds without a broker connection (0 while connected)."""
+        return 0.0 if self._connected else time.monotonic() - self._state_since
 
     def publish(
         self, topic: str, payload: dict[str, Any], qos: int = 1, retain: bool = False

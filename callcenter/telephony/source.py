@@ -11,16 +11,7 @@ from datetime import UTC, datetime
 from typing import Literal, Protocol
 
 from callcenter.clock import iso_z
-from callcenter.signals import CallRedirector, CommandResult, SourceEvent
-
-__all__ = [
-    "CallRedirector",
-    "CommandResult",
-    "OnEvent",
-    "PbxSource",
-    "ResyncWindow",
-    "SourceStatus",
-]
+from callcenter.signals import SourceEvent
 
 State = Literal["starting", "connecting", "connected", "backoff", "auth_failed", "listening"]
 OnEvent = Callable[[SourceEvent], None]
@@ -43,7 +34,20 @@ class SourceStatus:
     errors: int = 0
     last_error: str | None = None
     reconnects: int = 0
+    # When `state` last changed (monotonic): how long a source has been down, for health.
+    state_since: float = field(default_factory=time.monotonic, repr=False)
     _recent: deque[tuple[float, int]] = field(default_factory=deque, repr=False)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "state" and getattr(self, "state", None) != value:
+            object.__setattr__(self, "state_since", time.monotonic())
+        object.__setattr__(self, name, value)
+
+    def down_for(self) -> float:
+        """Seconds the source has not been connected (0 while it is)."""
+        if self.state in ("connected", "listening"):
+            return 0.0
+        return time.monotonic() - self.state_since
 
     def count_events(self, n: int = 1) -> None:
         """Count `n` events handed to the core (call it per read, not per event, if hot)."""

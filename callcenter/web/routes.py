@@ -15,6 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter import __version__
+from callcenter.auth.http import principal
+from callcenter.auth.model import ALL_ROLES
 
 WEB_DIR = Path(__file__).parent
 STATIC_DIR = WEB_DIR / "static"
@@ -47,18 +49,28 @@ def _page(name: str) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class SiteDeps:
-    """What the site's own routes need: the database to check and each component's status
-    (the composition root assembles them; this module knows none of the components)."""
+    """What the site's own routes need: the database to check, each component's status and
+    what is wrong (the composition root assembles them; this module knows no component)."""
 
     db: Callable[[], AsyncEngine]
     components: Callable[[], dict[str, Any]]
+    problems: Callable[[], list[str]]
 
 
 SITE = web.AppKey("site", SiteDeps)
 
 
+async def _signed_in(request: web.Request) -> bool:
+    try:
+        await principal(request, ALL_ROLES)
+    except Exception:  # no or bad credentials, or no database to check them against
+        return False
+    return True
+
+
 async def health(request: web.Request) -> web.Response:
-    """One status per component; 503 when the database is down."""
+    """ok (200) or degraded (503) for load balancers; to a signed-in user (any role, or a
+    monitoring token) also why, the version and each component's counters."""
     deps = request.app[SITE]
     database = "ok"
     try:
@@ -66,13 +78,16 @@ async def health(request: web.Request) -> web.Response:
             await conn.execute(text("SELECT 1"))
     except Exception:
         database = "down"
-    body = {
-        "status": "ok" if database == "ok" else "degraded",
-        "version": __version__,
-        "database": database,
-        **deps.components(),
-    }
-    return web.json_response(body, status=200 if database == "ok" else 503)
+    reasons = ([] if database == "ok" else ["database: down"]) + deps.problems()
+    body: dict[str, Any] = {"status": "degraded" if reasons else "ok"}
+    if database == "ok" and await _signed_in(request):
+        body |= {
+            "reasons": reasons,
+            "version": __version__,
+            "database": database,
+            **deps.components(),
+        }
+    return web.json_response(body, status=503 if reasons else 200)
 
 
 def add_routes(app: web.Application, deps: SiteDeps) -> None:
