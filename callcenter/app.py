@@ -47,7 +47,7 @@ from callcenter.telephony.hep.listener import HepListener
 from callcenter.telephony.hep.source import HepSource
 from callcenter.telephony.source import PbxSource
 from callcenter.telephony.sources import build_source, configured_sources
-from callcenter.web import routes
+from callcenter.web import routes, security
 from callcenter.web.errors import error_middleware
 from callcenter.web.live import LiveHub
 
@@ -273,7 +273,10 @@ def build(
         hub=LiveHub(NumberPolicy(frozenset(settings.privacy.full_number_roles))),
         directory=AgentDirectory(),
     )
-    app = web.Application(middlewares=[error_middleware], client_max_size=1024**2)
+    app = web.Application(
+        middlewares=[error_middleware, security.origin_middleware], client_max_size=1024**2
+    )
+    app.on_response_prepare.append(security.add_headers)
     app[SERVICES] = svc
 
     async def database(_app: web.Application) -> AsyncIterator[None]:
