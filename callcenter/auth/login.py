@@ -4,6 +4,7 @@ logged and kept in the auth log, flagged when outside the user's shift."""
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,12 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.auth import passwords, service, store
 from callcenter.auth.guard import LoginGuard, TooManyAttempts
-from callcenter.auth.model import Principal
+from callcenter.auth.model import NAME_RE, Principal
 from callcenter.auth.shifts import Shift, on_shift, shifts_of
 from callcenter.clock import Clock
 from callcenter.errors import Unauthenticated
 
 log = logging.getLogger(__name__)
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +40,9 @@ async def login(
 ) -> tuple[Principal, str]:
     """Check the password (throttled, off the event loop), log and record the attempt, and
     return the user and a new session id for the cookie."""
-    tried = name[:64]  # no user has a longer name; the log and the guard keep no more
+    # No user has a longer name; the log and the guard keep no more, and no control
+    # characters (PostgreSQL refuses NUL in text, a newline would forge a log line).
+    tried = _CONTROL.sub("\ufffd", name[:64])
     try:
         ticket = rules.guard.admit(tried, address)
     except TooManyAttempts as exc:
@@ -45,8 +50,10 @@ async def login(
         raise
     decided = False
     try:
-        async with engine.connect() as conn:
-            found = await store.login_candidate(conn, name)
+        found = None  # a name no user can have is not looked up (but is still "checked")
+        if NAME_RE.match(name):
+            async with engine.connect() as conn:
+                found = await store.login_candidate(conn, name)
         try:
             ok = await passwords.verify_password(found[1] if found else None, password)
         except TooManyAttempts as exc:

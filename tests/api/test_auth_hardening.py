@@ -272,3 +272,14 @@ async def test_a_shift_may_cross_midnight(hotline_factory: HotlineFactory, db_ur
     advance(h, 6 * 3600)  # Monday 07:00, past the end and its 30 minutes of grace
     assert (await login(h, "night", PASSWORD)).status == 200
     assert [r.suspicious for r in await auth_log(h)] == [False, True]
+
+
+async def test_a_name_no_user_can_have_is_a_wrong_login_not_a_database_error(
+    hotline: Hotline,
+) -> None:
+    # PostgreSQL refuses NUL in text: asking it for such a user answered 503.
+    for name in ("a\x00b", "line\nbreak", "x" * 500):
+        response = await login(hotline, name, "not the password")
+        assert response.status == 401, await response.text()
+    names = [r.name for r in await auth_log(hotline)]
+    assert names == ["a\ufffdb", "line\ufffdbreak", "x" * 64]
