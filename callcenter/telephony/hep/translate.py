@@ -126,12 +126,14 @@ class SipTranslator:
         self.dialogs: OrderedDict[tuple[str, str], _Dialog] = OrderedDict()
         # (Call-ID, branch) → when: in-dialog INVITEs of dialogs we never saw (the call began
         # before we started), so that their responses make no call either.
-        self._orphans: dict[tuple[str, str], float] = {}
+        # (OrderedDicts: evicting the first entry of a plain dict over and over walks its
+        # deleted slots, O(n) each under a flood.)
+        self._orphans: OrderedDict[tuple[str, str], float] = OrderedDict()
         # What the registrar bound: contact (uri_key) → address-of-record, oldest refresh
         # first; live bindings per address-of-record; REGISTERs awaiting their answer.
-        self._bindings: dict[str, _Binding] = {}
+        self._bindings: OrderedDict[str, _Binding] = OrderedDict()
         self._aors: dict[str, int] = {}
-        self._registers: dict[tuple[str, int], _Register] = {}
+        self._registers: OrderedDict[tuple[str, int], _Register] = OrderedDict()
 
     def restore(self, call_id: str, tag: str, legs: dict[str, tuple[str, bool]]) -> None:
         """Resume a dialog known from the database (leg ref → (extension, answered))."""
@@ -349,7 +351,7 @@ class SipTranslator:
         pending = self._registers
         key = (msg.call_id, msg.cseq_num)
         if key not in pending and len(pending) >= _MAX_PENDING_REGISTERS:
-            del pending[next(iter(pending))]
+            pending.popitem(last=False)
         pending[key] = _Register(at.timestamp(), msg.to_user, contacts, msg.expires)
 
     def _registered(self, msg: SipMessage, at: datetime) -> None:
@@ -398,7 +400,7 @@ class SipTranslator:
         if old is not None:
             self._release(old.aor)
         elif len(bindings) >= self.max_bindings:
-            self._release(bindings.pop(next(iter(bindings))).aor)
+            self._release(bindings.popitem(last=False)[1].aor)
         bindings[key] = _Binding(aor, now + (_DEFAULT_EXPIRES if expires is None else expires))
         self._aors[aor] = self._aors.get(aor, 0) + 1
 
@@ -435,7 +437,7 @@ class SipTranslator:
             return
         orphans = self._orphans
         if len(orphans) >= _MAX_ORPHANS:
-            del orphans[next(iter(orphans))]
+            orphans.popitem(last=False)
         orphans[(call_id, branch)] = at.timestamp()
 
     def _answers_in_dialog_request(self, msg: SipMessage) -> bool:
@@ -474,13 +476,13 @@ class SipTranslator:
         for key in gone:
             del self.dialogs[key]
         if self._orphans:
-            self._orphans = {
-                k: seen for k, seen in self._orphans.items() if now - seen <= _TRANSACTION_LIFE
-            }
+            self._orphans = OrderedDict(
+                (k, seen) for k, seen in self._orphans.items() if now - seen <= _TRANSACTION_LIFE
+            )
         if self._registers:
-            self._registers = {
-                k: r for k, r in self._registers.items() if now - r.at <= _TRANSACTION_LIFE
-            }
+            self._registers = OrderedDict(
+                (k, r) for k, r in self._registers.items() if now - r.at <= _TRANSACTION_LIFE
+            )
         for contact in [k for k, b in self._bindings.items() if now > b.until + _BINDING_GRACE]:
             self._unbind(contact)
         return len(gone)
