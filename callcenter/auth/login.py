@@ -16,7 +16,7 @@ from callcenter.auth import passwords, service, store
 from callcenter.auth.guard import LoginGuard, TooManyAttempts
 from callcenter.auth.model import NAME_RE, Principal
 from callcenter.auth.shifts import Shift, on_shift, shifts_of
-from callcenter.clock import Clock
+from callcenter.clock import Clock, iso_z
 from callcenter.errors import Unauthenticated
 
 log = logging.getLogger(__name__)
@@ -125,8 +125,8 @@ async def _failed(
     log.info("login failed name=%r address=%s reason=%s", name, address, reason)
     detail = None
     if locked_until is not None:
-        detail = f"locked until {locked_until.isoformat(timespec='seconds')}"
-        log.warning("login locked name=%r address=%s until=%s", name, address, locked_until)
+        detail = f"locked until {iso_z(locked_until)}"
+        log.warning("login locked name=%r address=%s until=%s", name, address, iso_z(locked_until))
     await service.record_event(
         engine,
         service.auth_event(

@@ -38,9 +38,10 @@ def test_a_lock_ends_after_the_lockout_and_starts_a_fresh_count() -> None:
 def test_failures_long_apart_are_forgotten() -> None:
     clock = FakeClock()
     g = guard(clock)
-    for _ in range(5):
+    for _ in range(5):  # five failures, each a lockout's length after the last: no lock
         g.failed(g.admit("lead", "10.0.0.1"))
         clock.advance(15 * 60)
+    g.succeeded(g.admit("lead", "10.0.0.1"))
 
 
 def test_attempts_being_checked_count_against_the_name() -> None:
