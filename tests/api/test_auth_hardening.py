@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.auth import store
 from callcenter.clock import FakeClock
+from callcenter.db import create_engine
 from tests.conftest import PASSWORD, Hotline, HotlineFactory
 
 
@@ -283,3 +284,20 @@ async def test_a_name_no_user_can_have_is_a_wrong_login_not_a_database_error(
         assert response.status == 401, await response.text()
     names = [r.name for r in await auth_log(hotline)]
     assert names == ["a\ufffdb", "line\ufffdbreak", "x" * 64]
+
+
+async def test_last_use_still_pending_is_saved_when_the_service_stops(
+    hotline_factory: HotlineFactory, db_url: str
+) -> None:
+    h = await hotline_factory(db_url)
+    headers = await h.token("boss", "supervisor")
+    assert (await h.client.get("/api/calls", headers=headers)).status == 200
+    assert h.svc.token_usage.pending == 1
+    await h.client.close()  # the composition root stops the flusher: it saves once more
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(select(store.api_tokens.c.last_used_at))
+            assert [r.last_used_at for r in rows] == [h.clock.now()]
+    finally:
+        await engine.dispose()
