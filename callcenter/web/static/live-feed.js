@@ -1,7 +1,7 @@
-// The live page's link to the server: the signed-in user, the answer statistics, the event
-// sources' health (every 5 s) and the violations over HTTP, and the /api/live WebSocket
-// (snapshot, events, reconnect with backoff), all written into the panels' state and drawn by
-// live-panels.js.
+// The live page's link to the server: the signed-in user, the service's health and the event
+// sources' (every 5 s), the answer statistics and the violations over HTTP, and the /api/live
+// WebSocket (snapshot, events, reconnect with backoff), all written into the panels' state and
+// drawn by live-panels.js.
 
 import { setTimeZone } from "/static/i18n.js";
 import {
@@ -14,6 +14,7 @@ import {
   removeRinging,
   renderConn,
   renderHeader,
+  renderHealth,
   renderRinging,
   renderSources,
   renderStats,
@@ -25,6 +26,7 @@ import {
 
 const STATS_MIN_INTERVAL_MS = 1000; // refresh the rate at most once a second
 const SOURCES_INTERVAL_MS = 5000;
+const HEALTH_INTERVAL_MS = 5000;
 const BACKOFF_MAX_MS = 30000;
 
 class SignedOut extends Error {}
@@ -145,6 +147,46 @@ function watchSources() {
   });
 }
 
+// -- the service's health: ok (200) or degraded (503), with the reasons for a signed-in user --
+let healthSeq = 0;
+let healthTimer = null;
+
+async function loadHealth() {
+  const seq = ++healthSeq;
+  let health = "unknown";
+  let reasons = [];
+  try {
+    const response = await api("/api/health");
+    const body = await response.json(); // a 503 answers too; a proxy's error page does not parse
+    if (body && body.status === "ok") health = "ok";
+    else if (body && body.status === "degraded") {
+      health = "degraded";
+      // Absent when the server could not check the session (its database is down).
+      reasons = Array.isArray(body.reasons) ? body.reasons.map(String) : [];
+    }
+  } catch (err) {
+    if (err instanceof SignedOut) return;
+    console.warn("checking the service's health failed", err); // unknown, not degraded
+  }
+  if (seq !== healthSeq) return; // a newer check is on its way: keep its answer
+  state.health = health;
+  state.healthReasons = reasons;
+  state.healthAt = new Date().toISOString();
+  renderHealth();
+}
+
+/** Ask every 5 s while the page is shown and live, and at once when it is shown again. */
+function watchHealth() {
+  if (healthTimer !== null) return;
+  const due = () => !document.hidden && state.conn === "live";
+  healthTimer = setInterval(() => {
+    if (due()) loadHealth();
+  }, HEALTH_INTERVAL_MS);
+  document.addEventListener("visibilitychange", () => {
+    if (due()) loadHealth();
+  });
+}
+
 // -- panel 3 data: latest violations ----------------------------------------------------
 async function loadViolations() {
   try {
@@ -168,6 +210,7 @@ function onMessage(msg) {
       state.offsetMs = Date.parse(msg.now) - Date.now();
       state.ringLimit = msg.ring_limit;
       state.cycleSeconds = msg.cycle_seconds;
+      renderStats(); // the rule under the rate, if the statistics came first
       useTimeZone(msg.timezone);
       state.ringing.clear();
       for (const leg of msg.ringing || []) {
@@ -181,6 +224,7 @@ function onMessage(msg) {
       if (!state.me) loadMe().catch(() => {});
       if (catchUp) {
         // Catch up on whatever happened while we were away.
+        loadHealth();
         loadStats();
         loadSources();
         loadViolations();
@@ -271,6 +315,8 @@ function reconnectLater() {
 /** Load the panels and open the feed; without a user (server unreachable) retry instead. */
 export function startFeed() {
   watchSources();
+  watchHealth();
+  loadHealth(); // at once, even when the server looks down: then "health unknown"
   if (!state.me) {
     reconnectLater(); // the server is unreachable: retry; a 401 then goes to the login page
     return;
@@ -286,5 +332,6 @@ export function startFeed() {
 export function stopFeed() {
   stopping = true;
   clearInterval(sourcesTimer);
+  clearInterval(healthTimer);
   if (socket) socket.close(1000);
 }

@@ -1,4 +1,5 @@
-// The live page's state and drawing, no I/O: header and connection status, today's answer rate,
+// The live page's state and drawing, no I/O: header and connection status, the banner saying
+// the service is degraded (服务降级, from /api/health), today's answer rate,
 // the PBX event sources (事件源), the phones ringing now (正在振铃) with their ring count ticking
 // and overflow transfers (溢出转接), the latest violations (最新违规), and the notices of failed
 // overflow transfers, which stay until dismissed.
@@ -47,6 +48,10 @@ export const state = {
   notices: [], // failed overflow transfers, newest first, until dismissed
   conn: "connecting", // connecting | live | reconnecting
   retryAt: 0,
+  // /api/health: ok | degraded | unknown (the check itself failed: not known, not degraded)
+  health: "loading",
+  healthReasons: [], // the server's words (English), shown as they are
+  healthAt: null,
 };
 
 export const $ = (id) => document.getElementById(id);
@@ -109,7 +114,49 @@ export function renderConn() {
   const box = $("conn");
   box.className = `conn conn-${state.conn}`;
   const seconds = Math.max(1, Math.ceil((state.retryAt - Date.now()) / 1000));
-  $("conn-text").textContent = t(`conn.${state.conn}`, { seconds });
+  setText($("conn-text"), t(`conn.${state.conn}`, { seconds }));
+  const health = $("conn-health");
+  health.hidden = state.health !== "unknown";
+  setText(health, health.hidden ? "" : t("health.unknown"));
+}
+
+/** Only a real change: the status is a live region, redrawn after every health check. */
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
+// -- the service's health: a red banner while it is degraded -------------------------------
+let healthSaid = ""; // what the banner last announced: which problems, in which language
+
+/** role="alert" reads the heading out when the banner appears, a problem comes or goes, or
+ * the language changes; not when only a count in a reason moves ("for 42 s" → "for 47 s"). */
+export function renderHealth() {
+  const degraded = state.health === "degraded";
+  const reasons = degraded ? state.healthReasons : [];
+  $("health-banner").hidden = !degraded;
+  renderConn();
+  const said = degraded
+    ? [t("health.degraded"), ...reasons.map((r) => r.replace(/\d+(\.\d+)?/g, "#"))].join("\n")
+    : "";
+  if (said !== healthSaid) {
+    healthSaid = said;
+    $("health-title").replaceChildren(degraded ? t("health.degraded") : "");
+  }
+  const list = $("health-reasons");
+  if (list.children.length !== reasons.length) {
+    list.replaceChildren(
+      ...reasons.map(() => {
+        const item = el("li", "health-reason");
+        item.lang = "en"; // technical English from the server, on a Chinese page too
+        return item;
+      }),
+    );
+  }
+  reasons.forEach((reason, i) => setText(list.children[i], reason));
+  $("health-reasons-heading").hidden = reasons.length === 0;
+  $("health-no-reasons").hidden = !degraded || reasons.length > 0;
+  $("health-checked").textContent =
+    degraded && state.healthAt ? t("health.checked", { time: localTime(state.healthAt) }) : "";
 }
 
 // -- panel 1: today's answer rate ---------------------------------------------------------
@@ -490,6 +537,7 @@ export function dismissAllNotices() {
 export function renderAll() {
   renderHeader();
   renderConn();
+  renderHealth();
   renderStats();
   renderSources();
   renderRinging();
