@@ -410,12 +410,12 @@ def build(
         yield
         await stop_all(tasks)
 
-    async def hub_ctx(_app: web.Application) -> AsyncIterator[None]:
-        yield
+    async def close_live_clients(_app: web.Application) -> None:
+        # on_shutdown runs before aiohttp waits for open handlers: a live page's WebSocket
+        # never ends by itself, and would hold SIGTERM for the whole shutdown timeout.
         await svc.hub.close()
 
-    app.cleanup_ctx.extend(
-        [database, auth_ctx, mqtt_ctx, tracker_ctx, sources_ctx, demo_ctx, hub_ctx]
-    )
+    app.on_shutdown.append(close_live_clients)
+    app.cleanup_ctx.extend([database, auth_ctx, mqtt_ctx, tracker_ctx, sources_ctx, demo_ctx])
     add_routes(app, svc)
     return app

@@ -8,6 +8,7 @@ import socket
 import sqlite3
 
 import pytest
+from aiohttp import WSMsgType
 
 from callcenter import signals as t
 from callcenter.app import problems
@@ -67,3 +68,15 @@ async def test_a_source_that_is_down_makes_health_degraded(
     body = await response.json()
     assert body["status"] == "degraded"
     assert any(r.startswith("source ast1:") for r in body["reasons"])
+
+
+async def test_shutdown_closes_live_pages_first_instead_of_waiting_for_them(
+    hotline: Hotline,
+) -> None:
+    lead = await hotline.token("lead", "team_lead")
+    ws = await hotline.client.ws_connect("/api/live", headers=lead)
+    await ws.receive_json(timeout=5)  # the snapshot
+    # aiohttp waits up to 60 s for open handlers at shutdown; the hub closes them first.
+    await asyncio.wait_for(hotline.client.server.close(), timeout=20)
+    message = await ws.receive(timeout=5)
+    assert (message.type, message.data, message.extra) == (WSMsgType.CLOSE, 1001, "server shutdown")
