@@ -1,4 +1,4 @@
-"""The `callcenter` command: serve, db, user, token."""
+"""The `callcenter` command: serve, db, user, token, recording, audit."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from callcenter.auth.model import Role
 from callcenter.clock import SystemClock, iso_z
 from callcenter.config import ConfigError, Settings, load_settings
 from callcenter.errors import DomainError
+from callcenter.recordings import commands as recording_commands
 
 log = logging.getLogger("callcenter")
 
@@ -84,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     tlist.add_argument("name", nargs="?", help="only this user's")
     revoke = tsub.add_parser("revoke", parents=[common], help="revoke the token with this id")
     revoke.add_argument("id", type=int)
+    recording_commands.add_parsers(sub, common)
     return p
 
 
@@ -310,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(_user(settings, args))
         if args.command == "token":
             return _run(_token(settings, args))
+        if args.command in recording_commands.COMMANDS:
+            return _run(_with_engine(settings, lambda e: recording_commands.run(settings, args, e)))
     except DomainError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1

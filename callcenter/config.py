@@ -91,6 +91,21 @@ class DatabaseSettings:
 @dataclass(frozen=True, slots=True)
 class RecordingsSettings:
     root: str = "recordings"
+    # A recording is flagged empty when no stretch of min_sound_ms rises above silence_dbfs.
+    silence_dbfs: float = -50.0
+    min_sound_ms: int = 300
+    # POST /api/recordings answers 413 past this size.
+    max_upload_mb: int = 200
+    # A watched spool directory (empty: off); spool_pattern maps a file name to a call id
+    # with its named group `call`; a file is taken once unchanged for spool_settle_seconds.
+    spool_dir: str = ""
+    spool_pattern: str = r"^(?P<call>[^.]+)\.(wav|mp3)$"
+    spool_settle_seconds: float = 2.0
+    # Directories a PBX's recordings may be read from (ESL RECORD_STOP paths and
+    # `callcenter recording add` files), and "PBX-PATH=LOCAL-PATH" prefixes rewriting a
+    # path as the PBX names it to where its recordings are mounted here.
+    import_dirs: tuple[str, ...] = ()
+    path_map: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +241,15 @@ class Settings:
     @property
     def spill_dir(self) -> Path:
         return self.base_dir / self.database.spill_dir
+
+    @property
+    def recordings_root(self) -> Path:
+        return self.base_dir / self.recordings.root
+
+    @property
+    def spool_dir(self) -> Path | None:
+        spool = self.recordings.spool_dir
+        return self.base_dir / spool if spool else None
 
 
 def _host_port(key: str, value: Any) -> HostPort:
@@ -389,6 +413,35 @@ def _validate_auth(a: AuthSettings) -> None:
         raise ConfigError("auth.shift_grace_minutes", f"must be >= 0, got {a.shift_grace_minutes}")
 
 
+def _validate_recordings(r: RecordingsSettings) -> None:
+    if not r.root:
+        raise ConfigError("recordings.root", "must not be empty")
+    if not -120.0 <= r.silence_dbfs < 0:
+        raise ConfigError(
+            "recordings.silence_dbfs", f"must be -120 to 0 (dBFS), got {r.silence_dbfs}"
+        )
+    if r.min_sound_ms < 1:
+        raise ConfigError("recordings.min_sound_ms", f"must be >= 1, got {r.min_sound_ms}")
+    if r.max_upload_mb < 1:
+        raise ConfigError("recordings.max_upload_mb", f"must be >= 1, got {r.max_upload_mb}")
+    if r.spool_settle_seconds <= 0:
+        raise ConfigError(
+            "recordings.spool_settle_seconds", f"must be > 0, got {r.spool_settle_seconds}"
+        )
+    try:
+        pattern = re.compile(r.spool_pattern)
+    except re.error as exc:
+        raise ConfigError("recordings.spool_pattern", f"not a regular expression: {exc}") from None
+    if "call" not in pattern.groupindex:
+        raise ConfigError("recordings.spool_pattern", "needs a named group (?P<call>...)")
+    for i, item in enumerate(r.path_map):
+        pbx, sep, local = item.partition("=")
+        if not sep or not pbx.startswith("/") or not local.startswith("/"):
+            raise ConfigError(
+                f"recordings.path_map[{i}]", f'must be "/pbx/path=/local/path", got {item!r}'
+            )
+
+
 def _loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -429,8 +482,7 @@ def _validate(s: Settings) -> None:
         )
     if s.mqtt.url and urlsplit(s.mqtt.url).scheme not in ("mqtt", "tcp"):
         raise ConfigError("mqtt.url", 'must be empty or "mqtt://host:port"')
-    if not s.recordings.root:
-        raise ConfigError("recordings.root", "must not be empty")
+    _validate_recordings(s.recordings)
     if s.web.session_hours <= 0:
         raise ConfigError("web.session_hours", "must be > 0")
     for key, number, least in (

@@ -7,6 +7,7 @@ A call is keyed by (source, call_id, call_tag); a leg (one phone rung) by leg_id
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
@@ -112,6 +113,23 @@ class CallsResynced:
     live_call_ids: frozenset[str]
     at: datetime
 
+
+@dataclass(frozen=True, slots=True)
+class RecordingReady:
+    """The PBX finished writing a call recording (录音) at `path`, as the PBX names it
+    (FreeSWITCH RECORD_STOP). `call_id` is the PBX's id of the call (ESL: the caller's
+    channel UUID, stored as the call's sip_call_id of this source); `leg_id` the agent's leg.
+    Not a call event: the composition root hands it to the recordings capability."""
+
+    source: str
+    call_id: str
+    leg_id: str
+    path: str
+    at: datetime
+
+
+# Who receives a finished recording from an adapter (ESL `on_recording`).
+OnRecording = Callable[[RecordingReady], None]
 
 TelephonyEvent = (
     CallOffered

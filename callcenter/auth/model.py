@@ -14,6 +14,8 @@ class Role(StrEnum):
     STATION = "station"  # 维修站
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
+    # A PBX or call recorder with an API token of its own: it may upload recordings, no more.
+    PBX = "pbx"
 
 
 ALL_ROLES = frozenset(Role)

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from callcenter.config import PbxSettings, Settings
+from callcenter.signals import OnRecording
 from callcenter.telephony.source import OnEvent, PbxSource
 
 
@@ -36,9 +37,11 @@ def build_source(
     clock: Callable[[], datetime],
     publish: Callable[[str, dict[str, Any]], None] | None = None,
     known_extension: Callable[[str], bool] | None = None,
+    on_recording: OnRecording | None = None,
 ) -> PbxSource:
     """`known_extension(user)`: is this an agent's extension (the HEP source attributes a
-    leg to the phone dialled when it is one)."""
+    leg to the phone dialled when it is one). `on_recording` receives the recordings a PBX
+    announces (FreeSWITCH RECORD_STOP)."""
     if pbx.kind == "hep":
         from callcenter.telephony.hep.source import HepSource
 
@@ -50,7 +53,7 @@ def build_source(
     if pbx.kind == "esl":
         from callcenter.telephony.esl.client import EslClient
 
-        return EslClient(pbx, on_event)
+        return EslClient(pbx, on_event, on_recording=on_recording)
     if pbx.kind == "mqtt":
         from callcenter.mqtt.subscriber import MqttEventSource
 

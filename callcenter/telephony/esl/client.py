@@ -14,12 +14,11 @@ import logging
 import socket
 import uuid
 from collections import deque
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from callcenter.config import PbxSettings
 from callcenter.privacy import mask_number
-from callcenter.signals import CommandResult
+from callcenter.signals import CommandResult, OnRecording, RecordingReady
 from callcenter.telephony.esl.protocol import (
     API_RESPONSE,
     AUTH_REQUEST,
@@ -36,12 +35,7 @@ from callcenter.telephony.esl.protocol import (
     encode_command,
     event_headers,
 )
-from callcenter.telephony.esl.translate import (
-    EslOutput,
-    EslTranslator,
-    RecordingReady,
-    parse_channels,
-)
+from callcenter.telephony.esl.translate import EslOutput, EslTranslator, parse_channels
 from callcenter.telephony.source import OnEvent, SourceStatus
 
 log = logging.getLogger(__name__)
@@ -73,7 +67,7 @@ class EslClient:
         settings: PbxSettings,
         on_event: OnEvent,
         *,
-        on_recording: Callable[[RecordingReady], None] | None = None,
+        on_recording: OnRecording | None = None,
         keepalive_interval: float = 20.0,
         timeout: float = 10.0,
         auth_retry_interval: float = 60.0,

@@ -26,20 +26,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from callcenter import signals as t
+from callcenter.signals import RecordingReady
 from callcenter.telephony.esl.protocol import Headers
 from callcenter.telephony.source import ResyncWindow
-
-
-@dataclass(frozen=True, slots=True)
-class RecordingReady:
-    """The PBX finished writing a call recording (录音) at `path` (ESL RECORD_STOP)."""
-
-    source: str
-    call_id: str
-    leg_id: str
-    path: str
-    at: datetime
-
 
 EslOutput = t.SourceEvent | RecordingReady
 
