@@ -41,6 +41,8 @@ from callcenter.events import (
 from callcenter.mqtt.broker import start_embedded_broker
 from callcenter.mqtt.publisher import MqttPublisher
 from callcenter.privacy import NumberPolicy
+from callcenter.recordings import http as recordings_http
+from callcenter.recordings.service import Recordings
 from callcenter.signals import CallRedirector
 from callcenter.tasks import owned, stop_all
 from callcenter.telephony.hep.listener import HepListener
@@ -78,6 +80,7 @@ class Services:
     broker: Any = None
     sources: dict[str, PbxSource] = field(default_factory=dict)
     actions: RingLimitActions | None = None
+    recordings: Recordings | None = None
     token_usage: auth_service.TokenUsage = field(default_factory=auth_service.TokenUsage)
 
     def _first_hep(self) -> HepSource | None:
@@ -101,6 +104,10 @@ class Services:
     def calls(self) -> CallTracker:
         assert self.tracker is not None, "the call tracker is not started"
         return self.tracker
+
+    def recording_service(self) -> Recordings:
+        assert self.recordings is not None, "the recordings are not started"
+        return self.recordings
 
 
 SERVICES = web.AppKey("services", Services)
@@ -136,6 +143,11 @@ def handlers(svc: Services) -> dict[type, list[Handler]]:
         if svc.actions is not None:
             await svc.actions.on_ring_limit(event)
 
+    async def link_recordings(event: object) -> None:
+        assert isinstance(event, CallClosed)
+        if svc.recordings is not None:
+            svc.recordings.call_closed(event.call_pk)
+
     async def overflow_to_mqtt(event: object) -> None:
         assert isinstance(event, OverflowAttempted)
         if svc.publisher is not None:
@@ -148,7 +160,7 @@ def handlers(svc: Services) -> dict[type, list[Handler]]:
         OverflowAttempted: [overflow_to_mqtt, to_live],
         PhoneRang: [to_live],
         PhoneStopped: [to_live],
-        CallClosed: [to_live],
+        CallClosed: [to_live, link_recordings],
         ViolationRecorded: [violation_to_mqtt, to_live],
         RingLimitReached: [ring_limit_to_mqtt, to_live, ring_limit_action],
     }
@@ -196,6 +208,7 @@ def components(svc: Services) -> dict[str, Any]:
         "hep": hep,
         "calls": calls,
         "sources": {k: v.status.state for k, v in svc.sources.items()},
+        "recordings": svc.recordings.status() if svc.recordings is not None else {},
         "live_clients": len(svc.hub.clients),
     }
 
@@ -253,6 +266,13 @@ def add_routes(app: web.Application, svc: Services) -> None:
             timezone=svc.settings.web.timezone,
             hub=svc.hub,
             sources=lambda: [source.status.as_json() for source in svc.sources.values()],
+        ),
+    )
+    recordings_http.add_routes(
+        app,
+        recordings_http.RecordingsDeps(
+            recordings=svc.recording_service,
+            max_upload_bytes=svc.settings.recordings.max_upload_mb * 1024 * 1024,
         ),
     )
 
@@ -353,6 +373,7 @@ def build(
                 svc.clock.now,
                 publish,
                 known_extension=lambda ext: svc.directory.lookup(ext) is not None,
+                on_recording=svc.recording_service().on_recording_ready,
             )
             svc.sources[pbx.id] = source
             if isinstance(source, HepSource):
@@ -398,6 +419,18 @@ def build(
                 svc.clock.now().timestamp(), idle_open=settings.sip.max_call_seconds
             )
 
+    async def recordings_ctx(_app: web.Application) -> AsyncIterator[None]:
+        # The tickets capability's TicketLookup is passed here when it lands.
+        recs = Recordings(svc.db, svc.clock, settings.recordings, settings.recordings_root)
+        await asyncio.to_thread(recs.sweep)
+        svc.recordings = recs
+        tasks = [
+            owned("recordings-inbox", recs.run_inbox()),
+            owned("recordings-linker", recs.run_linker()),
+        ]
+        yield
+        await stop_all(tasks)
+
     async def demo_ctx(_app: web.Application) -> AsyncIterator[None]:
         tasks = [owned("demo", demo(svc))] if demo is not None else []
         yield
@@ -416,6 +449,8 @@ def build(
         await svc.hub.close()
 
     app.on_shutdown.append(close_live_clients)
-    app.cleanup_ctx.extend([database, auth_ctx, mqtt_ctx, tracker_ctx, sources_ctx, demo_ctx])
+    app.cleanup_ctx.extend(
+        [database, auth_ctx, mqtt_ctx, tracker_ctx, recordings_ctx, sources_ctx, demo_ctx]
+    )
     add_routes(app, svc)
     return app

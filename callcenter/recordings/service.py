@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -364,17 +364,46 @@ class Recordings:
             raise NotFound("no-such-recording", f"no recording {recording_id!r}")
         return rec
 
+    async def page(
+        self,
+        *,
+        limit: int,
+        before: store.Cursor | None = None,
+        call: str | None = None,
+        call_ids: list[str] | None = None,
+        unlinked: bool | None = None,
+        agent_id: int | None = None,
+    ) -> list[Recording]:
+        async with self.db().connect() as conn:
+            return await store.page(
+                conn,
+                limit=limit,
+                before=before,
+                call=call,
+                call_ids=call_ids,
+                unlinked=unlinked,
+                agent_id=agent_id,
+            )
+
     async def may_hear(self, user: Principal, rec: Recording) -> bool:
         """Team leads, QA leads, supervisors and admins hear every recording; an agent the
         recordings of calls their phone answered, or whose ticket they took."""
         if user.role in ALL_RECORDINGS:
             return True
-        if user.role != Role.AGENT or rec.call_id is None:
+        if rec.call_id is None:
+            return False
+        return await self.may_hear_call(user, rec.call_id)
+
+    async def may_hear_call(self, user: Principal, call_pk: str) -> bool:
+        if user.role in ALL_RECORDINGS:
+            return True
+        if user.role != Role.AGENT:
             return False
         async with self.db().connect() as conn:
-            if await store.answered(conn, rec.call_id, user.id):
+            if await store.answered(conn, call_pk, user.id):
                 return True
-        return user.id in await self.tickets.ticket_owners(rec.call_id)
+        # Hook: the agent who took the call's ticket follows it up (首问责任制).
+        return user.id in await self.tickets.ticket_owners(call_pk)
 
     async def note_access(self, user: Principal, rec: Recording, original: bool, span: str) -> None:
         """Write a play (the rendition) or a download (the original) to the audit log."""
@@ -414,6 +443,16 @@ class Recordings:
                 log.exception("a deleted recording's file could not be removed: %s", blob)
         log.warning("recording deleted id=%s by=%s reason=%r", rec.id, user.name, deletion.reason)
         return replace(rec, deleted=deletion)
+
+    def status(self) -> dict[str, Any]:
+        """Counters for /api/health."""
+        return {
+            "stored": self.stats.stored,
+            "duplicates": self.stats.duplicates,
+            "linked": self.stats.linked,
+            "refused": dict(self.stats.refused),
+            "announced_waiting": self._inbox.qsize() if self._inbox is not None else 0,
+        }
 
     def sweep(self) -> None:
         with contextlib.suppress(OSError):

@@ -27,7 +27,13 @@ DOMAIN = [
 ]
 EDGES = ("callcenter.telephony", "callcenter.mqtt", "callcenter.web", "callcenter.app")
 # Route modules: the web edge, but no PBX source, HEP listener or MQTT publisher.
-ROUTES = ["calls/http.py", "auth/http.py", "web/routes.py", "web/live.py"]
+ROUTES = [
+    "calls/http.py",
+    "auth/http.py",
+    "recordings/http.py",
+    "web/routes.py",
+    "web/live.py",
+]
 
 
 def imports(path: Path) -> set[str]:
