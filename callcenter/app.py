@@ -43,6 +43,7 @@ from callcenter.mqtt.publisher import MqttPublisher
 from callcenter.privacy import NumberPolicy
 from callcenter.recordings import http as recordings_http
 from callcenter.recordings.service import Recordings
+from callcenter.recordings.spool import Spool
 from callcenter.signals import CallRedirector
 from callcenter.tasks import owned, stop_all
 from callcenter.telephony.hep.listener import HepListener
@@ -81,6 +82,7 @@ class Services:
     sources: dict[str, PbxSource] = field(default_factory=dict)
     actions: RingLimitActions | None = None
     recordings: Recordings | None = None
+    spool: Spool | None = None
     token_usage: auth_service.TokenUsage = field(default_factory=auth_service.TokenUsage)
 
     def _first_hep(self) -> HepSource | None:
@@ -208,9 +210,18 @@ def components(svc: Services) -> dict[str, Any]:
         "hep": hep,
         "calls": calls,
         "sources": {k: v.status.state for k, v in svc.sources.items()},
-        "recordings": svc.recordings.status() if svc.recordings is not None else {},
+        "recordings": recordings_status(svc),
         "live_clients": len(svc.hub.clients),
     }
+
+
+def recordings_status(svc: Services) -> dict[str, Any]:
+    if svc.recordings is None:
+        return {}
+    status = svc.recordings.status()
+    if svc.spool is not None:
+        status["spool"] = svc.spool.status()
+    return status
 
 
 def problems(svc: Services) -> list[str]:
@@ -428,6 +439,10 @@ def build(
             owned("recordings-inbox", recs.run_inbox()),
             owned("recordings-linker", recs.run_linker()),
         ]
+        spool_dir, r = settings.spool_dir, settings.recordings
+        if spool_dir is not None:
+            svc.spool = Spool(recs, spool_dir, r.spool_pattern, r.spool_settle_seconds)
+            tasks.append(owned("recordings-spool", svc.spool.run()))
         yield
         await stop_all(tasks)
 

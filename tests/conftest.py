@@ -29,6 +29,8 @@ def settings_for(db_url: str, **sections: Any) -> Settings:
         },
         "sip": {"hep_listen": "127.0.0.1:0"},
         "rings": {"cycle_seconds": 5.0, "limit": 3},
+        # Never the repository's recordings/: an upload in a test lands in a temporary store.
+        "recordings": {"root": tempfile.mkdtemp(prefix="cc-rec-")},
     }
     for name, values in sections.items():
         raw[name] = {**raw.get(name, {}), **values} if isinstance(values, dict) else values

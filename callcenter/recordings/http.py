@@ -247,6 +247,7 @@ def _too_large(limit: int) -> web.Response:
 def add_routes(app: web.Application, deps: RecordingsDeps) -> None:
     app[RECORDINGS] = deps
     app.router.add_get("/api/recordings", list_recordings, name="recordings")
+    app.router.add_post("/api/recordings", upload, name="recording_upload")
     app.router.add_get("/api/recordings/{id}", get_recording, name="recording")
     app.router.add_get("/api/recordings/{id}/audio", get_audio, name="recording_audio")
     app.router.add_delete("/api/recordings/{id}", delete_recording, name="recording_delete")

@@ -142,11 +142,11 @@ class Recordings:
             )
         return path
 
-    async def add_file(self, path: Path, inbound: Inbound) -> Stored:
+    async def add_file(self, path: Path, inbound: Inbound, *, follow_links: bool = True) -> Stored:
         """Store the regular file at `path` (already checked); the file itself is left as
         it is."""
         try:
-            src = storage.open_regular(path)
+            src = storage.open_regular(path, follow_links)
             with src:
                 tmp, sha, size = await asyncio.to_thread(storage.copy_in, src, self.root)
         except DomainError as exc:

@@ -10,13 +10,14 @@ service calls these in worker threads.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import stat
 import time
 import uuid
 from pathlib import Path
-from typing import IO
+from typing import IO, NoReturn
 
 from callcenter.errors import Invalid, NotFound
 from callcenter.recordings.model import blob_path
@@ -48,22 +49,31 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def open_regular(path: Path) -> IO[bytes]:
+def open_regular(path: Path, follow_links: bool = True) -> IO[bytes]:
     """Open a regular file for reading; refuse directories, devices, pipes and sockets
-    (O_NONBLOCK: a FIFO must not hang us)."""
+    (O_NONBLOCK: a FIFO must not hang us), and symbolic links unless `follow_links`."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise NotFound("no-such-file", f"no such file: {path}") from None
-    except IsADirectoryError:
-        raise BadPath("not-a-regular-file", f"{path} is a directory") from None
-    except PermissionError:
-        raise BadPath("unreadable-file", f"no permission to read {path}") from None
+        fd = os.open(path, flags if follow_links else flags | os.O_NOFOLLOW)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a symbolic link
+            raise BadPath("not-a-regular-file", f"{path} is a symbolic link") from None
+        _refuse(path, exc)
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise BadPath("not-a-regular-file", f"{path} is not a regular file")
     os.set_blocking(fd, True)
     return os.fdopen(fd, "rb")
+
+
+def _refuse(path: Path, exc: OSError) -> NoReturn:
+    if isinstance(exc, FileNotFoundError):
+        raise NotFound("no-such-file", f"no such file: {path}") from None
+    if isinstance(exc, IsADirectoryError):
+        raise BadPath("not-a-regular-file", f"{path} is a directory") from None
+    if isinstance(exc, PermissionError):
+        raise BadPath("unreadable-file", f"no permission to read {path}") from None
+    raise exc
 
 
 def copy_in(src: IO[bytes], root: Path) -> tuple[Path, str, int]:
