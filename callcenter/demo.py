@@ -1,6 +1,8 @@
 """A simulated hotline for `callcenter serve --demo`: residents call 96069, agent phones
 2001–2004 ring, and every SIP message reaches our own HEP listener mirrored twice, as
-Kamailio's siptrace sends it. The messages come from `telephony.hep.simulate`.
+Kamailio's siptrace sends it. The messages come from `telephony.hep.simulate`. Each
+answered call gets a short recording (espeak-ng speaks the intake opening, ffmpeg makes it
+8 kHz µ-law as a PBX records), handed in the way Asterisk's MixMonitor post-command does.
 """
 
 from __future__ import annotations
@@ -9,11 +11,15 @@ import asyncio
 import logging
 import random
 import socket
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from callcenter.app import Services
+from callcenter.errors import DomainError
 from callcenter.privacy import mask_number
+from callcenter.recordings.service import Inbound
 from callcenter.telephony.hep import simulate as sim
 
 log = logging.getLogger(__name__)
@@ -71,7 +77,7 @@ async def run_demo(svc: Services) -> None:
             else:
                 busy.add(ext)
                 task = asyncio.get_running_loop().create_task(
-                    _play(sock, target, auth_key, call, plan, scenario),
+                    _play(svc, sock, target, auth_key, call, plan, scenario),
                     name=f"demo-call-{call.call_id[:21]}",
                 )
                 calls.add(task)
@@ -97,6 +103,7 @@ def _release(
 
 
 async def _play(
+    svc: Services,
     sock: socket.socket,
     target: tuple[str, int],
     auth_key: bytes | None,
@@ -121,6 +128,43 @@ async def _play(
             if delay > 0:
                 await asyncio.sleep(delay)
             sock.sendto(sim.hep_datagram(hop, time.time(), auth_key=auth_key), target)
+        if plan.outcome == "answered":
+            await _record(svc, call)
     except Exception:
         # CancelledError is not an Exception: a cancelled demo stops here as it should.
         log.exception("demo call failed scenario=%s caller=%s", scenario, mask_number(call.caller))
+
+
+_OPENING = "您好，大龙供暖报修{extension}号为您服务，请问您有什么问题"
+_missing_tools: set[str] = set()
+
+
+async def _record(svc: Services, call: sim.SimCall) -> None:
+    """The demo PBX's recording of an answered call, stored like `recording add` would."""
+    if svc.recordings is None or _missing_tools:
+        return
+    with tempfile.TemporaryDirectory(prefix="cc-demo-") as tmp:
+        speech, recorded = Path(tmp) / "speech.wav", Path(tmp) / "call.wav"
+        text = _OPENING.format(extension=call.extension)
+        for args in (
+            ("espeak-ng", "-v", "cmn", "-w", str(speech), text),
+            ("ffmpeg", "-v", "error", "-nostdin", "-i", str(speech),
+             "-ar", "8000", "-ac", "1", "-c:a", "pcm_mulaw", str(recorded)),
+        ):  # fmt: skip
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+                )
+            except FileNotFoundError:
+                _missing_tools.add(args[0])
+                log.warning("demo: %s is not installed; demo calls get no recordings", args[0])
+                return
+            if await proc.wait() != 0:
+                log.warning("demo: %s failed; this call gets no recording", args[0])
+                return
+        try:
+            await svc.recordings.add_file(
+                recorded, Inbound("cli", "demo", f"{call.call_id}.wav", call.call_id)
+            )
+        except DomainError as exc:
+            log.warning("demo: recording refused: %s", exc.message)

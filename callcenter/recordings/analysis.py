@@ -29,7 +29,7 @@ with warnings.catch_warnings():  # audioop: deprecated in 3.11-3.12, audioop-lts
 
     from pydub import AudioSegment
 
-from callcenter.errors import Invalid
+from callcenter.errors import Invalid, Unavailable
 from callcenter.recordings.model import Analysis, playable
 
 CHUNK = 1 << 18  # bytes read or decoded at a time (256 KiB: 16 s of 8 kHz 16-bit audio)
@@ -287,14 +287,11 @@ def _input_args(path: Path, ext: str) -> list[str]:
 async def probe(path: Path, ext: str) -> tuple[Probe, float | None]:
     """What ffprobe says the file is, and the duration its headers declare (None when
     ffprobe only estimates it)."""
-    proc = await asyncio.create_subprocess_exec(
+    proc = await _start(
         "ffprobe", "-v", "warning", "-of", "json",
         "-show_entries",
         "stream=codec_type,codec_name,sample_rate,channels:format=format_name,duration",
         *_input_args(path, ext),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await proc.communicate()
     message = _first_line(err).replace(f"{path}: ", "")
@@ -331,6 +328,21 @@ async def probe(path: Path, ext: str) -> tuple[Probe, float | None]:
     return info, declared
 
 
+async def _start(*args: str) -> asyncio.subprocess.Process:
+    try:
+        return await asyncio.create_subprocess_exec(
+            *args,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+    except FileNotFoundError:
+        # Not the file's fault: the spool keeps it and tries again.
+        raise Unavailable(
+            "ffmpeg-missing", f"{args[0]} is not installed (Debian: apt-get install ffmpeg)"
+        ) from None
+
+
 def _first_line(err: bytes) -> str:
     for line in err.decode("utf-8", "replace").splitlines():
         line = line.strip()
@@ -344,13 +356,10 @@ async def decode(
 ) -> Analysis:
     """Decode with ffmpeg to 16-bit PCM through a pipe, measuring each chunk in a worker
     thread and writing the rendition if asked."""
-    proc = await asyncio.create_subprocess_exec(
+    proc = await _start(
         "ffmpeg", "-v", "error", "-nostdin", *_input_args(path, ext),
         "-map", "0:a:0", "-f", "s16le", "-acodec", "pcm_s16le",
         "-ac", str(info.channels), "-ar", str(info.sample_rate), "pipe:1",
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     assert proc.stdout is not None and proc.stderr is not None
     errors = asyncio.ensure_future(proc.stderr.read(_STDERR_LIMIT))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -455,6 +456,14 @@ class Recordings:
         }
 
     def sweep(self) -> None:
+        """At start: remove stale temporary files; say so if ffmpeg is missing."""
+        for tool in ("ffmpeg", "ffprobe"):
+            if shutil.which(tool) is None:
+                log.error(
+                    "%s is not installed: recordings other than PCM/G.711 WAV are refused "
+                    "(Debian: apt-get install ffmpeg)",
+                    tool,
+                )
         with contextlib.suppress(OSError):
             removed = storage.sweep_incoming(self.root)
             if removed:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from watchfiles import awatch
 
-from callcenter.errors import DomainError
+from callcenter.errors import DomainError, Unavailable
 from callcenter.recordings.model import call_from_name
 from callcenter.recordings.service import Inbound, Recordings
 
@@ -160,6 +160,10 @@ class Spool:
             stored = await self.recordings.add_file(
                 path, Inbound("spool", "spool", name, call, None), follow_links=False
             )
+        except Unavailable as exc:  # ffmpeg missing: not the file's fault
+            self.stats.retried += 1
+            log.error("spool file not stored, tried again later name=%s: %s", name, exc.message)
+            return False
         except DomainError as exc:
             await self._quarantine(name, f"{exc.code}: {exc.message}")
             return True
