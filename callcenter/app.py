@@ -45,6 +45,10 @@ from callcenter.recordings import http as recordings_http
 from callcenter.recordings.service import Recordings
 from callcenter.recordings.spool import Spool
 from callcenter.signals import CallRedirector
+from callcenter.stations import http as stations_http
+from callcenter.stations import service as stations_service
+from callcenter.stations.model import AddressBook
+from callcenter.stations.store import AddressBookError
 from callcenter.tasks import owned, stop_all
 from callcenter.telephony.hep.listener import HepListener
 from callcenter.telephony.hep.source import HepSource
@@ -84,6 +88,7 @@ class Services:
     recordings: Recordings | None = None
     spool: Spool | None = None
     token_usage: auth_service.TokenUsage = field(default_factory=auth_service.TokenUsage)
+    book: AddressBook | None = None
 
     def _first_hep(self) -> HepSource | None:
         return next((s for s in self.sources.values() if isinstance(s, HepSource)), None)
@@ -106,6 +111,10 @@ class Services:
     def calls(self) -> CallTracker:
         assert self.tracker is not None, "the call tracker is not started"
         return self.tracker
+
+    def address_book(self) -> AddressBook:
+        assert self.book is not None, "the address book is not loaded"
+        return self.book
 
     def recording_service(self) -> Recordings:
         assert self.recordings is not None, "the recordings are not started"
@@ -279,6 +288,7 @@ def add_routes(app: web.Application, svc: Services) -> None:
             sources=lambda: [source.status.as_json() for source in svc.sources.values()],
         ),
     )
+    stations_http.add_routes(app, stations_http.StationsDeps(book=svc.address_book))
     recordings_http.add_routes(
         app,
         recordings_http.RecordingsDeps(
@@ -451,6 +461,13 @@ def build(
         yield
         await stop_all(tasks)
 
+    async def stations_ctx(_app: web.Application) -> AsyncIterator[None]:
+        try:
+            svc.book = stations_service.load_for_service(settings.stations_path)
+        except AddressBookError as exc:
+            raise StartupError(f"tickets.stations_file: {exc}") from exc
+        yield
+
     async def auth_ctx(_app: web.Application) -> AsyncIterator[None]:
         tasks = [
             owned("token-last-used", auth_service.run_last_used_flusher(svc.db, svc.token_usage))
@@ -465,7 +482,16 @@ def build(
 
     app.on_shutdown.append(close_live_clients)
     app.cleanup_ctx.extend(
-        [database, auth_ctx, mqtt_ctx, tracker_ctx, recordings_ctx, sources_ctx, demo_ctx]
+        [
+            database,
+            stations_ctx,
+            auth_ctx,
+            mqtt_ctx,
+            tracker_ctx,
+            recordings_ctx,
+            sources_ctx,
+            demo_ctx,
+        ]
     )
     add_routes(app, svc)
     return app

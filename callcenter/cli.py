@@ -85,6 +85,24 @@ def _parser() -> argparse.ArgumentParser:
     tlist.add_argument("name", nargs="?", help="only this user's")
     revoke = tsub.add_parser("revoke", parents=[common], help="revoke the token with this id")
     revoke.add_argument("id", type=int)
+
+    stations = sub.add_parser("stations", parents=[common], help="the address book of stations")
+    ssub = stations.add_subparsers(dest="stations_command", required=True)
+    check = ssub.add_parser(
+        "check",
+        parents=[common],
+        help="report overlapping and unused rules and stations with no rule (exit 1 if any)",
+    )
+    check.add_argument(
+        "--file", type=Path, help="the address book (default: tickets.stations_file)"
+    )
+    route = ssub.add_parser(
+        "route", parents=[common], help="an address's standard form and the station it goes to"
+    )
+    route.add_argument("address")
+    route.add_argument(
+        "--file", type=Path, help="the address book (default: tickets.stations_file)"
+    )
     recording_commands.add_parsers(sub, common)
     return p
 
@@ -244,6 +262,27 @@ async def _token(settings: Settings, args: argparse.Namespace) -> int:
     return await _with_engine(settings, work)
 
 
+def _stations(settings: Settings, args: argparse.Namespace) -> int:
+    from callcenter.stations import service as stations
+    from callcenter.stations.store import AddressBookError
+
+    path = args.file or settings.stations_path
+    try:
+        book, problems = stations.load(path)
+    except AddressBookError as exc:
+        print(f"error: {path}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.stations_command == "route":
+        r = stations.route(book, args.address)
+        print(f"{r.standard}\t{r.status}\t{r.station or '-'}\t{r.reason}")
+        return 0 if r.status == "matched" else 1
+    for problem in problems:
+        print(f"{problem.kind}: {problem.message}")
+    counts = f"{len(book.stations)} stations, {len(book.rules)} rules"
+    print(f"{path}: {counts}, {len(problems) or 'no'} problem{'s' * (len(problems) != 1)}")
+    return 1 if problems else 0
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from aiohttp import web
 
@@ -312,6 +351,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(_user(settings, args))
         if args.command == "token":
             return _run(_token(settings, args))
+        if args.command == "stations":
+            return _stations(settings, args)
         if args.command in recording_commands.COMMANDS:
             return _run(_with_engine(settings, lambda e: recording_commands.run(settings, args, e)))
     except DomainError as exc:

@@ -109,6 +109,15 @@ class RecordingsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class TicketsSettings:
+    # A ticket taken while the agent is on no call is linked to their last call that ended at
+    # most this long ago (the report is often typed up just after hanging up).
+    link_window_minutes: float = 10.0
+    # The address book: the repair stations and the rules that route addresses to them.
+    stations_file: str = "config/stations.toml"
+
+
+@dataclass(frozen=True, slots=True)
 class MqttSettings:
     url: str = field(default="", repr=False)  # may hold a password
     embedded_listen: HostPort = HostPort("127.0.0.1", 1883)
@@ -220,6 +229,7 @@ class Settings:
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     health: HealthSettings = field(default_factory=HealthSettings)
+    tickets: TicketsSettings = field(default_factory=TicketsSettings)
     # No [[pbx]] tables: one HEP source on sip.hep_listen.
     pbx: tuple[PbxSettings, ...] = ()
     # Relative paths (SQLite file, recordings) are resolved against this directory.
@@ -241,6 +251,10 @@ class Settings:
     @property
     def spill_dir(self) -> Path:
         return self.base_dir / self.database.spill_dir
+
+    @property
+    def stations_path(self) -> Path:
+        return self.base_dir / self.tickets.stations_file
 
     @property
     def recordings_root(self) -> Path:
@@ -461,6 +475,7 @@ _SECTIONS: dict[str, type] = {
     "rings": RingSettings,
     "privacy": PrivacySettings,
     "health": HealthSettings,
+    "tickets": TicketsSettings,
 }
 
 
@@ -499,6 +514,13 @@ def _validate(s: Settings) -> None:
             raise ConfigError(key, f"must be >= {least}, got {number}")
     if not s.database.spill_dir:
         raise ConfigError("database.spill_dir", "must not be empty")
+    if not 0 <= s.tickets.link_window_minutes <= 24 * 60:
+        raise ConfigError(
+            "tickets.link_window_minutes",
+            f"must be 0-1440, got {s.tickets.link_window_minutes}",
+        )
+    if not s.tickets.stations_file:
+        raise ConfigError("tickets.stations_file", "must not be empty")
     for key, value in (
         ("sip.max_ring_seconds", s.sip.max_ring_seconds),
         ("sip.max_call_seconds", s.sip.max_call_seconds),
