@@ -315,8 +315,8 @@ class Recordings:
             await asyncio.sleep(_LINK_BATCH_EVERY)
             batch, self._closed_calls = self._closed_calls, set()
             try:
-                for call_pk in batch:
-                    await self.link_call(call_pk)
+                if batch:
+                    await self.link_calls(sorted(batch))
                 if loop.time() >= next_sweep:
                     next_sweep = loop.time() + _RECONCILE_EVERY
                     await self.reconcile()
@@ -325,19 +325,33 @@ class Recordings:
                 log.exception("linking recordings failed; retried in a moment")
 
     async def link_call(self, call_pk: str) -> int:
-        """Link the recordings waiting for this call (named by our id or the PBX's)."""
+        return await self.link_calls([call_pk])
+
+    async def link_calls(self, call_pks: list[str]) -> int:
+        """Link the recordings waiting for these calls (named by our id or the PBX's): two
+        queries for a whole batch, so thousands of calls closing cost the database little."""
         now = self.clock.now()
         async with self.db().begin() as conn:
-            key = await store.call_key(conn, call_pk)
-            if key is None:
-                return 0
-            waiting = await store.waiting_for(conn, call_pk, *key)
-            linked = [r for r in waiting if await store.link(conn, r.id, call_pk, now)]
-            await audit.append(
-                conn, now, [Entry("link", r.id, "service", f"call={call_pk}") for r in linked]
-            )
-        self.stats.linked += len(linked)
-        return len(linked)
+            keys = await store.call_keys(conn, call_pks)
+            by_pbx_id: dict[str, list[tuple[str, str]]] = {}
+            for pk, (source, sip_call_id) in keys.items():
+                by_pbx_id.setdefault(sip_call_id, []).append((pk, source))
+            waiting = await store.waiting_for(conn, [*keys, *by_pbx_id])
+            entries = []
+            for rec in waiting:
+                assert rec.call_ref is not None
+                target: str | None = rec.call_ref if rec.call_ref in keys else None
+                if target is None:
+                    target = next(
+                        (pk for pk, src in by_pbx_id.get(rec.call_ref, [])
+                         if rec.source is None or rec.source == src),
+                        None,
+                    )  # fmt: skip
+                if target is not None and await store.link(conn, rec.id, target, now):
+                    entries.append(Entry("link", rec.id, "service", f"call={target}"))
+            await audit.append(conn, now, entries)
+        self.stats.linked += len(entries)
+        return len(entries)
 
     async def reconcile(self, limit: int = 500) -> int:
         """Link recently arrived recordings whose call has appeared since."""

@@ -103,6 +103,7 @@ audit_head = cast(Table, AuditHead.__table__)
 # How far around a recording's arrival its call is looked for by the PBX's id alone (when
 # the PBX source is not known, the calls table has no index on that id by itself).
 CALL_WINDOW = timedelta(days=2)
+_CHUNK = 500
 
 
 def recording_row(r: Recording) -> dict[str, Any]:
@@ -204,30 +205,31 @@ async def find_call(
     return str(row.id) if row is not None else None
 
 
-async def call_key(conn: AsyncConnection, call_pk: str) -> tuple[str, str] | None:
-    """(source, PBX id) of one of our calls."""
-    row = (
-        await conn.execute(select(calls.c.source, calls.c.sip_call_id).where(calls.c.id == call_pk))
-    ).first()
-    return (str(row.source), str(row.sip_call_id)) if row is not None else None
+async def call_keys(conn: AsyncConnection, call_pks: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """(source, PBX id) of each of these calls that exists."""
+    out: dict[str, tuple[str, str]] = {}
+    ids = list(call_pks)
+    for i in range(0, len(ids), _CHUNK):
+        stmt = select(calls.c.id, calls.c.source, calls.c.sip_call_id).where(
+            calls.c.id.in_(ids[i : i + _CHUNK])
+        )
+        for r in await conn.execute(stmt):
+            out[str(r.id)] = (str(r.source), str(r.sip_call_id))
+    return out
 
 
-async def waiting_for(
-    conn: AsyncConnection, call_pk: str, source: str, sip_call_id: str
-) -> list[Recording]:
-    """Unlinked recordings that name this call, by our id or by the PBX's."""
-    stmt = select(recordings).where(
-        recordings.c.call_pk.is_(None),
-        recordings.c.deleted_at.is_(None),
-        or_(
-            recordings.c.call_ref == call_pk,
-            and_(
-                recordings.c.call_ref == sip_call_id,
-                or_(recordings.c.source.is_(None), recordings.c.source == source),
-            ),
-        ),
-    )
-    return [recording_from_row(r._mapping) for r in await conn.execute(stmt)]
+async def waiting_for(conn: AsyncConnection, refs: Sequence[str]) -> list[Recording]:
+    """Unlinked recordings that name one of these calls (by our id or by the PBX's)."""
+    found: list[Recording] = []
+    names = list(refs)
+    for i in range(0, len(names), _CHUNK):
+        stmt = select(recordings).where(
+            recordings.c.call_pk.is_(None),
+            recordings.c.deleted_at.is_(None),
+            recordings.c.call_ref.in_(names[i : i + _CHUNK]),
+        )
+        found += [recording_from_row(r._mapping) for r in await conn.execute(stmt)]
+    return found
 
 
 async def unlinked_since(conn: AsyncConnection, since: datetime, limit: int) -> list[Recording]:
