@@ -54,7 +54,7 @@ from callcenter.telephony.hep.listener import HepListener
 from callcenter.telephony.hep.source import HepSource
 from callcenter.telephony.source import PbxSource
 from callcenter.telephony.sources import build_source, configured_sources
-from callcenter.web import routes, security
+from callcenter.web import desk, routes, security
 from callcenter.web.errors import error_middleware
 from callcenter.web.live import LiveHub
 
@@ -266,6 +266,7 @@ def add_routes(app: web.Application, svc: Services) -> None:
             db=svc.db, components=lambda: components(svc), problems=lambda: problems(svc)
         ),
     )
+    desk.add_routes(app, desk.DeskDeps(svc.settings.desk, svc.settings.web.timezone, svc.clock))
     auth_http.add_routes(
         app,
         auth_http.AuthDeps(

@@ -10,6 +10,7 @@ import ipaddress
 import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -115,6 +116,22 @@ class TicketsSettings:
     link_window_minutes: float = 10.0
     # The address book: the repair stations and the rules that route addresses to them.
     stations_file: str = "config/stations.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class Holiday:
+    """An announced holiday: from `start` to `end` (both included, in web.timezone) the
+    intake script opens with `opening` (新年好, 劳动节快乐, 中秋节快乐, 国庆节快乐) for 您好."""
+
+    start: date
+    end: date
+    opening: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeskSettings:
+    # [[desk.holidays]] or holidays = [{from = "2027-02-10", to = "2027-02-17", opening = "新年好"}]
+    holidays: tuple[Holiday, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +247,7 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     health: HealthSettings = field(default_factory=HealthSettings)
     tickets: TicketsSettings = field(default_factory=TicketsSettings)
+    desk: DeskSettings = field(default_factory=DeskSettings)
     # No [[pbx]] tables: one HEP source on sip.hep_listen.
     pbx: tuple[PbxSettings, ...] = ()
     # Relative paths (SQLite file, recordings) are resolved against this directory.
@@ -302,6 +320,8 @@ def _values(name: str, cls: type, raw: Any, defaults: Any) -> dict[str, Any]:
             values[key] = _ring_actions(dotted, value)
         elif key == "shifts" and cls is AuthSettings:
             values[key] = _shifts(dotted, value)
+        elif key == "holidays" and cls is DeskSettings:
+            values[key] = _holidays(dotted, value)
         elif key == "secure_cookies" and cls is WebSettings:
             values[key] = _check_type(dotted, value, bool)
         elif isinstance(current, tuple):
@@ -414,6 +434,49 @@ def _shifts(key: str, raw: Any) -> tuple[Shift, ...]:
     return tuple(out)
 
 
+def _day(key: str, value: Any) -> date:
+    if isinstance(value, date) and not hasattr(value, "hour"):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ConfigError(key, f'must be a date "YYYY-MM-DD", got {value!r}')
+
+
+def _holidays(key: str, raw: Any) -> tuple[Holiday, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError(key, 'must be an array of {from = "YYYY-MM-DD", to = …, opening = …}')
+    out: list[Holiday] = []
+    for i, item in enumerate(raw):
+        dotted = f"{key}[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError(dotted, "must be a table {from, to, opening}")
+        unknown = sorted(set(item) - {"from", "to", "opening"})
+        if unknown:
+            raise ConfigError(f"{dotted}.{unknown[0]}", "unknown key (known: from, opening, to)")
+        for name in ("from", "to", "opening"):
+            if name not in item:
+                raise ConfigError(f"{dotted}.{name}", "required")
+        start, end = _day(f"{dotted}.from", item["from"]), _day(f"{dotted}.to", item["to"])
+        if end < start:
+            raise ConfigError(f"{dotted}.to", f"must not be before from ({start})")
+        opening = item["opening"]
+        if not isinstance(opening, str) or not opening.strip() or len(opening) > 20:
+            raise ConfigError(
+                f"{dotted}.opening",
+                f"must be a greeting such as 新年好 (1-20 characters), got {opening!r}",
+            )
+        for j, other in enumerate(out):
+            if start <= other.end and other.start <= end:
+                raise ConfigError(
+                    f"{dotted}.from", f"overlaps {key}[{j}] ({other.start} to {other.end})"
+                )
+        out.append(Holiday(start, end, opening.strip()))
+    return tuple(out)
+
+
 def _validate_auth(a: AuthSettings) -> None:
     for key, number, least in (
         ("auth.max_failures", a.max_failures, 1),
@@ -476,6 +539,7 @@ _SECTIONS: dict[str, type] = {
     "privacy": PrivacySettings,
     "health": HealthSettings,
     "tickets": TicketsSettings,
+    "desk": DeskSettings,
 }
 
 

@@ -338,8 +338,11 @@ async def test_an_agent_sees_the_live_page_without_the_rate_panel(
     tab = await open_tab(browser)
     page = tab.page
     await log_in(page, hotline.base_url, "李娜")
+    await expect(page).to_have_url(f"{hotline.base_url}/desk")  # agents land on the desk
+    await page.locator("#live-link").click()
     await expect(page.locator("#conn")).to_have_class("conn conn-live")
     await expect(page.locator("#user-name")).to_have_text("李娜")
+    await expect(page.locator("#desk-link")).to_be_visible()
     await expect(page.locator("#rate-panel")).to_be_hidden()  # 403 from /api/stats/answers
     await expect(page.locator("#sources-panel")).to_be_hidden()  # 403 from /api/sources
     await expect(page.locator("main")).to_have_class("grid no-stats")  # one column

@@ -108,6 +108,7 @@ export function renderHeader() {
   const ext = $("user-extension");
   ext.hidden = !me.extension;
   ext.textContent = me.extension ? t("header.extension", { extension: me.extension }) : "";
+  $("desk-link").hidden = me.role !== "agent"; // agents take tickets on the desk
 }
 
 export function renderConn() {

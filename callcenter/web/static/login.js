@@ -52,7 +52,13 @@ async function login(event) {
     return;
   }
   if (response.ok) {
-    window.location.assign("/");
+    let me = {};
+    try {
+      me = await response.json();
+    } catch {
+      // not JSON: the live page decides
+    }
+    window.location.assign(me.role === "agent" ? "/desk" : "/"); // agents land on the desk
     return;
   }
   let body = {};

@@ -1,0 +1,261 @@
+"""The desk in a real Chromium against the real app: an agent signs in and lands on it, in
+Chinese and in English; it fits a 360 px phone; her extension rings and the desk pops the
+caller (number at once, then the history); she types the whole ticket with the keyboard
+only, in the intake script's order, saves it with Enter, and the ticket is in the API."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from aiohttp import web
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from callcenter.app import SERVICES, build
+from callcenter.config import parse_settings
+from tests.integration.test_live_page import (
+    CHROMIUM,
+    PASSWORD,
+    RINGS,
+    WAIT_MS,
+    Hotline,
+    log_in,
+    open_tab,
+)
+
+pytestmark = pytest.mark.integration
+
+PHONE = (360, 740)
+SCREENSHOT_ZH = Path("/tmp/desk_pop_zh.png")
+SCREENSHOT_SAVED = Path("/tmp/desk_saved_zh.png")
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def today_holiday() -> dict[str, str]:
+    """A holiday announced around today (in the hotline's zone): the opening changes."""
+    today = datetime.now(SHANGHAI).date()
+    return {
+        "from": (today - timedelta(days=1)).isoformat(),
+        "to": (today + timedelta(days=1)).isoformat(),
+        "opening": "新年好",
+    }
+
+
+@asynccontextmanager
+async def desk_hotline(tmp_path: Path, desk: dict[str, Any]) -> AsyncIterator[Hotline]:
+    settings = parse_settings(
+        {
+            "database": {"url": f"sqlite+aiosqlite:///{tmp_path}/t.sqlite3"},
+            "mqtt": {"url": ""},
+            "sip": {"hep_listen": "127.0.0.1:0"},
+            "rings": RINGS,
+            "web": {"listen": "127.0.0.1:0"},
+            "recordings": {"root": str(tmp_path / "recordings")},
+            "desk": desk,
+        }
+    )
+    app = build(settings, migrate=True, mqtt=False)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    hotline = Hotline(f"http://{host}:{port}", app[SERVICES])
+    from callcenter.auth.service import add_user
+
+    svc = hotline.svc
+    await add_user(svc.db(), svc.clock, "李娜", "agent", PASSWORD, "8001", work_number="027")
+    await add_user(svc.db(), svc.clock, "张伟", "agent", PASSWORD, "8002", language="en")
+    await svc.directory.reload(svc.db())
+    try:
+        yield hotline
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def hotline(tmp_path: Path) -> AsyncIterator[Hotline]:
+    async with desk_hotline(tmp_path, {"holidays": [today_holiday()]}) as hotline:
+        yield hotline
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as p:
+        chromium = await p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+async def no_sideways_scroll(page: Page) -> None:
+    wide = await page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert wide <= 0, f"the page scrolls sideways by {wide} px"
+
+
+async def api_json(page: Page, path: str) -> Any:
+    """GET with the page's session (the cookie is the browser's)."""
+    text = await page.evaluate(
+        "async (path) => { const r = await fetch(path); return JSON.stringify({status: r.status,"
+        " body: await r.json()}); }",
+        path,
+    )
+    return json.loads(text)
+
+
+async def test_an_agent_lands_on_the_desk_in_chinese_and_it_fits_a_phone(
+    hotline: Hotline, browser: Browser
+) -> None:
+    tab = await open_tab(browser, locale="zh-CN", width=PHONE[0], height=PHONE[1])
+    page = tab.page
+    await log_in(page, hotline.base_url, "李娜")
+    await expect(page).to_have_url(f"{hotline.base_url}/desk")
+    await expect(page).to_have_title("接线台 — 供暖报修热线")
+    await expect(page.locator("#conn")).to_have_class("conn conn-live")
+    await expect(page.locator("#form-title")).to_have_text("报修单")
+    # The holiday opening, with her work number.
+    await expect(page.locator("#script-opening")).to_have_text(
+        "新年好,大龙供暖报修027号为您服务,请问您有什么问题?"
+    )
+    await expect(page.locator("#pop-idle")).to_be_visible()
+    await expect(page.locator("label[for=station] + select option")).to_have_count(18)
+    await no_sideways_scroll(page)
+    # The first Tab stop of the script is the problem's kind, focused from the start.
+    await expect(page.locator("#kind-repair")).to_be_focused()
+    await expect(page.locator("#live-link")).to_have_text("实时监控")
+    assert tab.problems == []
+
+
+async def test_the_desk_in_english_opens_with_hello_outside_the_holidays(
+    tmp_path: Path, browser: Browser
+) -> None:
+    async with desk_hotline(tmp_path, {}) as hotline:
+        tab = await open_tab(browser)
+        page = tab.page
+        await log_in(page, hotline.base_url, "张伟")  # his profile says en
+        await expect(page).to_have_url(f"{hotline.base_url}/desk")
+        await expect(page).to_have_title("Desk — Heating Repair Hotline")
+        await expect(page.locator("#form-title")).to_have_text("Ticket")
+        await expect(page.locator("#script-opening")).to_have_text(
+            "您好,大龙供暖报修(工号)为您服务,请问您有什么问题?"
+        )
+        await expect(page.locator("#pop-idle")).to_have_text(
+            "When your extension rings, the caller and their history show here."
+        )
+        await page.get_by_role("button", name="中文").click()
+        await expect(page.locator("#form-title")).to_have_text("报修单")
+        assert tab.problems == []
+
+
+async def test_her_phone_rings_the_desk_pops_the_caller_and_she_types_the_ticket(
+    hotline: Hotline, browser: Browser
+) -> None:
+    tab = await open_tab(browser, locale="zh-CN", width=PHONE[0], height=PHONE[1])
+    page = tab.page
+    await log_in(page, hotline.base_url, "李娜")
+    await expect(page.locator("#conn")).to_have_class("conn conn-live")
+
+    # A colleague's phone rings: not hers, nothing pops.
+    hotline.offer("8002", "13911112222")
+    # Hers rings: the number at once, then the history (none yet for this number).
+    call = hotline.offer("8001", "13800138000")
+    await expect(page.locator("#pop-caller")).to_have_text("13800138000")
+    await expect(page.locator("#pop-state")).to_have_text("正在响铃")
+    history = page.locator("#pop-history-status")
+    await expect(history).not_to_have_text("正在查询历史工单…", timeout=WAIT_MS)
+    status = await history.text_content()
+    await expect(page.locator("#phone")).to_have_value("13800138000")
+    await no_sideways_scroll(page)
+    await page.screenshot(path=str(SCREENSHOT_ZH), full_page=True)
+
+    hotline.answer(call, "8001")
+    await expect(page.locator("#pop-state")).to_have_text("通话中")
+    await hotline.svc.calls().settled()
+
+    # The whole ticket from the keyboard, in the script's order; focus starts on the kind.
+    await expect(page.locator("#kind-repair")).to_be_focused()
+    kb = page.keyboard
+    await kb.press("Tab")  # fault category: the first chip, 不热
+    await kb.press("Space")
+    await expect(page.locator("#category-not_hot")).to_be_checked()
+    await kb.press("Tab")
+    await kb.type("卧室暖气片")
+    await kb.press("Tab")  # severity
+    await kb.press("ArrowRight")  # major
+    await expect(page.locator("#severity-major")).to_be_checked()
+    await kb.press("Tab")
+    await kb.type("暖气不热,摸着只有一点温度")
+    await kb.press("Tab")
+    stations = await api_json(page, "/api/stations")
+    assert stations["status"] == 200
+    await kb.type("阳光小区3号楼2单元301")
+    check = page.locator("#address-check")
+    await expect(check).not_to_have_text("", timeout=WAIT_MS)
+    await expect(check).not_to_have_text("正在核对地址…", timeout=WAIT_MS)
+    await kb.press("Tab")  # the station: the proposal stays unless she picks another
+    await kb.press("Tab")
+    await kb.type("王先生")
+    await kb.press("Tab")
+    await expect(page.locator("#phone")).to_be_focused()
+    await kb.press("Enter")
+
+    saved = page.locator("#saved")
+    await expect(saved).to_be_visible(timeout=WAIT_MS)
+    await expect(page.locator("#saved-timeline li").first).to_contain_text("创建")
+    await no_sideways_scroll(page)
+    await page.screenshot(path=str(SCREENSHOT_SAVED), full_page=True)
+    title = await page.locator("#saved-title").text_content()
+    assert title
+    ticket_id = title.split()[1]
+
+    found = await api_json(page, f"/api/tickets/{ticket_id}")
+    assert found["status"] == 200, found
+    ticket = found["body"]
+    assert ticket["kind"] == "repair"
+    assert ticket["category"] == "not_hot"
+    assert ticket["severity"] == "major"
+    assert ticket["fault_location"] == "卧室暖气片"
+    assert ticket["reporter_name"] == "王先生"
+    assert ticket["phone"] == "13800138000"
+    assert ticket["address"] == "阳光小区3号楼2单元301"
+    assert ticket["agent"] == "李娜"
+    assert [c["id"] for c in ticket["calls"]] == [call] or ticket["calls"], ticket
+    print("history status at pop:", status)
+    assert tab.problems == []
+
+
+async def test_an_error_from_the_api_shows_beside_its_field(
+    hotline: Hotline, browser: Browser
+) -> None:
+    tab = await open_tab(browser, locale="zh-CN")
+    page = tab.page
+    await log_in(page, hotline.base_url, "李娜")
+    await expect(page.locator("#kind-repair")).to_be_focused()
+    kb = page.keyboard
+    await kb.press("Tab")
+    await kb.press("Space")  # 不热
+    for _ in range(4):
+        await kb.press("Tab")
+    await kb.type("阳光小区3号楼2单元301")
+    for _ in range(3):
+        await kb.press("Tab")
+    await expect(page.locator("#phone")).to_be_focused()
+    await kb.type("12345")
+    await kb.press("Enter")
+    error = page.locator("#err-phone")
+    await expect(error).to_be_visible(timeout=WAIT_MS)
+    await expect(error).to_contain_text("电话号码无效")
+    await expect(page.locator("#phone")).to_be_focused()
+    assert tab.problems == []
