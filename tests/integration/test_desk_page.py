@@ -307,3 +307,39 @@ async def test_an_error_from_the_api_shows_beside_its_field(
     await expect(error).to_contain_text("电话号码无效")
     await expect(page.locator("#phone")).to_be_focused()
     assert tab.problems == []
+
+
+async def test_a_consultation_is_typed_on_its_own_lines_and_saved_with_ctrl_enter(
+    hotline: Hotline, browser: Browser
+) -> None:
+    """Enter in the text is a new line; Ctrl+Enter saves from anywhere. A consultation needs
+    no address, fault category or phone, and the category row is not shown for it."""
+    tab = await open_tab(browser)
+    page = tab.page
+    await log_in(page, hotline.base_url, "张伟")
+    await expect(page.locator("#kind-repair")).to_be_focused()
+    kb = page.keyboard
+    await kb.press("ArrowRight")  # consultation
+    await expect(page.locator("#kind-consultation")).to_be_checked()
+    await expect(page.locator("#category-field")).to_be_hidden()
+    await kb.press("Tab")  # the location: the category row is skipped
+    await expect(page.locator("#fault_location")).to_be_focused()
+    await kb.press("Tab")  # severity: none chosen, the first chip takes the focus
+    await kb.press("Tab")
+    await expect(page.locator("#description")).to_be_focused()
+    await kb.type("暖气费怎么交?")
+    await kb.press("Enter")
+    await kb.type("问营业厅地址")
+    await expect(page.locator("#saved")).to_be_hidden()
+    await kb.press("Control+Enter")
+    await expect(page.locator("#saved")).to_be_visible(timeout=WAIT_MS)
+    await expect(page.locator("#saved-summary")).to_contain_text("Consultation")
+    title = await page.locator("#saved-title").text_content()
+    assert title
+    found = await api_json(page, f"/api/tickets/{title.split()[1]}")
+    assert found["body"]["description"] == "暖气费怎么交?\n问营业厅地址"
+    assert found["body"]["kind"] == "consultation"
+    await page.locator("#new-ticket").press("Enter")  # back to an empty form, focus on kind
+    await expect(page.locator("#kind-repair")).to_be_focused()
+    await expect(page.locator("#description")).to_have_value("")
+    assert tab.problems == []

@@ -125,7 +125,9 @@ function popCaller(msg) {
   loadHistory(pop);
 }
 
+/** The signed-in agent's own phone ringing with a resident's call (not an outbound leg). */
 function mine(msg) {
+  if (msg.monitored === false) return false;
   return Boolean(state.me && state.me.extension && msg.extension === state.me.extension);
 }
 
