@@ -28,7 +28,7 @@ from callcenter.calls.intake import Limits
 from callcenter.calls.rings import RingRule
 from callcenter.calls.service import AgentDirectory, CallTracker
 from callcenter.clock import Clock, SystemClock
-from callcenter.config import PbxSettings, Settings
+from callcenter.config import PbxSettings, Settings, TicketsSettings
 from callcenter.errors import StartupError
 from callcenter.events import (
     CallClosed,
@@ -464,7 +464,11 @@ def build(
 
     async def stations_ctx(_app: web.Application) -> AsyncIterator[None]:
         try:
-            svc.book = stations_service.load_for_service(settings.stations_path)
+            # An explicitly configured book must exist; the default may be absent.
+            default = settings.tickets.stations_file == TicketsSettings().stations_file
+            svc.book = stations_service.load_for_service(
+                settings.stations_path, required=not default
+            )
         except AddressBookError as exc:
             raise StartupError(f"tickets.stations_file: {exc}") from exc
         yield

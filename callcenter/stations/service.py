@@ -19,10 +19,16 @@ def load(path: Path) -> tuple[AddressBook, list[Problem]]:
     return book, model.check(book)
 
 
-def load_for_service(path: Path) -> AddressBook:
+def load_for_service(path: Path, required: bool = True) -> AddressBook:
     """The book the service routes with. Problems are logged, not fatal: the hotline keeps
     taking calls, and an address the problem touches is flagged on its ticket (ambiguous),
-    never routed by guess."""
+    never routed by guess. With no file where the default points (`required` false: the
+    service started outside the repository with no config), the book is empty: every
+    address is flagged unmatched, and the service still starts."""
+    if not required and not path.exists():
+        log.warning("no address book at %s: every address will be flagged unmatched; "
+                    "set tickets.stations_file", path)  # fmt: skip
+        return AddressBook([], [])
     book, problems = load(path)
     for problem in problems:
         log.warning("address book %s: %s: %s", path, problem.kind, problem.message)
