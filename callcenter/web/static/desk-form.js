@@ -447,7 +447,8 @@ function resetForm() {
   $("saved").hidden = true;
   $("ticket-panel").hidden = false;
   $("saved-recordings").replaceChildren();
-  if (form.pop && form.pop.state !== "missed") useCaller(form.pop);
+  // The caller still on the line (a second report on the same call): their number again.
+  if (form.pop && ["ringing", "answered"].includes(form.pop.state)) useCaller(form.pop);
   renderForm();
   $("kind-repair").focus();
 }
