@@ -42,6 +42,7 @@ from callcenter.mqtt.broker import start_embedded_broker
 from callcenter.mqtt.publisher import MqttPublisher
 from callcenter.privacy import NumberPolicy
 from callcenter.recordings import http as recordings_http
+from callcenter.recordings.schemas import recording_json
 from callcenter.recordings.service import Recordings
 from callcenter.recordings.spool import Spool
 from callcenter.signals import CallRedirector
@@ -54,6 +55,8 @@ from callcenter.telephony.hep.listener import HepListener
 from callcenter.telephony.hep.source import HepSource
 from callcenter.telephony.source import PbxSource
 from callcenter.telephony.sources import build_source, configured_sources
+from callcenter.tickets import http as tickets_http
+from callcenter.tickets.service import Tickets
 from callcenter.web import desk, routes, security
 from callcenter.web.errors import error_middleware
 from callcenter.web.live import LiveHub
@@ -89,6 +92,7 @@ class Services:
     spool: Spool | None = None
     token_usage: auth_service.TokenUsage = field(default_factory=auth_service.TokenUsage)
     book: AddressBook | None = None
+    tickets: Tickets | None = None
 
     def _first_hep(self) -> HepSource | None:
         return next((s for s in self.sources.values() if isinstance(s, HepSource)), None)
@@ -115,6 +119,10 @@ class Services:
     def address_book(self) -> AddressBook:
         assert self.book is not None, "the address book is not loaded"
         return self.book
+
+    def ticket_service(self) -> Tickets:
+        assert self.tickets is not None, "the tickets are not set up"
+        return self.tickets
 
     def recording_service(self) -> Recordings:
         assert self.recordings is not None, "the recordings are not started"
@@ -258,6 +266,29 @@ def problems(svc: Services) -> list[str]:
     return out
 
 
+async def current_call(svc: Services, extension: str) -> str | None:
+    """The call the agent on `extension` is talking on (answered, not ended), once saved:
+    the call a ticket typed now was taken on."""
+    tracker = svc.tracker
+    if tracker is None:
+        return None
+    for call in reversed(tracker.calls.values()):  # the most recently active first
+        if call.closed:
+            continue
+        for leg in call.legs.values():
+            if leg.extension == extension and leg.answered_at is not None and leg.ended_at is None:
+                await tracker.wait_saved(call.id)
+                return call.id
+    return None
+
+
+async def recordings_for_calls(svc: Services, call_ids: list[str]) -> list[dict[str, Any]]:
+    """A ticket's recordings: those of its calls, newest first."""
+    if svc.recordings is None:
+        return []
+    return [recording_json(r) for r in await svc.recordings.page(limit=200, call_ids=call_ids)]
+
+
 def add_routes(app: web.Application, svc: Services) -> None:
     """Each capability's routes, given the few services it uses."""
     routes.add_routes(
@@ -290,6 +321,15 @@ def add_routes(app: web.Application, svc: Services) -> None:
         ),
     )
     stations_http.add_routes(app, stations_http.StationsDeps(book=svc.address_book))
+    tickets_http.add_routes(
+        app,
+        tickets_http.TicketsDeps(
+            tickets=svc.ticket_service,
+            numbers=svc.hub.numbers,
+            timezone=svc.settings.web.timezone,
+            recordings_for_calls=lambda ids: recordings_for_calls(svc, ids),
+        ),
+    )
     recordings_http.add_routes(
         app,
         recordings_http.RecordingsDeps(
@@ -320,6 +360,13 @@ def build(
     )
     app.on_response_prepare.append(security.add_headers)
     app[SERVICES] = svc
+    svc.tickets = Tickets(
+        svc.db,
+        svc.clock,
+        svc.address_book,
+        timedelta(minutes=settings.tickets.link_window_minutes),
+        current_call=lambda extension: current_call(svc, extension),
+    )
 
     async def database(_app: web.Application) -> AsyncIterator[None]:
         svc.engine = await db.open_database(settings.database_url, migrate)
@@ -442,8 +489,9 @@ def build(
             )
 
     async def recordings_ctx(_app: web.Application) -> AsyncIterator[None]:
-        # The tickets capability's TicketLookup is passed here when it lands.
-        recs = Recordings(svc.db, svc.clock, settings.recordings, settings.recordings_root)
+        recs = Recordings(
+            svc.db, svc.clock, settings.recordings, settings.recordings_root, tickets=svc.tickets
+        )
         await asyncio.to_thread(recs.sweep)
         svc.recordings = recs
         tasks = [

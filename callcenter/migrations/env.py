@@ -11,6 +11,7 @@ from callcenter.auth import store as _auth_store  # noqa: F401
 from callcenter.calls import store as _calls_store  # noqa: F401
 from callcenter.db import Base
 from callcenter.recordings import store as _recordings_store  # noqa: F401
+from callcenter.tickets import store as _tickets_store  # noqa: F401
 
 config = context.config
 connection = config.attributes.get("connection")

@@ -12,8 +12,12 @@ DOMAIN = [
     "stations/model.py",
     "stations/store.py",
     "stations/service.py",
+    "tickets/model.py",
+    "tickets/store.py",
+    "tickets/schemas.py",
+    "tickets/service.py",
 ]
-ROUTES = ["stations/http.py"]
+ROUTES = ["stations/http.py", "tickets/http.py"]
 
 
 @pytest.mark.parametrize("module", DOMAIN)

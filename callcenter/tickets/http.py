@@ -1,0 +1,286 @@
+"""Routes for tickets and the caller's history the desk pops: parse → authorize → use case →
+dump. Paging is the shape of /api/calls: newest first, a Link rel="next" when a page is full."""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from callcenter.auth import store as auth_store
+from callcenter.auth.http import json_body, principal
+from callcenter.auth.model import NAME_RE, Principal
+from callcenter.errors import Invalid, NotFound
+from callcenter.privacy import NumberPolicy
+from callcenter.stations.model import route
+from callcenter.tickets import model, schemas
+from callcenter.tickets.model import KINDS, STATUSES, TICKET_USERS
+from callcenter.tickets.service import CallerHistory, Detail, Tickets
+from callcenter.tickets.store import Cursor, Filter, Found
+
+RecordingsForCalls = Callable[[list[str]], Awaitable[list[dict[str, Any]]]]
+
+
+@dataclass(frozen=True, slots=True)
+class TicketsDeps:
+    """What the ticket routes need: the use cases, who sees numbers in full, the hotline's
+    time zone, and the recordings capability's hook (None: every ticket lists none)."""
+
+    tickets: Callable[[], Tickets]
+    numbers: NumberPolicy
+    timezone: str
+    recordings_for_calls: RecordingsForCalls | None = None
+
+
+TICKETS = web.AppKey("tickets", TicketsDeps)
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+# Ids this service gives out (tickets and calls: 32 hex digits); anything else names nothing
+# and never reaches the database (PostgreSQL refuses a NUL with an error, not a miss).
+ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+
+
+def _full(deps: TicketsDeps, user: Principal, found: Found) -> bool:
+    """Numbers in full per [privacy]; an agent sees a colleague's ticket's number masked."""
+    return deps.numbers.full(user.role, own_call=found.ticket.agent_id == user.id)
+
+
+def _instant(request: web.Request, name: str, tz: ZoneInfo) -> datetime | None:
+    text = request.query.get(name)
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise Invalid("bad-parameter", f"{name} must be an ISO 8601 time", name) from None
+    value = value if value.tzinfo else value.replace(tzinfo=tz)
+    if not _EARLIEST <= value < _LATEST:
+        raise Invalid("bad-parameter", f"{name} must be between 1970 and 2999", name)
+    return value
+
+
+def _limit(request: web.Request) -> int:
+    text = request.query.get("limit", str(DEFAULT_LIMIT))
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        raise Invalid("bad-parameter", f"limit must be 1-{MAX_LIMIT}", "limit")
+    return int(text)
+
+
+def _cursor(request: web.Request) -> Cursor | None:
+    text = request.query.get("cursor")
+    if not text:
+        return None
+    try:
+        at, _, ticket_id = base64.urlsafe_b64decode(text.encode("ascii")).decode().partition("|")
+        when = datetime.fromisoformat(at)
+        if when.tzinfo is None or not ID_RE.match(ticket_id) or not _EARLIEST <= when < _LATEST:
+            raise ValueError
+    except (ValueError, UnicodeError):
+        raise Invalid("bad-parameter", "cursor is not one this API gave out", "cursor") from None
+    return when, ticket_id
+
+
+def _paged(
+    request: web.Request, body: list[dict[str, Any]], limit: int, last: Found | None
+) -> web.Response:
+    response = web.json_response(body)
+    if last is not None and len(body) == limit:
+        t = last.ticket
+        token = base64.urlsafe_b64encode(f"{t.created_at.isoformat()}|{t.id}".encode()).decode()
+        response.headers["Link"] = f'<{request.rel_url.update_query(cursor=token)}>; rel="next"'
+    return response
+
+
+def _phone(text: str | None, field: str) -> str | None:
+    if not text:
+        return None
+    number = model.normalize_phone(text)
+    if number is None:
+        raise Invalid(
+            "bad-phone",
+            f"{field} is not a Chinese mobile (1[3-9] and 9 digits) "
+            "or a landline with its area code",
+            field,
+        )
+    return number
+
+
+async def _filter(request: web.Request, deps: TicketsDeps) -> Filter:
+    q = request.query
+    tickets = deps.tickets()
+    tz = ZoneInfo(deps.timezone)
+    address = None
+    if q.get("address"):
+        text = schemas.text(dict(q), "address", schemas.MAX_ADDRESS) or ""
+        address = route(tickets.book(), text).standard
+        if not address:
+            raise Invalid("bad-parameter", "address has nothing to search by", "address")
+    station = q.get("station") or None
+    if station is not None and tickets.book().station(station) is None:
+        raise Invalid("unknown-station", f"no station {station!r} in the address book", "station")
+    statuses = None
+    if q.get("status"):
+        statuses = tuple(q["status"].split(","))
+        bad = [s for s in statuses if s not in STATUSES]
+        if bad:
+            raise Invalid(
+                "unknown-status", f"status must be some of {', '.join(STATUSES)}", "status"
+            )
+    kind = q.get("kind") or None
+    if kind is not None and kind not in KINDS:
+        raise Invalid("unknown-kind", f"kind must be one of {', '.join(KINDS)}", "kind")
+    agent_id = None
+    if q.get("agent"):
+        agent = None
+        if NAME_RE.match(q["agent"]):  # a name no user can have is not looked up
+            async with tickets.db().connect() as conn:
+                agent = await auth_store.user_by_name(conn, q["agent"])
+        if agent is None:
+            raise Invalid("no-such-agent", f"no user named {q['agent'][:64]!r}", "agent")
+        agent_id = agent.id
+    start, end = _instant(request, "from", tz), _instant(request, "to", tz)
+    if start is not None and end is not None and end <= start:
+        raise Invalid("bad-range", "to must be after from", "to")
+    return Filter(
+        phone=_phone(q.get("phone"), "phone"),
+        address=address,
+        station=station,
+        statuses=statuses,
+        kind=kind,
+        agent_id=agent_id,
+        start=start,
+        end=end,
+    )
+
+
+async def _detail_json(deps: TicketsDeps, user: Principal, detail: Detail) -> dict[str, Any]:
+    full = _full(deps, user, detail.found)
+    calls = [schemas.call_json(c, full) for c in detail.calls]
+    recordings: list[dict[str, Any]] = []
+    if deps.recordings_for_calls is not None and calls:
+        recordings = await deps.recordings_for_calls([c["id"] for c in calls])
+    return {
+        **schemas.ticket_json(detail.found, full),
+        "calls": calls,
+        "recordings": recordings,
+        "timeline": [schemas.event_json(e, full) for e in detail.history],
+    }
+
+
+async def create_ticket(request: web.Request) -> web.Response:
+    deps = request.app[TICKETS]
+    user = await principal(request, TICKET_USERS)
+    new = schemas.new_ticket(await json_body(request))
+    tickets = deps.tickets()
+    found = await tickets.create(user, new)
+    body = await _detail_json(deps, user, await tickets.detail(found.ticket.id))
+    response = web.json_response(body, status=201)
+    response.headers["Location"] = f"/api/tickets/{found.ticket.id}"
+    return response
+
+
+async def list_tickets(request: web.Request) -> web.Response:
+    deps = request.app[TICKETS]
+    user = await principal(request, TICKET_USERS)
+    f = await _filter(request, deps)
+    limit = _limit(request)
+    rows = await deps.tickets().search(f, limit, _cursor(request))
+    body = [schemas.ticket_json(r, _full(deps, user, r)) for r in rows]
+    return _paged(request, body, limit, rows[-1] if rows else None)
+
+
+def _ticket_id(request: web.Request) -> str:
+    ticket_id = request.match_info["id"]
+    if not ID_RE.match(ticket_id):
+        raise NotFound("no-such-ticket", f"no ticket {ticket_id[:64]!r}", "id")
+    return ticket_id
+
+
+async def get_ticket(request: web.Request) -> web.Response:
+    deps = request.app[TICKETS]
+    user = await principal(request, TICKET_USERS)
+    detail = await deps.tickets().detail(_ticket_id(request))
+    return web.json_response(await _detail_json(deps, user, detail))
+
+
+async def change_ticket(request: web.Request) -> web.Response:
+    deps = request.app[TICKETS]
+    user = await principal(request, TICKET_USERS)
+    change = schemas.patch(await json_body(request))
+    tickets = deps.tickets()
+    ticket_id = _ticket_id(request)
+    await tickets.update(user, ticket_id, change)
+    return web.json_response(await _detail_json(deps, user, await tickets.detail(ticket_id)))
+
+
+async def link_call(request: web.Request) -> web.Response:
+    deps = request.app[TICKETS]
+    user = await principal(request, TICKET_USERS)
+    call_id = schemas.linked_call(await json_body(request))
+    tickets = deps.tickets()
+    ticket_id = _ticket_id(request)
+    await tickets.link(user, ticket_id, call_id)
+    body = await _detail_json(deps, user, await tickets.detail(ticket_id))
+    return web.json_response(body, status=201)
+
+
+def _history_json(
+    deps: TicketsDeps, user: Principal, history: CallerHistory, number: str | None
+) -> dict[str, Any]:
+    def dump(rows: list[Found]) -> list[dict[str, Any]]:
+        return [schemas.ticket_json(r, _full(deps, user, r)) for r in rows]
+
+    return {
+        "phone": number,
+        "address": history.address,
+        "tickets": dump(history.tickets),
+        "address_tickets": dump(history.address_tickets),
+        "open": dump(history.open),
+    }
+
+
+async def caller_history(request: web.Request) -> web.Response:
+    deps = request.app[TICKETS]
+    user = await principal(request, TICKET_USERS)
+    text = request.match_info["phone"]
+    phone = _phone(text[:32], "phone") if text else None
+    history = await deps.tickets().caller_history(phone)
+    return web.json_response(_history_json(deps, user, history, phone))
+
+
+async def screen_pop(request: web.Request) -> web.Response:
+    """The caller of a ringing call and their history, for the agent's desk."""
+    deps = request.app[TICKETS]
+    user = await principal(request, TICKET_USERS)
+    call_id = request.query.get("call", "")
+    if not call_id:
+        raise Invalid("missing-field", "call is required: the call's id", "call")
+    if not ID_RE.match(call_id):
+        raise NotFound("no-such-call", f"no call {call_id[:64]!r}", "call")
+    tickets = deps.tickets()
+    caller, rang_mine = await tickets.call_for_pop(call_id, user)
+    phone = model.normalize_phone(caller)
+    history = await tickets.caller_history(phone)
+    shown = deps.numbers.show(caller, user.role, own_call=rang_mine)
+    body = _history_json(deps, user, history, deps.numbers.show(phone, user.role, rang_mine))
+    return web.json_response({"call": {"id": call_id, "caller": shown}, **body})
+
+
+def add_routes(app: web.Application, deps: TicketsDeps) -> None:
+    app[TICKETS] = deps
+    app.router.add_post("/api/tickets", create_ticket, name="tickets_create")
+    app.router.add_get("/api/tickets", list_tickets, name="tickets")
+    app.router.add_get("/api/tickets/{id}", get_ticket, name="ticket")
+    app.router.add_patch("/api/tickets/{id}", change_ticket, name="ticket_change")
+    app.router.add_post("/api/tickets/{id}/calls", link_call, name="ticket_calls")
+    app.router.add_get("/api/callers/{phone}/history", caller_history, name="caller_history")
+    app.router.add_get("/api/screen-pop", screen_pop, name="screen_pop")
