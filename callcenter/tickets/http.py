@@ -103,7 +103,7 @@ def _paged(
 def _phone(text: str | None, field: str) -> str | None:
     if not text:
         return None
-    number = model.normalize_phone(text)
+    number = model.normalize_phone(text) if len(text) <= 32 else None
     if number is None:
         raise Invalid(
             "bad-phone",
@@ -251,8 +251,7 @@ def _history_json(
 async def caller_history(request: web.Request) -> web.Response:
     deps = request.app[TICKETS]
     user = await principal(request, TICKET_USERS)
-    text = request.match_info["phone"]
-    phone = _phone(text[:32], "phone") if text else None
+    phone = _phone(request.match_info["phone"], "phone")
     history = await deps.tickets().caller_history(phone)
     return web.json_response(_history_json(deps, user, history, phone))
 

@@ -223,6 +223,8 @@ class Tickets:
             if why is not None:
                 raise Conflict("bad-transition", why, "status")
             after = replace(after, status=values["status"])
+        if after.status == "dispatched" and not after.station:
+            raise Conflict("bad-transition", "a dispatched ticket keeps its station", "station")
         missing = model.required_missing(
             after.kind,
             {"address": after.address_typed, "phone": after.phone, "category": after.category},

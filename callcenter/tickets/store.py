@@ -41,13 +41,19 @@ ADDRESS_TYPE = String(255).with_variant(String(255, collation="C"), "postgresql"
 class TicketRow(Base):
     __tablename__ = "tickets"
     __table_args__ = (
+        # Each with (created_at, id): a filtered page, newest first, is read off the index.
         Index("ix_tickets_created", "created_at", "id"),
-        Index("ix_tickets_phone", "phone", "created_at"),
-        Index("ix_tickets_address", "address_standard", "created_at"),
-        Index("ix_tickets_station", "station", "created_at"),
-        Index("ix_tickets_agent", "agent_id", "created_at"),
-        Index("ix_tickets_status", "status", "created_at"),
-        Index("ix_tickets_kind", "kind", "created_at"),
+        Index("ix_tickets_phone", "phone", "created_at", "id"),
+        Index("ix_tickets_address", "address_standard", "created_at", "id"),
+        Index("ix_tickets_station", "station", "created_at", "id"),
+        Index("ix_tickets_agent", "agent_id", "created_at", "id"),
+        Index("ix_tickets_status", "status", "created_at", "id"),
+        Index("ix_tickets_kind", "kind", "created_at", "id"),
+        # A number's, an address's, a station's tickets in one status (the open ones: a few
+        # among thousands closed), read one status at a time.
+        Index("ix_tickets_phone_status", "phone", "status", "created_at", "id"),
+        Index("ix_tickets_address_status", "address_standard", "status", "created_at", "id"),
+        Index("ix_tickets_station_status", "station", "status", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -340,6 +346,10 @@ async def search(
     conn: AsyncConnection, f: Filter, limit: int, before: Cursor | None = None
 ) -> list[Found]:
     """Tickets matching every given filter, newest first, after `before` (keyset)."""
+    return _found((await conn.execute(search_statement(f, limit, before))).all())
+
+
+def search_statement(f: Filter, limit: int, before: Cursor | None = None) -> Any:
     where = []
     if f.phone is not None:
         where.append(tickets.c.phone == f.phone)
@@ -351,7 +361,9 @@ async def search(
             where.append(tickets.c.address_standard < _next_after(f.address))
     if f.station is not None:
         where.append(tickets.c.station == f.station)
-    if f.statuses is not None:
+    if f.statuses is not None and len(f.statuses) == 1:
+        where.append(tickets.c.status == f.statuses[0])
+    elif f.statuses is not None:
         where.append(tickets.c.status.in_(f.statuses))
     if f.kind is not None:
         where.append(tickets.c.kind == f.kind)
@@ -369,13 +381,12 @@ async def search(
                 and_(tickets.c.created_at == at, tickets.c.id < ticket_id),
             )
         )
-    stmt = (
+    return (
         _select()
         .where(*where)
         .order_by(tickets.c.created_at.desc(), tickets.c.id.desc())
         .limit(limit)
     )
-    return _found((await conn.execute(stmt)).all())
 
 
 async def last_address(conn: AsyncConnection, phone: str) -> str | None:
@@ -392,15 +403,18 @@ async def last_address(conn: AsyncConnection, phone: str) -> str | None:
 async def open_tickets(
     conn: AsyncConnection, phone: str | None, address: str | None, limit: int
 ) -> list[Found]:
-    """Tickets not yet closed or cancelled from this number or at this address."""
+    """Tickets not yet closed or cancelled from this number or at this address: one small
+    query per status, each read off its (phone | address, status, created_at) index, so a
+    number with thousands of closed tickets costs no more than one with none."""
     out: dict[str, Found] = {}
-    for f in (
-        Filter(phone=phone, statuses=OPEN_STATUSES) if phone else None,
-        Filter(address=address, address_exact=True, statuses=OPEN_STATUSES) if address else None,
-    ):
-        if f is not None:
-            for found in await search(conn, f, limit):
-                out.setdefault(found.ticket.id, found)
+    for status in OPEN_STATUSES:
+        for f in (
+            Filter(phone=phone, statuses=(status,)) if phone else None,
+            Filter(address=address, address_exact=True, statuses=(status,)) if address else None,
+        ):
+            if f is not None:
+                for found in await search(conn, f, limit):
+                    out.setdefault(found.ticket.id, found)
     ordered = sorted(out.values(), key=lambda x: (x.ticket.created_at, x.ticket.id), reverse=True)
     return ordered[:limit]
 

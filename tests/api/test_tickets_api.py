@@ -439,3 +439,40 @@ async def test_the_recordings_see_a_tickets_calls_and_owners(
         hotline.svc.db(), hotline.clock, agent["Authorization"][7:], None, hotline.svc.token_usage
     )
     assert await tickets.ticket_owners(call_id) == frozenset({owner.id})
+
+
+async def test_a_dispatched_ticket_keeps_its_station(
+    hotline: Hotline, agent: dict[str, str]
+) -> None:
+    ticket = await take(hotline, agent)
+    url = f"/api/tickets/{ticket['id']}"
+    assert (
+        await hotline.client.patch(url, json={"status": "dispatched"}, headers=agent)
+    ).status == 200
+    # A new address no rule matches would leave it with no station: it must name one.
+    lost = await hotline.client.patch(url, json={"address": "火星路1号"}, headers=agent)
+    assert (await error(lost, 409))["field"] == "station"
+    moved = await hotline.client.patch(
+        url, json={"address": "火星路1号", "station": "mapo"}, headers=agent
+    )
+    assert (await moved.json())["station"] == "mapo"
+
+
+async def test_open_tickets_of_every_status_are_listed_newest_first(
+    hotline: Hotline, agent: dict[str, str]
+) -> None:
+    taken = []
+    for status in ("dispatched", "repaired", None, "cancelled"):
+        ticket = await take(hotline, agent)
+        url = f"/api/tickets/{ticket['id']}"
+        steps = {"dispatched": ["dispatched"], "repaired": ["dispatched", "repaired"],
+                 "cancelled": ["cancelled"], None: []}[status]  # fmt: skip
+        for step in steps:
+            await hotline.client.patch(url, json={"status": step}, headers=agent)
+        taken.append(ticket["id"])
+        hotline.clock.advance(60)  # type: ignore[attr-defined]
+    history = await (
+        await hotline.client.get("/api/callers/13800000001/history", headers=agent)
+    ).json()
+    assert [t["id"] for t in history["open"]] == taken[2::-1]
+    assert [t["status"] for t in history["open"]] == ["open", "repaired", "dispatched"]

@@ -61,14 +61,20 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("tickets", schema=None) as batch_op:
         batch_op.create_index("ix_tickets_created", ["created_at", "id"], unique=False)
-        batch_op.create_index("ix_tickets_phone", ["phone", "created_at"], unique=False)
+        batch_op.create_index("ix_tickets_phone", ["phone", "created_at", "id"], unique=False)
         batch_op.create_index(
             "ix_tickets_address", ["address_standard", "created_at"], unique=False
         )
-        batch_op.create_index("ix_tickets_station", ["station", "created_at"], unique=False)
-        batch_op.create_index("ix_tickets_agent", ["agent_id", "created_at"], unique=False)
-        batch_op.create_index("ix_tickets_status", ["status", "created_at"], unique=False)
-        batch_op.create_index("ix_tickets_kind", ["kind", "created_at"], unique=False)
+        batch_op.create_index("ix_tickets_station", ["station", "created_at", "id"], unique=False)
+        batch_op.create_index("ix_tickets_agent", ["agent_id", "created_at", "id"], unique=False)
+        batch_op.create_index("ix_tickets_status", ["status", "created_at", "id"], unique=False)
+        batch_op.create_index("ix_tickets_kind", ["kind", "created_at", "id"], unique=False)
+        for name, column in (
+            ("phone", "phone"), ("address", "address_standard"), ("station", "station")
+        ):  # fmt: skip
+            batch_op.create_index(
+                f"ix_tickets_{name}_status", [column, "status", "created_at", "id"], unique=False
+            )
 
     op.create_table(
         "ticket_calls",
@@ -144,6 +150,9 @@ def downgrade() -> None:
         batch_op.drop_index("ix_ticket_calls_call")
     op.drop_table("ticket_calls")
     with op.batch_alter_table("tickets", schema=None) as batch_op:
-        for name in ("kind", "status", "agent", "station", "address", "phone", "created"):
+        for name in (
+            "station_status", "address_status", "phone_status", "kind", "status", "agent",
+            "station", "address", "phone", "created",
+        ):  # fmt: skip
             batch_op.drop_index(f"ix_tickets_{name}")
     op.drop_table("tickets")
