@@ -15,7 +15,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, and_, event, or_
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -135,3 +135,9 @@ async def open_database(url: str, migrate: bool) -> AsyncEngine:
         await engine.dispose()
         raise
     return engine
+
+
+def keyset_before(at: Any, id_: Any, cursor: tuple[datetime, str]) -> Any:
+    """Rows after `cursor` in newest-first order (at desc, id desc): keyset paging, stable
+    while rows are added."""
+    return or_(at < cursor[0], and_(at == cursor[0], id_ < cursor[1]))

@@ -3,10 +3,9 @@ query → dump."""
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,6 +29,7 @@ from callcenter.calls.service import CallTracker
 from callcenter.clock import Clock, iso_z
 from callcenter.errors import Invalid
 from callcenter.web.live import LiveHub, own_call
+from callcenter.web.paging import EARLIEST, LATEST, paged, read_cursor
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +53,6 @@ class CallsDeps:
 CALLS = web.AppKey("calls", CallsDeps)
 
 MAX_LIMIT = 10_000
-# Times a query may name: far enough for any record, near enough that adding a day or a
-# time-zone offset stays inside what datetime and the databases can hold.
-_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-_LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 
 
 def _instant(request: web.Request, name: str, deps: CallsDeps) -> datetime | None:
@@ -71,10 +67,10 @@ def _instant(request: web.Request, name: str, deps: CallsDeps) -> datetime | Non
         ) from None
     # A time without offset is the hotline's local time.
     value = value if value.tzinfo else value.replace(tzinfo=deps.tz)
-    if not _EARLIEST <= value < _LATEST:
+    if not EARLIEST <= value < LATEST:
         raise Invalid(
             "bad-parameter",
-            f"{name} must be between {_EARLIEST.year} and {_LATEST.year - 1}, got {text!r}",
+            f"{name} must be between {EARLIEST.year} and {LATEST.year - 1}, got {text!r}",
             name,
         )
     return value
@@ -100,33 +96,6 @@ def _limit(request: web.Request, default: int = 1000) -> int:
     return int(text)
 
 
-def _cursor(request: web.Request) -> store.Cursor | None:
-    """`cursor` from the previous page's Link header: where the next page starts."""
-    text = request.query.get("cursor")
-    if not text:
-        return None
-    try:
-        at, _, row_id = base64.urlsafe_b64decode(text.encode("ascii")).decode().partition("|")
-        when = datetime.fromisoformat(at)
-        if when.tzinfo is None or not row_id or not _EARLIEST <= when < _LATEST:
-            raise ValueError
-    except (ValueError, UnicodeError):
-        raise Invalid("bad-parameter", "cursor is not one this API gave out", "cursor") from None
-    return when, row_id
-
-
-def _paged(
-    request: web.Request, body: list[dict[str, Any]], limit: int, last: store.Cursor | None
-) -> web.Response:
-    """A page, newest first; a full page links the next one (RFC 8288 Link, rel="next")."""
-    response = web.json_response(body)
-    if last is not None and len(body) == limit:
-        token = base64.urlsafe_b64encode(f"{last[0].isoformat()}|{last[1]}".encode()).decode()
-        url = request.rel_url.update_query(cursor=token)
-        response.headers["Link"] = f'<{url}>; rel="next"'
-    return response
-
-
 async def _agent_filter(request: web.Request, user: Principal, deps: CallsDeps) -> int | None:
     """Agents see only their own; others may ask for one agent by name."""
     if user.role == Role.AGENT:
@@ -148,11 +117,13 @@ async def list_calls(request: web.Request) -> web.Response:
     agent_id = await _agent_filter(request, user, deps)
     limit = _limit(request)
     async with deps.db().connect() as conn:
-        rows = await store.calls_between(conn, start, end, agent_id, limit, before=_cursor(request))
+        rows = await store.calls_between(
+            conn, start, end, agent_id, limit, before=read_cursor(request)
+        )
     now = deps.clock.now()
     full = deps.hub.numbers.full(user.role)  # agents list only their own calls
     body = [schemas.call_json(c, deps.rule, now, full) for c in rows]
-    return _paged(request, body, limit, (rows[-1].offered_at, rows[-1].id) if rows else None)
+    return paged(request, body, limit, (rows[-1].offered_at, rows[-1].id) if rows else None)
 
 
 async def answer_stats(request: web.Request) -> web.Response:
@@ -193,11 +164,11 @@ async def list_violations(request: web.Request) -> web.Response:
     limit = _limit(request)
     async with deps.db().connect() as conn:
         rows = await store.violations_between(
-            conn, start, end, agent_id, limit, before=_cursor(request)
+            conn, start, end, agent_id, limit, before=read_cursor(request)
         )
     full = deps.hub.numbers.full(user.role)  # agents list only their own violations
     body = [schemas.violation_row_json(r, full) for r in rows]
-    return _paged(request, body, limit, (rows[-1].occurred_at, rows[-1].id) if rows else None)
+    return paged(request, body, limit, (rows[-1].occurred_at, rows[-1].id) if rows else None)
 
 
 def ringing_now(deps: CallsDeps, user: Principal) -> list[dict[str, Any]]:

@@ -15,9 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
-    and_,
     bindparam,
-    or_,
     select,
     update,
 )
@@ -26,7 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from callcenter.auth.store import users
 from callcenter.calls.model import AgentRef, CallState, LegState
-from callcenter.db import Base, UTCDateTime
+from callcenter.db import Base, UTCDateTime, keyset_before
 from callcenter.events import ViolationRecorded
 
 
@@ -297,11 +295,6 @@ async def load_open_calls(conn: AsyncConnection) -> list[CallState]:
 Cursor = tuple[datetime, str]
 
 
-def _before(at: Any, id_: Any, cursor: Cursor) -> Any:
-    """Rows after the cursor in newest-first order (keyset paging: stable under inserts)."""
-    return or_(at < cursor[0], and_(at == cursor[0], id_ < cursor[1]))
-
-
 async def existing_ids(
     conn: AsyncConnection, call_ids: list[str], leg_ids: list[str], violation_ids: list[str]
 ) -> set[str]:
@@ -346,7 +339,7 @@ async def calls_between(
     if monitored_only:
         stmt = stmt.where(calls.c.monitored.is_(True))
     if before is not None:
-        stmt = stmt.where(_before(calls.c.offered_at, calls.c.id, before))
+        stmt = stmt.where(keyset_before(calls.c.offered_at, calls.c.id, before))
     stmt = stmt.order_by(calls.c.offered_at.desc(), calls.c.id.desc())
     if limit is not None:
         stmt = stmt.limit(limit)
@@ -380,7 +373,7 @@ async def violations_between(
     if agent_id is not None:
         stmt = stmt.where(violations.c.agent_id == agent_id)
     if before is not None:
-        stmt = stmt.where(_before(violations.c.occurred_at, violations.c.id, before))
+        stmt = stmt.where(keyset_before(violations.c.occurred_at, violations.c.id, before))
     stmt = stmt.order_by(violations.c.occurred_at.desc(), violations.c.id.desc()).limit(limit)
     return list((await conn.execute(stmt)).all())
 

@@ -4,10 +4,8 @@ the hotline's rules and the upload: parse → authorize → service → dump."""
 from __future__ import annotations
 
 import asyncio
-import base64
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import BodyPartReader, web
@@ -20,6 +18,7 @@ from callcenter.recordings.model import LISTENERS, UPLOADERS, Recording, media_t
 from callcenter.recordings.schemas import recording_json
 from callcenter.recordings.service import Inbound, Recordings
 from callcenter.web.errors import error_response
+from callcenter.web.paging import paged, read_cursor
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +32,6 @@ class RecordingsDeps:
 RECORDINGS = web.AppKey("recordings", RecordingsDeps)
 
 MAX_LIMIT = 1000
-_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-_LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 _UPLOAD_BUFFER = 1 << 20  # an upload is written to disk a MiB at a time, in a worker thread
 
 
@@ -43,20 +40,6 @@ def _limit(request: web.Request) -> int:
     if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
         raise Invalid("bad-parameter", f"limit must be 1-{MAX_LIMIT}", "limit")
     return int(text)
-
-
-def _cursor(request: web.Request) -> tuple[datetime, str] | None:
-    text = request.query.get("cursor")
-    if not text:
-        return None
-    try:
-        at, _, row_id = base64.urlsafe_b64decode(text.encode("ascii")).decode().partition("|")
-        when = datetime.fromisoformat(at)
-        if when.tzinfo is None or not row_id or not _EARLIEST <= when < _LATEST:
-            raise ValueError
-    except (ValueError, UnicodeError):
-        raise Invalid("bad-parameter", "cursor is not one this API gave out", "cursor") from None
-    return when, row_id
 
 
 def _flag(request: web.Request, name: str) -> bool | None:
@@ -94,19 +77,14 @@ async def list_recordings(request: web.Request) -> web.Response:
     agent_id = user.id if user.role == Role.AGENT and call_ids is None else None
     rows = await service.page(
         limit=limit,
-        before=_cursor(request),
+        before=read_cursor(request),
         call=request.query.get("call") or None,
         call_ids=call_ids,
         unlinked=_flag(request, "unlinked"),
         agent_id=agent_id,
     )
-    response = web.json_response([recording_json(r) for r in rows])
-    if len(rows) == limit:
-        last = rows[-1]
-        token = f"{last.received_at.isoformat()}|{last.id}"
-        cursor = base64.urlsafe_b64encode(token.encode()).decode()
-        response.headers["Link"] = f'<{request.rel_url.update_query(cursor=cursor)}>; rel="next"'
-    return response
+    last = (rows[-1].received_at, rows[-1].id) if rows else None
+    return paged(request, [recording_json(r) for r in rows], limit, last)
 
 
 async def _heard(request: web.Request) -> tuple[Recordings, Principal, Recording]:

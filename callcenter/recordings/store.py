@@ -15,7 +15,6 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
-    and_,
     exists,
     or_,
     select,
@@ -25,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callcenter.calls.store import calls, legs
-from callcenter.db import Base, UTCDateTime
+from callcenter.db import Base, UTCDateTime, keyset_before
 from callcenter.recordings.model import Analysis, Blob, Deletion, Recording
 
 
@@ -334,12 +333,6 @@ async def page(
     if agent_id is not None:
         stmt = stmt.where(answered_by(agent_id))
     if before is not None:
-        at, rid = before
-        stmt = stmt.where(
-            or_(
-                recordings.c.received_at < at,
-                and_(recordings.c.received_at == at, recordings.c.id < rid),
-            )
-        )
+        stmt = stmt.where(keyset_before(recordings.c.received_at, recordings.c.id, before))
     stmt = stmt.order_by(recordings.c.received_at.desc(), recordings.c.id.desc()).limit(limit)
     return [recording_from_row(r._mapping) for r in await conn.execute(stmt)]
