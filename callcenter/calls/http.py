@@ -17,6 +17,7 @@ from callcenter.auth.http import principal
 from callcenter.auth.model import (
     CALL_READERS,
     LIVE_READERS,
+    NAME_RE,
     SOURCE_READERS,
     STATS_READERS,
     VIOLATION_READERS,
@@ -103,8 +104,10 @@ async def _agent_filter(request: web.Request, user: Principal, deps: CallsDeps) 
     name = request.query.get("agent")
     if not name:
         return None
-    async with deps.db().connect() as conn:
-        agent = await auth_store.user_by_name(conn, name)
+    agent = None
+    if NAME_RE.match(name):  # a name no user can have (a NUL…) is not sent to the database
+        async with deps.db().connect() as conn:
+            agent = await auth_store.user_by_name(conn, name)
     if agent is None:
         raise Invalid("no-such-agent", f"no user named {name!r}", "agent")
     return agent.id

@@ -218,6 +218,7 @@ async def test_supervisor_sees_masked_resident_numbers(
         ("from=2026-11-23T10:00:00Z&to=2026-11-23T09:00:00Z", "to"),
         ("limit=0", "limit"),
         ("agent=nobody", "agent"),
+        ("agent=li%00na", "agent"),  # PostgreSQL refuses a NUL in text: not a 503
     ],
 )
 async def test_bad_query_gets_400_naming_the_field(
