@@ -3,11 +3,10 @@ dump. Paging is the shape of /api/calls: newest first, a Link rel="next" when a 
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,6 +22,7 @@ from callcenter.tickets import model, schemas
 from callcenter.tickets.model import KINDS, STATUSES, TICKET_USERS
 from callcenter.tickets.service import CallerHistory, Detail, Tickets
 from callcenter.tickets.store import Cursor, Filter, Found
+from callcenter.web.paging import EARLIEST, LATEST, paged, read_cursor
 
 RecordingsForCalls = Callable[[list[str]], Awaitable[list[dict[str, Any]]]]
 
@@ -45,8 +45,6 @@ MAX_LIMIT = 1000
 # Ids this service gives out (tickets and calls: 32 hex digits); anything else names nothing
 # and never reaches the database (PostgreSQL refuses a NUL with an error, not a miss).
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-_LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 
 
 def _full(deps: TicketsDeps, user: Principal, found: Found) -> bool:
@@ -63,7 +61,7 @@ def _instant(request: web.Request, name: str, tz: ZoneInfo) -> datetime | None:
     except ValueError:
         raise Invalid("bad-parameter", f"{name} must be an ISO 8601 time", name) from None
     value = value if value.tzinfo else value.replace(tzinfo=tz)
-    if not _EARLIEST <= value < _LATEST:
+    if not EARLIEST <= value < LATEST:
         raise Invalid("bad-parameter", f"{name} must be between 1970 and 2999", name)
     return value
 
@@ -76,28 +74,10 @@ def _limit(request: web.Request) -> int:
 
 
 def _cursor(request: web.Request) -> Cursor | None:
-    text = request.query.get("cursor")
-    if not text:
-        return None
-    try:
-        at, _, ticket_id = base64.urlsafe_b64decode(text.encode("ascii")).decode().partition("|")
-        when = datetime.fromisoformat(at)
-        if when.tzinfo is None or not ID_RE.match(ticket_id) or not _EARLIEST <= when < _LATEST:
-            raise ValueError
-    except (ValueError, UnicodeError):
-        raise Invalid("bad-parameter", "cursor is not one this API gave out", "cursor") from None
-    return when, ticket_id
-
-
-def _paged(
-    request: web.Request, body: list[dict[str, Any]], limit: int, last: Found | None
-) -> web.Response:
-    response = web.json_response(body)
-    if last is not None and len(body) == limit:
-        t = last.ticket
-        token = base64.urlsafe_b64encode(f"{t.created_at.isoformat()}|{t.id}".encode()).decode()
-        response.headers["Link"] = f'<{request.rel_url.update_query(cursor=token)}>; rel="next"'
-    return response
+    cursor = read_cursor(request)
+    if cursor is not None and not ID_RE.match(cursor[1]):
+        raise Invalid("bad-parameter", "cursor is not one this API gave out", "cursor")
+    return cursor
 
 
 def _phone(text: str | None, field: str) -> str | None:
@@ -195,7 +175,8 @@ async def list_tickets(request: web.Request) -> web.Response:
     limit = _limit(request)
     rows = await deps.tickets().search(f, limit, _cursor(request))
     body = [schemas.ticket_json(r, _full(deps, user, r)) for r in rows]
-    return _paged(request, body, limit, rows[-1] if rows else None)
+    last = (rows[-1].ticket.created_at, rows[-1].ticket.id) if rows else None
+    return paged(request, body, limit, last)
 
 
 def _ticket_id(request: web.Request) -> str:

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from callcenter.auth.store import users
 from callcenter.calls.store import calls, legs
-from callcenter.db import Base, UTCDateTime
+from callcenter.db import Base, UTCDateTime, keyset_before
 from callcenter.tickets.model import OPEN_STATUSES, Ticket
 
 # On PostgreSQL the standard address compares byte by byte (collation "C"), as SQLite does:
@@ -374,13 +374,7 @@ def search_statement(f: Filter, limit: int, before: Cursor | None = None) -> Any
     if f.end is not None:
         where.append(tickets.c.created_at < f.end)
     if before is not None:
-        at, ticket_id = before
-        where.append(
-            or_(
-                tickets.c.created_at < at,
-                and_(tickets.c.created_at == at, tickets.c.id < ticket_id),
-            )
-        )
+        where.append(keyset_before(tickets.c.created_at, tickets.c.id, before))
     return (
         _select()
         .where(*where)
