@@ -31,10 +31,11 @@ A missing server binary FAILS the run (never skips).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Browser, async_playwright
 
 from tests.integration import bench
 
@@ -92,3 +93,20 @@ def mosquitto(_bench_artifacts: Path) -> Iterator[bench.MosquittoBroker]:
         yield broker
     finally:
         broker.stop()
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright downloads no browser of its own here
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's Chromium, headless, for the page tests."""
+    async with async_playwright() as p:
+        chromium = await p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            yield chromium
+        finally:
+            await chromium.close()

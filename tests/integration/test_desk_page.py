@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp import web
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from callcenter.app import SERVICES, build
 from callcenter.auth.service import add_user
@@ -23,7 +23,6 @@ from callcenter.config import parse_settings
 from callcenter.recordings.service import Inbound
 from tests.audio import audio
 from tests.integration.test_live_page import (
-    CHROMIUM,
     PASSWORD,
     RINGS,
     WAIT_MS,
@@ -84,19 +83,6 @@ async def desk_hotline(tmp_path: Path, desk: dict[str, Any]) -> AsyncIterator[Ho
 async def hotline(tmp_path: Path) -> AsyncIterator[Hotline]:
     async with desk_hotline(tmp_path, {"holidays": [today_holiday()]}) as hotline:
         yield hotline
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
 
 
 async def no_sideways_scroll(page: Page) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from callcenter.app import SERVICES, Services, build
 from callcenter.auth import service as auth_service
@@ -20,7 +20,7 @@ from tests.audio import audio
 from tests.conftest import settings_for
 from tests.integration import bench
 from tests.integration.test_desk_page import api_json
-from tests.integration.test_live_page import CHROMIUM, PASSWORD, log_in, open_tab
+from tests.integration.test_live_page import PASSWORD, log_in, open_tab
 
 pytestmark = pytest.mark.integration
 
@@ -51,19 +51,6 @@ async def service(
         yield svc, f"http://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
 
 
 async def test_a_sip_call_pops_the_caller_and_the_ticket_gets_its_recording(

@@ -23,7 +23,6 @@ from playwright.async_api import (
     ConsoleMessage,
     Locator,
     Page,
-    async_playwright,
     expect,
 )
 
@@ -35,7 +34,6 @@ from callcenter.signals import CommandResult
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "correct-horse-1"
 SCREENSHOT = Path("/tmp/live_page.png")
 SCREENSHOT_ZH = Path("/tmp/live_page_zh.png")
@@ -149,19 +147,6 @@ async def running_hotline(
 async def hotline(tmp_path: Path) -> AsyncIterator[Hotline]:
     async with running_hotline(tmp_path, RINGS) as hotline:
         yield hotline
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
 
 
 @dataclass

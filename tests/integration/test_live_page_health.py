@@ -13,13 +13,12 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from playwright.async_api import Browser, Page, Route, async_playwright, expect
+from playwright.async_api import Browser, Page, Route, expect
 
 from callcenter.app import SERVICES, build
 from tests.conftest import settings_for
 from tests.fakes.ami_server import FakeAmiServer
 from tests.integration.test_live_page import (
-    CHROMIUM,
     RINGS,
     WAIT_MS,
     Hotline,
@@ -36,19 +35,6 @@ SCREENSHOT_EN = Path("/tmp/live_health_360_en.png")
 SCREENSHOT_REASONS = Path("/tmp/live_health_360_zh_reasons.png")
 SCREENSHOT_UNKNOWN = Path("/tmp/live_health_unknown_360_zh.png")
 AMI_USER, AMI_SECRET = "hotline", "s3cret-不告诉你"  # FakeAmiServer's defaults
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
 
 
 def free_port() -> int:

@@ -12,10 +12,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from tests.integration.test_live_page import (
-    CHROMIUM,
     OVERFLOW_RINGS,
     PASSWORD,
     WAIT_MS,
@@ -35,19 +34,6 @@ DESKTOP = (1360, 820)
 # A name with no place to break a line: the narrow layout must wrap it, not scroll sideways.
 LONG_NAME = "ouyang.nana-night-shift-customer-service-team-3"
 SHOTS = Path("/tmp")
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
 
 
 @pytest.fixture
