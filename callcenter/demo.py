@@ -3,6 +3,8 @@
 Kamailio's siptrace sends it. The messages come from `telephony.hep.simulate`. Each
 answered call gets a short recording (espeak-ng speaks the intake opening, ffmpeg makes it
 8 kHz µ-law as a PBX records), handed in the way Asterisk's MixMonitor post-command does.
+While a call is talked through, its agent types the ticket (`demo_agents`), and the
+recording lands on it by itself.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import socket
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from callcenter.app import Services
+from callcenter.demo_agents import DemoAgents, agent_of
 from callcenter.errors import DomainError
 from callcenter.privacy import mask_number
 from callcenter.recordings.service import Inbound
@@ -26,6 +30,7 @@ log = logging.getLogger(__name__)
 
 _ARRIVAL_SECONDS = (3.0, 8.0)  # a new call every 3–8 s
 _FREE_PHONE_POLL = 0.5
+_TYPED_BY = 0.7  # share of the talk time gone when the agent saves the ticket
 
 
 def _target(address: tuple[str, int]) -> tuple[str, int]:
@@ -54,6 +59,7 @@ async def run_demo(svc: Services) -> None:
     sock.setblocking(False)
     busy: set[str] = set()
     calls: set[asyncio.Task[None]] = set()
+    agents = DemoAgents(svc.tickets, svc.hub, rng) if svc.tickets is not None else None
     log.info(
         "demo hotline: calls every %.0f-%.0f s to extensions %s, HEP to %s:%s",
         *_ARRIVAL_SECONDS,
@@ -72,12 +78,14 @@ async def run_demo(svc: Services) -> None:
                 scenario = sim.random_scenario(rng)
                 plan = sim.plan_for(scenario, rng, rule.cycle_seconds, rule.limit)
                 call = sim.new_call(rng, ext, prefix="demo-")
+                if agents is not None:
+                    call = replace(call, caller=agents.caller(call.caller))
             except Exception:
                 log.exception("demo: planning a call failed")
             else:
                 busy.add(ext)
                 task = asyncio.get_running_loop().create_task(
-                    _play(svc, sock, target, auth_key, call, plan, scenario),
+                    _play(svc, agents, sock, target, auth_key, call, plan, scenario),
                     name=f"demo-call-{call.call_id[:21]}",
                 )
                 calls.add(task)
@@ -104,6 +112,7 @@ def _release(
 
 async def _play(
     svc: Services,
+    agents: DemoAgents | None,
     sock: socket.socket,
     target: tuple[str, int],
     auth_key: bytes | None,
@@ -121,18 +130,40 @@ async def _play(
         plan.ring_seconds,
         plan.talk_seconds,
     )
+    typing: asyncio.Task[None] | None = None
     try:
         start = loop.time()
+        if agents is not None and plan.outcome == "answered":
+            # The ticket is saved while the resident is still on the line, as agents do.
+            saved_at = plan.ring_seconds + plan.talk_seconds * _TYPED_BY
+            typing = loop.create_task(_type_ticket(agents, call, saved_at))
         for offset, hop in sim.timeline(call, plan):
             delay = start + offset - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
             sock.sendto(sim.hep_datagram(hop, time.time(), auth_key=auth_key), target)
+        if typing is not None:
+            await typing
         if plan.outcome == "answered":
             await _record(svc, call)
     except Exception:
         # CancelledError is not an Exception: a cancelled demo stops here as it should.
         log.exception("demo call failed scenario=%s caller=%s", scenario, mask_number(call.caller))
+    finally:
+        if typing is not None and not typing.done():
+            typing.cancel()
+
+
+async def _type_ticket(agents: DemoAgents, call: sim.SimCall, after: float) -> None:
+    await asyncio.sleep(after)
+    if agents.at_desk(call.extension):
+        return  # a person is at this desk: the ticket is theirs to type
+    agent = await agent_of(agents.tickets, call.extension)
+    if agent is None:
+        return
+    ticket = await agents.take(agent, call.caller)
+    if ticket is not None:
+        log.info("demo: agent %s took ticket %s", agent.name, ticket)
 
 
 _OPENING = "您好，大龙供暖报修{extension}号为您服务，请问您有什么问题"

@@ -47,7 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 from callcenter import db  # noqa: E402
 from callcenter.auth.store import users  # noqa: E402
 from callcenter.clock import SystemClock  # noqa: E402
-from callcenter.stations.model import AddressBook, route  # noqa: E402
+from callcenter.stations.model import AddressBook, route, sample_address  # noqa: E402
 from callcenter.stations.store import read_book  # noqa: E402
 from callcenter.tickets.model import KINDS  # noqa: E402
 from callcenter.tickets.service import Tickets  # noqa: E402
@@ -64,22 +64,14 @@ CATEGORIES = ["not_hot", "ice_cold", "temperature_check", "leak", "other"]
 
 def flats(book: AddressBook, count: int, rng: random.Random) -> list[tuple[str, str, str | None]]:
     """(typed, standard, station) of `count` distinct flats of the book's communities."""
-    communities = sorted({r.community for r in book.rules if r.community})
     seen: set[str] = set()
     out = []
     while len(out) < count:
-        c = rng.choice(communities)
-        b, u, floor, door = (
-            rng.randint(1, 40),
-            rng.randint(1, 6),
-            rng.randint(1, 18),
-            rng.randint(1, 4),
-        )
-        typed = f"{c}{b}号楼{u}单元{floor}0{door}"
-        if typed in seen:
-            continue
-        seen.add(typed)
+        typed = sample_address(book, rng)
         r = route(book, typed)
+        if r.standard in seen:
+            continue
+        seen.add(r.standard)
         out.append((typed, r.standard, r.station))
     return out
 

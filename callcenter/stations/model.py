@@ -18,6 +18,7 @@ community's rule without one.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -195,6 +196,21 @@ def _standard(address: Address, rules: list[Rule], mention: _Mention) -> Address
         return address
     place = canonical.pop() + address.place[mention.end :]
     return Address(place, address.building, address.unit, address.room)
+
+
+def sample_address(book: AddressBook, rng: random.Random) -> str:
+    """A flat in one of the book's communities as a resident might say it and an agent
+    type it (号楼 / 栋 / 幢, a unit or not), for the demo and the benchmarks."""
+    rule = rng.choice([r for r in book.rules if r.community])
+    if rule.buildings:
+        lo, hi = rng.choice(rule.buildings)
+        building = rng.randint(lo, min(hi, lo + 40))
+    else:
+        building = rng.randint(1, 40)
+    room = f"{rng.randint(1, 18)}0{rng.randint(1, 4)}"
+    marker = rng.choice(("号楼", "号楼", "栋", "幢"))
+    unit = f"{rng.randint(1, 6)}单元" if rng.random() < 0.8 else ""
+    return f"{rule.community}{building}{marker}{unit}{room}"
 
 
 def route(book: AddressBook, text: str) -> Routing:

@@ -1,0 +1,99 @@
+"""`serve --demo`: a simulated call rings an agent's phone as HEP, the demo agent types the
+ticket while the resident is on the line, and the call's recording (espeak-ng through
+ffmpeg, 8 kHz µ-law) lands on that ticket by itself. A person signed in on the desk of the
+ringing phone types their own tickets: the demo leaves that phone alone."""
+
+from __future__ import annotations
+
+import random
+import socket
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from callcenter import demo
+from callcenter.clock import SystemClock
+from callcenter.demo_agents import DemoAgents
+from callcenter.telephony.hep import simulate as sim
+from tests.conftest import Hotline, HotlineFactory
+from tests.waiting import eventually
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def udp() -> Iterator[socket.socket]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setblocking(False)
+    yield sock
+    sock.close()
+
+
+async def _call(
+    hotline: Hotline, agents: DemoAgents, udp: socket.socket, extension: str, caller: str
+) -> str:
+    """Play one short answered call on `extension` from `caller`; its Call-ID."""
+    svc = hotline.svc
+    assert svc.hep_address is not None
+    call = sim.new_call(random.Random(), extension, prefix="demo-test-")
+    call = replace(call, caller=caller)
+    plan = sim.Plan("answered", ring_seconds=0.3, talk_seconds=1.5)
+    await demo._play(svc, agents, udp, svc.hep_address, None, call, plan, "answered_on_time")
+    return call.call_id
+
+
+async def _tickets(hotline: Hotline, headers: dict[str, str]) -> list[dict[str, Any]]:
+    response = await hotline.client.get("/api/tickets", headers=headers)
+    assert response.status == 200, await response.text()
+    body: list[dict[str, Any]] = await response.json()
+    return body
+
+
+async def test_the_demo_agent_types_the_ticket_and_the_recording_lands_on_it(
+    hotline_factory: HotlineFactory, db_url: str, udp: socket.socket
+) -> None:
+    hotline: Hotline = await hotline_factory(db_url, clock=SystemClock(), hep=True)
+    await hotline.add_user("agent2001", "agent", "2001")
+    boss = await hotline.token("demo", "supervisor")
+    assert hotline.svc.tickets is not None
+    agents = DemoAgents(hotline.svc.tickets, hotline.svc.hub, random.Random(7))
+
+    await _call(hotline, agents, udp, "2001", "13912345678")
+
+    [ticket] = await _tickets(hotline, boss)
+    assert ticket["phone"] == "139****5678"  # a supervisor sees it masked
+    assert ticket["address_routing"] == "matched", ticket  # a flat of the sample book
+    response = await hotline.client.get(f"/api/tickets/{ticket['id']}", headers=boss)
+    detail = await response.json()
+    [call] = detail["calls"]
+    assert (call["how"], call["extension"], call["agent"]) == ("current", "2001", "agent2001")
+    [recording] = detail["recordings"]
+    assert recording["call_id"] == call["id"]
+    assert recording["duration_seconds"] > 1.0  # espeak-ng spoke the opening
+
+    # The same household calls again: the same flat, so the desk shows its history.
+    await _call(hotline, agents, udp, "2001", "13912345678")
+    tickets = await _tickets(hotline, boss)
+    assert len(tickets) == 2
+    assert len({t["address_standard"] for t in tickets}) == 1
+
+
+async def test_a_phone_whose_agent_is_at_the_desk_is_left_to_them(
+    hotline_factory: HotlineFactory, db_url: str, udp: socket.socket
+) -> None:
+    hotline: Hotline = await hotline_factory(db_url, clock=SystemClock(), hep=True)
+    person = await hotline.token("agent2002", "agent", "2002")
+    await hotline.add_user("agent2003", "agent", "2003")
+    boss = await hotline.token("demo", "supervisor")
+    assert hotline.svc.tickets is not None
+    agents = DemoAgents(hotline.svc.tickets, hotline.svc.hub, random.Random(8))
+    desk = await hotline.client.ws_connect("/api/live", headers=person)
+    try:
+        await eventually(lambda: agents.at_desk("2002"))
+        await _call(hotline, agents, udp, "2002", "13812345678")
+        await _call(hotline, agents, udp, "2003", "13712345678")
+    finally:
+        await desk.close()
+    assert [t["phone"] for t in await _tickets(hotline, boss)] == ["137****5678"]
