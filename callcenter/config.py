@@ -18,16 +18,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from callcenter.auth.model import ALL_ROLES
 from callcenter.auth.shifts import DAYS, Shift, minute_of_day
+from callcenter.errors import ConfigError as ConfigError  # its home is errors.py
+from callcenter.orders.settings import OrdersSettings as OrdersSettings
+from callcenter.orders.settings import parse_orders
 from callcenter.privacy import DEFAULT_FULL_NUMBER_ROLES
-
-
-class ConfigError(Exception):
-    """A bad configuration: `key` is the dotted key at fault."""
-
-    def __init__(self, key: str, reason: str) -> None:
-        super().__init__(f"{key}: {reason}")
-        self.key = key
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +242,7 @@ class Settings:
     health: HealthSettings = field(default_factory=HealthSettings)
     tickets: TicketsSettings = field(default_factory=TicketsSettings)
     desk: DeskSettings = field(default_factory=DeskSettings)
+    orders: OrdersSettings = field(default_factory=OrdersSettings)
     # No [[pbx]] tables: one HEP source on sip.hep_listen.
     pbx: tuple[PbxSettings, ...] = ()
     # Relative paths (SQLite file, recordings) are resolved against this directory.
@@ -609,8 +604,11 @@ def parse_settings(raw: dict[str, Any], base_dir: Path | None = None) -> Setting
         if name == "pbx":
             sections["pbx"] = _pbx(value)
             continue
+        if name == "orders":
+            sections["orders"] = parse_orders(value)
+            continue
         if name not in _SECTIONS:
-            known = ", ".join(sorted([*_SECTIONS, "pbx"]))
+            known = ", ".join(sorted([*_SECTIONS, "orders", "pbx"]))
             raise ConfigError(name, f"unknown section (known: {known})")
         sections[name] = _section(name, _SECTIONS[name], value)
     settings = Settings(**sections, base_dir=base_dir or Path.cwd())

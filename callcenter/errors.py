@@ -5,6 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 
+class ConfigError(Exception):
+    """A bad configuration: `key` is the dotted key at fault."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"{key}: {reason}")
+        self.key = key
+        self.reason = reason
+
+
 class DomainError(Exception):
     """An error a client can act on. `code` is stable (e.g. "no-such-user")."""
 

@@ -43,6 +43,7 @@ class Principal:
     extension: str | None = None
     work_number: str | None = None
     language: str | None = None
+    station: str | None = None  # a station account's station code
 
     def may(self, roles: frozenset[Role]) -> bool:
         return self.role in roles

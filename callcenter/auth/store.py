@@ -32,6 +32,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     extension: Mapped[str | None] = mapped_column(String(32), unique=True, nullable=True)
     work_number: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # A station's account (role station): the code of the station it acts for.
+    station: Mapped[str | None] = mapped_column(String(32), nullable=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     language: Mapped[str | None] = mapped_column(String(8), nullable=True)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -94,6 +96,7 @@ _PRINCIPAL_COLUMNS = (
     users.c.extension,
     users.c.work_number,
     users.c.language,
+    users.c.station,
 )
 
 
@@ -106,6 +109,7 @@ def _principal(row: object) -> Principal:
         extension=m["extension"],
         work_number=m["work_number"],
         language=m["language"],
+        station=m["station"],
     )
 
 
