@@ -40,6 +40,9 @@ from callcenter.events import (
 )
 from callcenter.mqtt.broker import start_embedded_broker
 from callcenter.mqtt.publisher import MqttPublisher
+from callcenter.orders import http as orders_http
+from callcenter.orders import schemas as orders_schemas
+from callcenter.orders.service import OrderChanged, Orders
 from callcenter.privacy import NumberPolicy
 from callcenter.recordings import http as recordings_http
 from callcenter.recordings.schemas import recording_json
@@ -82,6 +85,8 @@ class Services:
     rule: RingRule
     hub: LiveHub
     directory: AgentDirectory
+    # Domain events after their commit; the table of who hears what is `handlers` below.
+    bus: Bus = field(default_factory=Bus)
     engine: AsyncEngine | None = None
     tracker: CallTracker | None = None
     publisher: MqttPublisher | None = None
@@ -93,6 +98,7 @@ class Services:
     token_usage: auth_service.TokenUsage = field(default_factory=auth_service.TokenUsage)
     book: AddressBook | None = None
     tickets: Tickets | None = None
+    orders: Orders | None = None
 
     def _first_hep(self) -> HepSource | None:
         return next((s for s in self.sources.values() if isinstance(s, HepSource)), None)
@@ -123,6 +129,10 @@ class Services:
     def ticket_service(self) -> Tickets:
         assert self.tickets is not None, "the tickets are not set up"
         return self.tickets
+
+    def order_service(self) -> Orders:
+        assert self.orders is not None, "the orders are not set up"
+        return self.orders
 
     def recording_service(self) -> Recordings:
         assert self.recordings is not None, "the recordings are not started"
@@ -175,7 +185,12 @@ def handlers(svc: Services) -> dict[type, list[Handler]]:
             assert message is not None
             svc.publisher.publish(f"{svc.settings.mqtt.topic_prefix}/{topic}", message, qos=1)
 
+    async def order_to_live(event: object) -> None:
+        assert isinstance(event, OrderChanged)
+        svc.hub.broadcast(orders_schemas.live_json(event))
+
     return {
+        OrderChanged: [order_to_live],
         OverflowAttempted: [overflow_to_mqtt, to_live],
         PhoneRang: [to_live],
         PhoneStopped: [to_live],
@@ -330,6 +345,9 @@ def add_routes(app: web.Application, svc: Services) -> None:
             recordings_for_calls=lambda ids: recordings_for_calls(svc, ids),
         ),
     )
+    orders_http.add_routes(
+        app, orders_http.OrdersDeps(orders=svc.order_service, book=svc.address_book)
+    )
     recordings_http.add_routes(
         app,
         recordings_http.RecordingsDeps(
@@ -360,12 +378,16 @@ def build(
     )
     app.on_response_prepare.append(security.add_headers)
     app[SERVICES] = svc
+    svc.bus = Bus(handlers(svc))
     svc.tickets = Tickets(
         svc.db,
         svc.clock,
         svc.address_book,
         timedelta(minutes=settings.tickets.link_window_minutes),
         current_call=lambda extension: current_call(svc, extension),
+    )
+    svc.orders = Orders(
+        svc.db, svc.clock, svc.address_book, settings.orders, on_change=svc.bus.publish
     )
 
     async def database(_app: web.Application) -> AsyncIterator[None]:
@@ -395,7 +417,7 @@ def build(
     async def tracker_ctx(_app: web.Application) -> AsyncIterator[None]:
         tracker = CallTracker(
             svc.db(),
-            Bus(handlers(svc)),
+            svc.bus,
             svc.clock,
             svc.rule,
             svc.directory,

@@ -58,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     add.add_argument("--work-number", help="工号, the agent's work number")
     add.add_argument("--language", choices=["zh-CN", "en"])
+    add.add_argument(
+        "--station", help="a station account's station code (role station; see stations.toml)"
+    )
     usub.add_parser("list", parents=[common], help="list users")
     passwd = usub.add_parser(
         "passwd",
@@ -172,8 +175,20 @@ async def _db(settings: Settings, args: argparse.Namespace) -> int:
         await engine.dispose()
 
 
-async def _clash(engine: Any, args: argparse.Namespace) -> str | None:
-    """What a new user would clash with: its name, its extension, or its work number (工号)."""
+async def _clash(engine: Any, args: argparse.Namespace, settings: Settings) -> str | None:
+    """What a new user would clash with: its name, its extension, or its work number (工号);
+    or a station the address book does not have."""
+    if args.station is not None:
+        from callcenter.stations import service as stations
+        from callcenter.stations.store import AddressBookError
+
+        try:
+            book, _ = stations.load(settings.stations_path)
+        except (AddressBookError, OSError) as exc:
+            return f"the address book cannot be read to check --station: {exc}"
+        if book.station(args.station) is None:
+            codes = ", ".join(s.code for s in book.stations)
+            return f"no station {args.station!r} in the address book (stations: {codes})"
     async with engine.connect() as conn:
         if await auth_store.user_by_name(conn, args.name) is not None:
             return f"a user named {args.name!r} already exists"
@@ -207,7 +222,7 @@ async def _user(settings: Settings, args: argparse.Namespace) -> int:
             print(f"{args.name} {state}" if changed else f"{args.name} was already {state}")
             return 0
         if args.user_command == "add":
-            clash = await _clash(engine, args)
+            clash = await _clash(engine, args, settings)
             if clash is not None:
                 print(f"error: {clash}; nothing added", file=sys.stderr)
                 return 1
@@ -223,6 +238,7 @@ async def _user(settings: Settings, args: argparse.Namespace) -> int:
                 work_number=args.work_number,
                 language=args.language,
                 actor=_actor(),
+                station=args.station,
             )
             print(f"added {user.name} ({user.role.value})")
         else:

@@ -86,8 +86,10 @@ class Hotline:
     clock: Clock
 
     async def add_user(self, name: str, role: str, extension: str | None = None) -> None:
+        # A station's account acts for one station: the sample book's first, unless named.
+        station = "hongcheng" if role == "station" else None
         await auth_service.add_user(
-            self.svc.db(), self.clock, name, role, PASSWORD, extension=extension
+            self.svc.db(), self.clock, name, role, PASSWORD, extension=extension, station=station
         )
         await self.svc.directory.reload(self.svc.db())
 

@@ -71,6 +71,7 @@ async def add_user(
     work_number: str | None = None,
     language: str | None = None,
     actor: str | None = None,
+    station: str | None = None,
 ) -> Principal:
     if not NAME_RE.match(name):
         raise Invalid("bad-name", "name: 1-64 letters, digits, Chinese characters, . _ -", "name")
@@ -87,6 +88,11 @@ async def add_user(
         )
     if language is not None and language not in ("zh-CN", "en"):
         raise Invalid("bad-language", "language must be zh-CN or en", "language")
+    # A station's account acts for exactly one station; nobody else has one.
+    if (role_value == Role.STATION) != (station is not None):
+        raise Invalid(
+            "bad-station", "a station account needs --station CODE, and only it has one", "station"
+        )
     password_hash = await passwords.hash_password(password)
     now = clock.now()
     try:
@@ -99,6 +105,7 @@ async def add_user(
                 work_number=work_number,
                 password_hash=password_hash,
                 language=language,
+                station=station,
                 disabled=False,
                 created_at=now,
             )
@@ -111,7 +118,7 @@ async def add_user(
             "user-exists", f"a user named {name!r} or with extension {extension!r} exists", "name"
         ) from None
     log.info("user added user=%s role=%s by=%s", name, role_value.value, actor or "-")
-    return Principal(user_id, name, role_value, extension, work_number, language)
+    return Principal(user_id, name, role_value, extension, work_number, language, station)
 
 
 def _by(actor: str | None, detail: str = "") -> str | None:

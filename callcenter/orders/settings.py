@@ -34,6 +34,8 @@ class StationTerms:
     accept_minutes: float | None = None
     contact_minutes: float | None = None
     repair_hours: float | None = None
+    # False: a station working on the portal only (no MQTT client to acknowledge orders).
+    mqtt: bool = True
     webhook_url: str = ""
     webhook_secret: str = field(default="", repr=False)
 
@@ -93,6 +95,10 @@ def _station(code: str, raw: Any) -> StationTerms:
             raise ConfigError(f"{key}.{name}", f"unknown key (known: {', '.join(sorted(known))})")
         if name.startswith("webhook_"):
             values[name] = _text(f"{key}.{name}", value)
+        elif name == "mqtt":
+            if not isinstance(value, bool):
+                raise ConfigError(f"{key}.mqtt", f"must be true or false, got {value!r}")
+            values[name] = value
         else:
             values[name] = _number(f"{key}.{name}", value)
     terms = StationTerms(**values)

@@ -252,6 +252,15 @@ async def ack_message(conn: AsyncConnection, message_id: str, at: datetime) -> i
     return int(result.rowcount or 0)
 
 
+async def ack_pending(conn: AsyncConnection, order_id: str, at: datetime) -> None:
+    """The station acted on the order: its unacknowledged messages need not go again."""
+    await conn.execute(
+        update(order_outbox)
+        .where(order_outbox.c.order_id == order_id, order_outbox.c.acked_at.is_(None))
+        .values(acked_at=at)
+    )
+
+
 async def get_message(conn: AsyncConnection, message_id: str) -> dict[str, Any] | None:
     row = (
         (await conn.execute(select(order_outbox).where(order_outbox.c.id == message_id)))

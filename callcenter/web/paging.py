@@ -44,3 +44,26 @@ def paged(
         url = request.rel_url.update_query(cursor=token)
         response.headers["Link"] = f'<{url}>; rel="next"'
     return response
+
+
+def read_limit(request: web.Request, default: int = 100, most: int = 1000) -> int:
+    """`limit`: how many rows a page holds, 1 to `most`."""
+    text = request.query.get("limit", str(default))
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= most:
+        raise Invalid("bad-parameter", f"limit must be 1-{most}", "limit")
+    return int(text)
+
+
+def read_instant(request: web.Request, name: str, tz: Any) -> datetime | None:
+    """An ISO 8601 time parameter; without an offset it is local time in `tz` (a ZoneInfo)."""
+    text = request.query.get(name)
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise Invalid("bad-parameter", f"{name} must be an ISO 8601 time", name) from None
+    value = value if value.tzinfo else value.replace(tzinfo=tz)
+    if not EARLIEST <= value < LATEST:
+        raise Invalid("bad-parameter", f"{name} must be between 1970 and 2999", name)
+    return value

@@ -28,7 +28,14 @@ async def person(
     h: Hotline, name: str, role: str, extension: str | None = None, work_number: str | None = None
 ) -> dict[str, str]:
     await auth_service.add_user(
-        h.svc.db(), h.clock, name, role, PASSWORD, extension=extension, work_number=work_number
+        h.svc.db(),
+        h.clock,
+        name,
+        role,
+        PASSWORD,
+        extension=extension,
+        work_number=work_number,
+        station="hongcheng" if role == "station" else None,
     )
     await h.svc.directory.reload(h.svc.db())
     token = await auth_service.create_token(h.svc.db(), h.clock, name)

@@ -1,0 +1,166 @@
+"""Routes for repair orders: dispatch a ticket, list and read orders, and the station's steps
+(accept, contact, return, refuse). A station's account sees and acts on its own orders only."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from callcenter.auth.http import json_body, principal
+from callcenter.auth.model import Principal, Role
+from callcenter.errors import Invalid, NotFound
+from callcenter.orders import schemas
+from callcenter.orders.model import (
+    DISPATCHERS,
+    ORDER_READERS,
+    ORDER_STATUSES,
+    OrderStatus,
+    StationAction,
+)
+from callcenter.orders.service import Orders
+from callcenter.stations.model import AddressBook
+from callcenter.web.paging import paged, read_cursor, read_limit
+
+
+@dataclass(frozen=True, slots=True)
+class OrdersDeps:
+    orders: Callable[[], Orders]
+    book: Callable[[], AddressBook]
+
+
+ORDERS = web.AppKey("orders", OrdersDeps)
+
+ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_NOTE = 2000
+MAX_REPAIRMAN = 64
+ACTIONS: tuple[StationAction, ...] = ("accept", "contact", "return", "refuse")
+
+
+def _id(request: web.Request, what: str) -> str:
+    value = request.match_info["id"]
+    if not ID_RE.match(value):
+        raise NotFound(f"no-such-{what}", f"no {what} {value[:64]!r}", "id")
+    return value
+
+
+def _text(body: dict[str, Any], name: str, most: int) -> str | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise Invalid("bad-field", f"{name} must be text", name)
+    value = value.strip()
+    if len(value) > most:
+        raise Invalid("too-long", f"{name} is longer than {most} characters", name)
+    if any(ord(c) < 32 and c not in "\n\t" for c in value):
+        raise Invalid("bad-field", f"{name} holds control characters", name)
+    return value or None
+
+
+def _own_station(user: Principal) -> str | None:
+    """A station's account is held to its own station; None for the hotline's people."""
+    if user.role != Role.STATION:
+        return None
+    if not user.station:
+        # An account made without --station can see nothing rather than everything.
+        raise Invalid("no-station", "this station account names no station", "station")
+    return user.station
+
+
+async def dispatch(request: web.Request) -> web.Response:
+    deps = request.app[ORDERS]
+    user = await principal(request, DISPATCHERS)
+    order = await deps.orders().dispatch(user, _id(request, "ticket"))
+    response = web.json_response(schemas.order_json(order), status=201)
+    response.headers["Location"] = f"/api/orders/{order.id}"
+    return response
+
+
+async def list_orders(request: web.Request) -> web.Response:
+    deps = request.app[ORDERS]
+    user = await principal(request, ORDER_READERS)
+    q = request.query
+    station = q.get("station") or None
+    if station is not None and deps.book().station(station) is None:
+        raise Invalid("unknown-station", f"no station {station!r} in the address book", "station")
+    own = _own_station(user)
+    if own is not None:
+        if station not in (None, own):
+            raise Invalid("not-your-station", "a station lists its own orders", "station")
+        station = own
+    statuses: list[OrderStatus] = []
+    for name in (q.get("status") or "").split(","):
+        if not name:
+            continue
+        status = next((s for s in ORDER_STATUSES if s == name), None)
+        if status is None:
+            raise Invalid(
+                "unknown-status", f"status must be some of {', '.join(ORDER_STATUSES)}", "status"
+            )
+        statuses.append(status)
+    ticket = q.get("ticket") or None
+    if ticket is not None and not ID_RE.match(ticket):
+        raise Invalid("bad-parameter", "ticket is not a ticket id", "ticket")
+    limit = read_limit(request)
+    cursor = read_cursor(request)
+    if cursor is not None and not ID_RE.match(cursor[1]):
+        raise Invalid("bad-parameter", "cursor is not one this API gave out", "cursor")
+    rows = await deps.orders().search(station, statuses, ticket, cursor, limit)
+    last = (rows[-1].dispatched_at, rows[-1].id) if rows else None
+    return paged(request, [schemas.order_json(o) for o in rows], limit, last)
+
+
+async def get_order(request: web.Request) -> web.Response:
+    deps = request.app[ORDERS]
+    user = await principal(request, ORDER_READERS)
+    order, history = await deps.orders().get(_id(request, "order"))
+    own = _own_station(user)
+    if own is not None and order.station != own:
+        # Another station's order does not exist for this one (no probing of ids).
+        raise NotFound("no-such-order", f"no order {order.id!r}", "id")
+    return web.json_response(schemas.order_json(order, history))
+
+
+def _action(name: str) -> Callable[[web.Request], Any]:
+    assert name in ACTIONS
+    action: StationAction = next(a for a in ACTIONS if a == name)
+
+    async def handle(request: web.Request) -> web.Response:
+        deps = request.app[ORDERS]
+        user = await principal(request, ORDER_READERS)
+        body = await json_body(request) if request.can_read_body else {}
+        note = _text(body, "result" if action == "return" else "reason", MAX_NOTE)
+        if action in ("accept", "contact"):
+            note = _text(body, "note", MAX_NOTE)
+        repairman = _text(body, "repairman", MAX_REPAIRMAN)
+        order = await deps.orders().act(
+            user, _id(request, "order"), action, repairman=repairman, note=note
+        )
+        return web.json_response(schemas.order_json(order))
+
+    return handle
+
+
+async def recall(request: web.Request) -> web.Response:
+    deps = request.app[ORDERS]
+    user = await principal(request, DISPATCHERS)
+    body = await json_body(request)
+    reason = _text(body, "reason", MAX_NOTE)
+    if not reason:
+        raise Invalid("missing-field", "say why the order is recalled", "reason")
+    order = await deps.orders().recall(user, _id(request, "order"), reason)
+    return web.json_response(schemas.order_json(order))
+
+
+def add_routes(app: web.Application, deps: OrdersDeps) -> None:
+    app[ORDERS] = deps
+    app.router.add_post("/api/tickets/{id}/dispatch", dispatch, name="ticket_dispatch")
+    app.router.add_get("/api/orders", list_orders, name="orders")
+    app.router.add_get("/api/orders/{id}", get_order, name="order")
+    for name in ACTIONS:
+        app.router.add_post(f"/api/orders/{{id}}/{name}", _action(name), name=f"order_{name}")
+    app.router.add_post("/api/orders/{id}/recall", recall, name="order_recall")
