@@ -1,10 +1,11 @@
-"""What the benchmark scripts share: pinning to a core, reading a core's busy time, and
-waiting for the sender process without blocking the service's event loop."""
+"""What the benchmark scripts share: pinning to a core, reading a core's busy time (ours and
+other processes'), and waiting for the sender process without blocking the service's loop."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import time
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -26,6 +27,24 @@ def core_ticks(core: int) -> tuple[int, int]:
                 idle = ticks[3] + ticks[4]  # idle + iowait
                 return sum(ticks) - idle, sum(ticks)
     return 0, 0
+
+
+# (wall clock, this process's CPU seconds, the core's busy ticks, its total ticks)
+CoreMark = tuple[float, float, int, int]
+
+
+def core_mark(core: int) -> CoreMark:
+    busy, total = core_ticks(core)
+    return time.perf_counter(), time.process_time(), busy, total
+
+
+def core_shares(start: CoreMark, end: CoreMark) -> tuple[float, float]:
+    """Between two marks: the share of the core this process used, and the share other
+    processes took (a shared machine slows a benchmark down by that much)."""
+    ours = (end[1] - start[1]) / max(1e-9, end[0] - start[0])
+    if end[3] <= start[3]:
+        return ours, 0.0
+    return ours, max(0.0, (end[2] - start[2]) / (end[3] - start[3]) - ours)
 
 
 async def receive(conn: Connection, within: float = 600.0) -> Any:
