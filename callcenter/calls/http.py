@@ -30,7 +30,7 @@ from callcenter.calls.service import CallTracker
 from callcenter.clock import Clock, iso_z
 from callcenter.errors import Invalid
 from callcenter.web.live import LiveHub, own_call
-from callcenter.web.paging import EARLIEST, LATEST, paged, read_cursor
+from callcenter.web.paging import paged, read_cursor, read_instant, read_limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,31 +56,11 @@ CALLS = web.AppKey("calls", CallsDeps)
 MAX_LIMIT = 10_000
 
 
-def _instant(request: web.Request, name: str, deps: CallsDeps) -> datetime | None:
-    text = request.query.get(name)
-    if text is None or text == "":
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise Invalid(
-            "bad-parameter", f"{name} must be an ISO 8601 time, got {text!r}", name
-        ) from None
-    # A time without offset is the hotline's local time.
-    value = value if value.tzinfo else value.replace(tzinfo=deps.tz)
-    if not EARLIEST <= value < LATEST:
-        raise Invalid(
-            "bad-parameter",
-            f"{name} must be between {EARLIEST.year} and {LATEST.year - 1}, got {text!r}",
-            name,
-        )
-    return value
-
-
 def time_range(request: web.Request, deps: CallsDeps) -> tuple[datetime, datetime]:
     """[from, to): default today in the hotline's time zone."""
-    start = _instant(request, "from", deps)
-    end = _instant(request, "to", deps)
+    # A time without offset is the hotline's local time.
+    start = read_instant(request, "from", deps.tz)
+    end = read_instant(request, "to", deps.tz)
     if start is None:
         start = stats.local_day_start(end or deps.clock.now(), deps.tz)
     if end is None:
@@ -88,13 +68,6 @@ def time_range(request: web.Request, deps: CallsDeps) -> tuple[datetime, datetim
     if end <= start:
         raise Invalid("bad-range", "to must be after from", "to")
     return start, end
-
-
-def _limit(request: web.Request, default: int = 1000) -> int:
-    text = request.query.get("limit", str(default))
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
-        raise Invalid("bad-parameter", f"limit must be 1-{MAX_LIMIT}", "limit")
-    return int(text)
 
 
 async def _agent_filter(request: web.Request, user: Principal, deps: CallsDeps) -> int | None:
@@ -118,7 +91,7 @@ async def list_calls(request: web.Request) -> web.Response:
     user = await principal(request, CALL_READERS)
     start, end = time_range(request, deps)
     agent_id = await _agent_filter(request, user, deps)
-    limit = _limit(request)
+    limit = read_limit(request, 1000, MAX_LIMIT)
     async with deps.db().connect() as conn:
         rows = await store.calls_between(
             conn, start, end, agent_id, limit, before=read_cursor(request)
@@ -164,7 +137,7 @@ async def list_violations(request: web.Request) -> web.Response:
     user = await principal(request, VIOLATION_READERS)
     start, end = time_range(request, deps)
     agent_id = await _agent_filter(request, user, deps)
-    limit = _limit(request)
+    limit = read_limit(request, 1000, MAX_LIMIT)
     async with deps.db().connect() as conn:
         rows = await store.violations_between(
             conn, start, end, agent_id, limit, before=read_cursor(request)

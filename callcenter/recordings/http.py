@@ -18,7 +18,7 @@ from callcenter.recordings.model import LISTENERS, UPLOADERS, Recording, media_t
 from callcenter.recordings.schemas import recording_json
 from callcenter.recordings.service import Inbound, Recordings
 from callcenter.web.errors import error_response
-from callcenter.web.paging import paged, read_cursor
+from callcenter.web.paging import paged, read_cursor, read_limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,13 +33,6 @@ RECORDINGS = web.AppKey("recordings", RecordingsDeps)
 
 MAX_LIMIT = 1000
 _UPLOAD_BUFFER = 1 << 20  # an upload is written to disk a MiB at a time, in a worker thread
-
-
-def _limit(request: web.Request) -> int:
-    text = request.query.get("limit", "100")
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
-        raise Invalid("bad-parameter", f"limit must be 1-{MAX_LIMIT}", "limit")
-    return int(text)
 
 
 def _flag(request: web.Request, name: str) -> bool | None:
@@ -71,7 +64,7 @@ async def list_recordings(request: web.Request) -> web.Response:
     deps = request.app[RECORDINGS]
     user = await principal(request, LISTENERS)
     service = deps.recordings()
-    limit = _limit(request)
+    limit = read_limit(request, 100, MAX_LIMIT)
     ticket = request.query.get("ticket") or None
     call_ids = await _calls_of_ticket(service, user, ticket) if ticket else None
     agent_id = user.id if user.role == Role.AGENT and call_ids is None else None

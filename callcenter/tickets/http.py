@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,7 +21,7 @@ from callcenter.tickets import model, schemas
 from callcenter.tickets.model import KINDS, STATUSES, TICKET_USERS
 from callcenter.tickets.service import CallerHistory, Detail, Tickets
 from callcenter.tickets.store import Cursor, Filter, Found
-from callcenter.web.paging import EARLIEST, LATEST, paged, read_cursor
+from callcenter.web.paging import paged, read_cursor, read_instant, read_limit
 
 RecordingsForCalls = Callable[[list[str]], Awaitable[list[dict[str, Any]]]]
 
@@ -50,27 +49,6 @@ ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 def _full(deps: TicketsDeps, user: Principal, found: Found) -> bool:
     """Numbers in full per [privacy]; an agent sees a colleague's ticket's number masked."""
     return deps.numbers.full(user.role, own_call=found.ticket.agent_id == user.id)
-
-
-def _instant(request: web.Request, name: str, tz: ZoneInfo) -> datetime | None:
-    text = request.query.get(name)
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise Invalid("bad-parameter", f"{name} must be an ISO 8601 time", name) from None
-    value = value if value.tzinfo else value.replace(tzinfo=tz)
-    if not EARLIEST <= value < LATEST:
-        raise Invalid("bad-parameter", f"{name} must be between 1970 and 2999", name)
-    return value
-
-
-def _limit(request: web.Request) -> int:
-    text = request.query.get("limit", str(DEFAULT_LIMIT))
-    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
-        raise Invalid("bad-parameter", f"limit must be 1-{MAX_LIMIT}", "limit")
-    return int(text)
 
 
 def _cursor(request: web.Request) -> Cursor | None:
@@ -127,7 +105,7 @@ async def _filter(request: web.Request, deps: TicketsDeps) -> Filter:
         if agent is None:
             raise Invalid("no-such-agent", f"no user named {q['agent'][:64]!r}", "agent")
         agent_id = agent.id
-    start, end = _instant(request, "from", tz), _instant(request, "to", tz)
+    start, end = read_instant(request, "from", tz), read_instant(request, "to", tz)
     if start is not None and end is not None and end <= start:
         raise Invalid("bad-range", "to must be after from", "to")
     return Filter(
@@ -172,7 +150,7 @@ async def list_tickets(request: web.Request) -> web.Response:
     deps = request.app[TICKETS]
     user = await principal(request, TICKET_USERS)
     f = await _filter(request, deps)
-    limit = _limit(request)
+    limit = read_limit(request, DEFAULT_LIMIT, MAX_LIMIT)
     rows = await deps.tickets().search(f, limit, _cursor(request))
     body = [schemas.ticket_json(r, _full(deps, user, r)) for r in rows]
     last = (rows[-1].ticket.created_at, rows[-1].ticket.id) if rows else None

@@ -62,8 +62,14 @@ def read_instant(request: web.Request, name: str, tz: Any) -> datetime | None:
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise Invalid("bad-parameter", f"{name} must be an ISO 8601 time", name) from None
+        raise Invalid(
+            "bad-parameter", f"{name} must be an ISO 8601 time, got {text[:64]!r}", name
+        ) from None
     value = value if value.tzinfo else value.replace(tzinfo=tz)
     if not EARLIEST <= value < LATEST:
-        raise Invalid("bad-parameter", f"{name} must be between 1970 and 2999", name)
+        raise Invalid(
+            "bad-parameter",
+            f"{name} must be between {EARLIEST.year} and {LATEST.year - 1}, got {text[:64]!r}",
+            name,
+        )
     return value
