@@ -133,10 +133,11 @@ class Orders:
     def _check_dispatchable(self, ticket: Ticket) -> None:
         if ticket.kind != "repair":
             raise Conflict("not-a-repair", f"a {ticket.kind} ticket is not sent to a station")
-        if ticket.status != "open":
+        # Repaired: the resident was not satisfied at the callback; the rework is round n + 1.
+        if ticket.status not in ("open", "repaired"):
             raise Conflict(
                 "bad-transition",
-                f"a {ticket.status} ticket cannot be dispatched (only an open one)",
+                f"a {ticket.status} ticket cannot be dispatched (an open or repaired one can)",
                 "status",
             )
         if not ticket.station:

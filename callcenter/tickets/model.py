@@ -39,15 +39,19 @@ TICKET_USERS = frozenset({Role.AGENT, Role.TEAM_LEAD, Role.QA_LEAD, Role.SUPERVI
 # Who may change any ticket besides the agent who took it.
 TICKET_LEADS = frozenset({Role.TEAM_LEAD, Role.SUPERVISOR, Role.ADMIN})
 
-# Repairs go to a station and come back (返单); the other kinds are answered and closed.
+# What a PATCH may do to a ticket's status. A repair goes to its station and comes back
+# repaired only through its order (POST /api/tickets/{id}/dispatch, the station's return),
+# so a ticket's status and its order never disagree; a dispatched one is recalled first.
 _REPAIR_FLOW: dict[Status, frozenset[Status]] = {
-    "open": frozenset({"dispatched", "cancelled"}),
-    # A station that says the address is not theirs sends it back (wrong station: 30 yuan).
-    "dispatched": frozenset({"repaired", "open", "cancelled"}),
-    # Unsatisfied at the callback (回访): rework, back to the station.
-    "repaired": frozenset({"closed", "dispatched"}),
+    "open": frozenset({"cancelled"}),
+    "dispatched": frozenset(),
+    "repaired": frozenset({"closed"}),
     "closed": frozenset(),
     "cancelled": frozenset(),
+}
+_BY_ORDER: dict[Status, str] = {
+    "dispatched": "a repair goes to its station with POST /api/tickets/{id}/dispatch",
+    "repaired": "a repair is repaired when its station returns the order (返单)",
 }
 _OTHER_FLOW: dict[Status, frozenset[Status]] = {
     "open": frozenset({"closed", "cancelled"}),
@@ -62,15 +66,17 @@ def next_statuses(kind: Kind, status: Status) -> frozenset[Status]:
     return (_REPAIR_FLOW if kind == "repair" else _OTHER_FLOW)[status]
 
 
-def transition_error(kind: Kind, status: Status, target: Status, station: str | None) -> str | None:
+def transition_error(kind: Kind, status: Status, target: Status) -> str | None:
     """Why `status` → `target` is not allowed for this ticket, or None when it is."""
     if target == status:
         return None
+    if kind == "repair" and target in _BY_ORDER:
+        return _BY_ORDER[target]
+    if kind == "repair" and status == "dispatched":
+        return "the ticket is at its station: recall the order first (POST /api/orders/{id}/recall)"
     if target not in next_statuses(kind, status):
         allowed = ", ".join(sorted(next_statuses(kind, status))) or "none (it is final)"
         return f"a {kind} ticket cannot go from {status} to {target} (from {status}: {allowed})"
-    if target == "dispatched" and not station:
-        return "choose the station before dispatching"
     return None
 
 

@@ -219,12 +219,17 @@ class Tickets:
                 station = before.station
             after = self._routed(after, address, station)
         if "status" in values:
-            why = model.transition_error(after.kind, before.status, values["status"], after.station)
+            why = model.transition_error(after.kind, before.status, values["status"])
             if why is not None:
                 raise Conflict("bad-transition", why, "status")
             after = replace(after, status=values["status"])
-        if after.status == "dispatched" and not after.station:
-            raise Conflict("bad-transition", "a dispatched ticket keeps its station", "station")
+        if before.status == "dispatched" and after.station != before.station:
+            raise Conflict(
+                "at-station",
+                f"the ticket is at station {before.station}: recall its order before sending it "
+                "elsewhere",
+                "station",
+            )
         missing = model.required_missing(
             after.kind,
             {"address": after.address_typed, "phone": after.phone, "category": after.category},

@@ -50,6 +50,18 @@ async def take(h: Hotline, who: dict[str, str], **fields: Any) -> dict[str, Any]
     return body
 
 
+async def to_station_and_back(h: Hotline, who: dict[str, str], ticket_id: str) -> None:
+    """Dispatch the ticket, and record the station's return as an agent does when the
+    station phones it in."""
+    sent = await h.client.post(f"/api/tickets/{ticket_id}/dispatch", headers=who)
+    assert sent.status == 201, await sent.text()
+    order = (await sent.json())["id"]
+    back = await h.client.post(
+        f"/api/orders/{order}/return", json={"result": "已修好"}, headers=who
+    )
+    assert back.status == 200, await back.text()
+
+
 async def error(response: Any, status: int) -> dict[str, Any]:
     assert response.status == status, await response.text()
     body: dict[str, Any] = await response.json()
@@ -187,16 +199,16 @@ async def test_a_change_adds_a_history_row_and_never_rewrites_one(
     hotline.clock.advance(60)  # type: ignore[attr-defined]
     changed = await hotline.client.patch(
         url,
-        json={"fault_location": "客厅", "status": "dispatched", "note": "已派宏城"},
+        json={"fault_location": "客厅", "severity": "urgent", "note": "住户补充：客厅也不热"},
         headers=agent,
     )
     after = (await changed.json())["timeline"]
     assert after[: len(before)] == before
     (row,) = after[len(before) :]
-    assert row["action"] == "changed" and row["note"] == "已派宏城"
+    assert row["action"] == "changed" and row["note"] == "住户补充：客厅也不热"
     assert row["changes"] == {
         "fault_location": ["卧室暖气片", "客厅"],
-        "status": ["open", "dispatched"],
+        "severity": ["major", "urgent"],
     }
     # Nothing changes without a row: the same values again add none.
     same = await hotline.client.patch(url, json={"fault_location": "客厅"}, headers=agent)
@@ -286,8 +298,8 @@ async def test_an_address_no_rule_matches_is_flagged_and_not_routed(
     assert ticket["address_routing"] == "unmatched" and ticket["flags"] == ["unmatched"]
     url = f"/api/tickets/{ticket['id']}"
     # It cannot go to a station before someone chooses one.
-    dispatch = await hotline.client.patch(url, json={"status": "dispatched"}, headers=agent)
-    assert (await error(dispatch, 409))["field"] == "status"
+    dispatch = await hotline.client.post(f"{url}/dispatch", headers=agent)
+    assert (await error(dispatch, 400))["field"] == "station"
     chosen = await hotline.client.patch(url, json={"station": "mapo"}, headers=agent)
     body = await chosen.json()
     assert body["station"] == "mapo" and body["flags"] == ["unmatched"]
@@ -305,11 +317,13 @@ async def test_a_new_address_is_routed_again(hotline: Hotline, agent: dict[str, 
 async def test_statuses_follow_each_kinds_flow(hotline: Hotline, agent: dict[str, str]) -> None:
     repair = await take(hotline, agent)
     url = f"/api/tickets/{repair['id']}"
-    skip = await hotline.client.patch(url, json={"status": "repaired"}, headers=agent)
-    assert (await error(skip, 409))["error"] == "bad-transition"
-    for status in ("dispatched", "repaired", "closed"):
-        step = await hotline.client.patch(url, json={"status": status}, headers=agent)
-        assert step.status == 200 and (await step.json())["status"] == status
+    # To the station and back only through its order, so the two never disagree.
+    for status in ("dispatched", "repaired"):
+        by_hand = await hotline.client.patch(url, json={"status": status}, headers=agent)
+        assert (await error(by_hand, 409))["error"] == "bad-transition"
+    await to_station_and_back(hotline, agent, repair["id"])
+    step = await hotline.client.patch(url, json={"status": "closed"}, headers=agent)
+    assert step.status == 200 and (await step.json())["status"] == "closed"
     closed = await hotline.client.patch(url, json={"description": "改"}, headers=agent)
     assert (await error(closed, 409))["error"] == "ticket-closed"
     note = await hotline.client.patch(url, json={"note": "回访满意"}, headers=agent)
@@ -453,16 +467,17 @@ async def test_a_dispatched_ticket_keeps_its_station(
 ) -> None:
     ticket = await take(hotline, agent)
     url = f"/api/tickets/{ticket['id']}"
-    assert (
-        await hotline.client.patch(url, json={"status": "dispatched"}, headers=agent)
-    ).status == 200
-    # A new address no rule matches would leave it with no station: it must name one.
+    assert (await hotline.client.post(f"{url}/dispatch", headers=agent)).status == 201
+    # The order is at 幸福: a new address no rule matches, or another station, would leave
+    # the ticket and its order disagreeing. The order is recalled first.
     lost = await hotline.client.patch(url, json={"address": "火星路1号"}, headers=agent)
-    assert (await error(lost, 409))["field"] == "station"
-    moved = await hotline.client.patch(
-        url, json={"address": "火星路1号", "station": "mapo"}, headers=agent
+    assert (await error(lost, 409))["error"] == "at-station"
+    moved = await hotline.client.patch(url, json={"station": "mapo"}, headers=agent)
+    assert (await error(moved, 409))["field"] == "station"
+    typo = await hotline.client.patch(
+        url, json={"description": "整屋不热，卧室冰凉"}, headers=agent
     )
-    assert (await moved.json())["station"] == "mapo"
+    assert typo.status == 200
 
 
 async def test_open_tickets_of_every_status_are_listed_newest_first(
@@ -472,10 +487,12 @@ async def test_open_tickets_of_every_status_are_listed_newest_first(
     for status in ("dispatched", "repaired", None, "cancelled"):
         ticket = await take(hotline, agent)
         url = f"/api/tickets/{ticket['id']}"
-        steps = {"dispatched": ["dispatched"], "repaired": ["dispatched", "repaired"],
-                 "cancelled": ["cancelled"], None: []}[status]  # fmt: skip
-        for step in steps:
-            await hotline.client.patch(url, json={"status": step}, headers=agent)
+        if status == "dispatched":
+            assert (await hotline.client.post(f"{url}/dispatch", headers=agent)).status == 201
+        elif status == "repaired":
+            await to_station_and_back(hotline, agent, ticket["id"])
+        elif status == "cancelled":
+            await hotline.client.patch(url, json={"status": "cancelled"}, headers=agent)
         taken.append(ticket["id"])
         hotline.clock.advance(60)  # type: ignore[attr-defined]
     history = await (
