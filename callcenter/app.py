@@ -36,6 +36,7 @@ from callcenter.events import (
     PhoneRang,
     PhoneStopped,
     RingLimitReached,
+    TicketTouched,
     ViolationRecorded,
 )
 from callcenter.mqtt.broker import start_embedded_broker
@@ -59,6 +60,7 @@ from callcenter.telephony.hep.source import HepSource
 from callcenter.telephony.source import PbxSource
 from callcenter.telephony.sources import build_source, configured_sources
 from callcenter.tickets import http as tickets_http
+from callcenter.tickets import schemas as tickets_schemas
 from callcenter.tickets.service import Tickets
 from callcenter.web import desk, routes, security
 from callcenter.web.errors import error_middleware
@@ -189,8 +191,15 @@ def handlers(svc: Services) -> dict[type, list[Handler]]:
         assert isinstance(event, OrderChanged)
         svc.hub.broadcast(orders_schemas.live_json(event))
 
+    async def ticket_to_live(event: object) -> None:
+        assert isinstance(event, TicketTouched)
+        # An agent hears of the tickets they took (their follow-up), the leads of every one.
+        message = tickets_schemas.live_json(event)
+        svc.hub.broadcast(message, private=True, agent_id=event.agent_id)
+
     return {
         OrderChanged: [order_to_live],
+        TicketTouched: [ticket_to_live],
         OverflowAttempted: [overflow_to_mqtt, to_live],
         PhoneRang: [to_live],
         PhoneStopped: [to_live],
@@ -385,6 +394,7 @@ def build(
         svc.address_book,
         timedelta(minutes=settings.tickets.link_window_minutes),
         current_call=lambda extension: current_call(svc, extension),
+        on_change=svc.bus.publish,
     )
     svc.orders = Orders(
         svc.db, svc.clock, svc.address_book, settings.orders, on_change=svc.bus.publish

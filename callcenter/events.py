@@ -11,6 +11,7 @@ ViolationKind = Literal["ring_limit", "late_answer", "rang_out", "hung_up_first"
 # restart): no violation, and not counted in the answer rates.
 LegOutcome = Literal["answered", "abandoned", "unanswered", "answered_elsewhere", "lost"]
 CallOutcome = Literal["answered", "abandoned", "unanswered", "lost", "ringing", "in_progress"]
+TicketAction = Literal["taken", "changed", "linked"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,3 +105,21 @@ class OverflowAttempted:
     at: datetime
     ok: bool
     response: str
+
+
+@dataclass(frozen=True, slots=True)
+class TicketTouched:
+    """A ticket was taken (受理), changed or linked to one more call. It carries what a page
+    needs to know which ticket to fetch again, never the resident's name, phone or address:
+    those come through the API, which applies the role rules."""
+
+    ticket_id: str
+    action: TicketAction
+    kind: str
+    category: str | None
+    status: str
+    station: str | None
+    agent_id: int | None  # who took it: they follow it up (首问责任制)
+    agent: str | None
+    by: str  # who touched it: the agent, or a lead changing it
+    at: datetime

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from callcenter.clock import iso_z
 from callcenter.errors import Invalid
+from callcenter.events import TicketTouched
 from callcenter.privacy import mask_number
 from callcenter.tickets import model
 from callcenter.tickets.model import (
@@ -196,6 +197,23 @@ def ticket_json(found: Found, full_number: bool) -> dict[str, Any]:
         "agent_work_number": t.agent_work_number,
         "created_at": iso_z(t.created_at),
         "updated_at": iso_z(t.updated_at),
+    }
+
+
+def live_json(event: TicketTouched) -> dict[str, Any]:
+    """A ticket taken or changed, for the live pages: no resident data (see TicketTouched)."""
+    return {
+        "type": "ticket",
+        "action": event.action,
+        "ticket_id": event.ticket_id,
+        "kind": event.kind,
+        "category": event.category,
+        "status": event.status,
+        "station": event.station,
+        "agent_id": event.agent_id,
+        "agent": event.agent,
+        "by": event.by,
+        "at": iso_z(event.at),
     }
 
 

@@ -3,7 +3,8 @@ taken on), change it (only its owner or a lead; every change one more history ro
 more calls, search, and a caller's history for the screen-pop.
 
 Also the TicketLookup the recordings capability asks: a ticket's calls, and who took a
-ticket on a call (首问责任制: they may hear its recording).
+ticket on a call (首问责任制: they may hear its recording). Each taking, change and link is
+told afterwards through `on_change` (the live pages).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from callcenter.auth.model import Principal
 from callcenter.clock import Clock
 from callcenter.errors import Conflict, Forbidden, Invalid, NotFound
+from callcenter.events import TicketAction, TicketTouched
 from callcenter.stations.model import AddressBook, route
 from callcenter.tickets import model, store
 from callcenter.tickets.model import NewTicket, Patch, Ticket
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 # The agent's call in progress on an extension (answered, not ended), saved before it is
 # returned: asked of the call tracker's live state by the composition root.
 CurrentCall = Callable[[str], Awaitable[str | None]]
+OnChange = Callable[[TicketTouched], Awaitable[None]]
 # An answered call older than this is never "the call it was taken on".
 _LONGEST_CALL = timedelta(hours=4)
 HISTORY_LIMIT = 20
@@ -68,12 +71,36 @@ class Tickets:
         book: Callable[[], AddressBook],
         link_window: timedelta,
         current_call: CurrentCall | None = None,
+        on_change: OnChange | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         self.book = book
         self.link_window = link_window
         self.current_call = current_call
+        self.on_change = on_change
+
+    async def _told(
+        self, action: TicketAction, found: Found, user: Principal, at: datetime
+    ) -> None:
+        """After the commit: a page told earlier would fetch the ticket before it is there."""
+        if self.on_change is None:
+            return
+        t = found.ticket
+        await self.on_change(
+            TicketTouched(
+                ticket_id=t.id,
+                action=action,
+                kind=t.kind,
+                category=t.category,
+                status=t.status,
+                station=t.station,
+                agent_id=t.agent_id,
+                agent=found.agent_name,
+                by=user.name,
+                at=at,
+            )
+        )
 
     # -- taking a ticket ----------------------------------------------------------------
     def _routed(self, ticket: Ticket, address: str | None, station: str | None) -> Ticket:
@@ -174,7 +201,9 @@ class Tickets:
             link[0] if link else None,
             user.name,
         )
-        return Found(ticket, user.name)
+        found = Found(ticket, user.name)
+        await self._told("taken", found, user, now)
+        return found
 
     async def _link(
         self, conn: AsyncConnection, ticket_id: str, call_id: str, user: Principal, how: str
@@ -260,12 +289,14 @@ class Tickets:
                 detail["note"] = change.note
             action = "note" if not diff else "status" if list(diff) == ["status"] else "changed"
             await store.add_event(conn, ticket_id, now, _who(user), action, detail)
-        return Found(after, found.agent_name)
+        changed = Found(after, found.agent_name)
+        await self._told("changed", changed, user, now)
+        return changed
 
     async def link(self, user: Principal, ticket_id: str, call_id: str) -> None:
         try:
             async with self.db().begin() as conn:
-                await self._owned(conn, user, ticket_id)
+                found = await self._owned(conn, user, ticket_id)
                 if not await store.call_exists(conn, call_id):
                     raise Invalid("no-such-call", f"no call {call_id!r}", "call")
                 if await store.is_linked(conn, ticket_id, call_id):
@@ -273,6 +304,7 @@ class Tickets:
                 await self._link(conn, ticket_id, call_id, user, "manual")
         except IntegrityError:  # the same call linked by two requests at once
             raise Conflict("already-linked", "the call is linked to the ticket", "call") from None
+        await self._told("linked", found, user, self.clock.now())
 
     # -- reading --------------------------------------------------------------------------
     async def detail(self, ticket_id: str) -> Detail:
