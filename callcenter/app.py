@@ -43,6 +43,7 @@ from callcenter.mqtt.broker import start_embedded_broker
 from callcenter.mqtt.publisher import MqttPublisher
 from callcenter.orders import http as orders_http
 from callcenter.orders import schemas as orders_schemas
+from callcenter.orders.outbox import OutboxSender
 from callcenter.orders.service import OrderChanged, Orders
 from callcenter.privacy import NumberPolicy
 from callcenter.recordings import http as recordings_http
@@ -101,6 +102,7 @@ class Services:
     book: AddressBook | None = None
     tickets: Tickets | None = None
     orders: Orders | None = None
+    outbox: OutboxSender | None = None
 
     def _first_hep(self) -> HepSource | None:
         return next((s for s in self.sources.values() if isinstance(s, HepSource)), None)
@@ -191,6 +193,12 @@ def handlers(svc: Services) -> dict[type, list[Handler]]:
         assert isinstance(event, OrderChanged)
         svc.hub.broadcast(orders_schemas.live_json(event))
 
+    async def order_to_outbox(event: object) -> None:
+        assert isinstance(event, OrderChanged)
+        # Committed with a message for the station: send it now, not at the next look.
+        if svc.outbox is not None and event.action in ("dispatched", "recalled"):
+            svc.outbox.wake()
+
     async def ticket_to_live(event: object) -> None:
         assert isinstance(event, TicketTouched)
         # An agent hears of the tickets they took (their follow-up), the leads of every one.
@@ -198,7 +206,7 @@ def handlers(svc: Services) -> dict[type, list[Handler]]:
         svc.hub.broadcast(message, private=True, agent_id=event.agent_id)
 
     return {
-        OrderChanged: [order_to_live],
+        OrderChanged: [order_to_outbox, order_to_live],
         TicketTouched: [ticket_to_live],
         OverflowAttempted: [overflow_to_mqtt, to_live],
         PhoneRang: [to_live],
@@ -252,6 +260,7 @@ def components(svc: Services) -> dict[str, Any]:
         "calls": calls,
         "sources": {k: v.status.state for k, v in svc.sources.items()},
         "recordings": recordings_status(svc),
+        "orders": svc.outbox.status() if svc.outbox is not None else {},
         "live_clients": len(svc.hub.clients),
     }
 
@@ -287,6 +296,8 @@ def problems(svc: Services) -> list[str]:
             out.append(f"mqtt: {publisher.queue.qsize()} messages waiting")
         if publisher.down_for() > limits.source_down_seconds:
             out.append(f"mqtt: no broker connection for {publisher.down_for():.0f} s")
+    if svc.outbox is not None:
+        out.extend(svc.outbox.problems(limits.source_down_seconds))
     return out
 
 
@@ -423,6 +434,15 @@ def build(
         await stop_all(tasks)
         if svc.broker is not None:
             await svc.broker.shutdown()
+
+    async def outbox_ctx(_app: web.Application) -> AsyncIterator[None]:
+        # Webhooks need no broker: the sender runs without MQTT too.
+        svc.outbox = OutboxSender(
+            svc.order_service(), svc.db, svc.clock, settings.orders, settings.mqtt if mqtt else None
+        )
+        tasks = [owned("orders-outbox", svc.outbox.run())]
+        yield
+        await stop_all(tasks)
 
     async def tracker_ctx(_app: web.Application) -> AsyncIterator[None]:
         tracker = CallTracker(
@@ -572,6 +592,7 @@ def build(
             stations_ctx,
             auth_ctx,
             mqtt_ctx,
+            outbox_ctx,
             tracker_ctx,
             recordings_ctx,
             sources_ctx,

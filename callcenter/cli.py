@@ -1,4 +1,4 @@
-"""The `callcenter` command: serve, db, user, token, recording, audit."""
+"""The `callcenter` command: serve, db, user, token, recording, audit, station-client."""
 
 from __future__ import annotations
 
@@ -105,6 +105,20 @@ def _parser() -> argparse.ArgumentParser:
     route.add_argument("address")
     route.add_argument(
         "--file", type=Path, help="the address book (default: tickets.stations_file)"
+    )
+    client = sub.add_parser(
+        "station-client",
+        help="a station's client: print its repair orders as they arrive and acknowledge them",
+    )
+    client.add_argument("--station", required=True, help="the station's code (stations.toml)")
+    client.add_argument(
+        "--mqtt", required=True, metavar="URL", help="the broker: mqtt://user:password@host:port"
+    )
+    client.add_argument("--prefix", default="callcenter", help="the service's mqtt.topic_prefix")
+    client.add_argument("--once", action="store_true", help="exit after the first order")
+    client.add_argument("--timezone", default="Asia/Shanghai", help="print due times in this zone")
+    client.add_argument(
+        "--client-id", help="MQTT client id (default <prefix>-station-<code>; keep it fixed)"
     )
     recording_commands.add_parsers(sub, common)
     return p
@@ -352,6 +366,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command != "db":
         # Alembic narrates every connection it inspects; only `db` commands need that.
         logging.getLogger("alembic").setLevel(logging.WARNING)
+    if args.command == "station-client":
+        # Runs at the station: no settings, no database, only the broker.
+        from callcenter.orders.station_client import run_cli
+
+        return run_cli(
+            args.station, args.mqtt, args.prefix, args.once, args.timezone, args.client_id
+        )
     try:
         path = getattr(args, "config", None) or os.environ.get("CALLCENTER_CONFIG") or None
         settings = load_settings(Path(path) if path else None)

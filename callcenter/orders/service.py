@@ -167,6 +167,8 @@ class Orders:
             )
             await store.add_event(conn, order.id, now, user.name, "recalled", {"reason": reason})
             await self._ticket_status(conn, found.ticket, "open", user, now, order)
+            # An order not yet acknowledged must not be resent after its recall.
+            await store.ack_pending(conn, order.id, now)
             await self._enqueue(conn, order, "recall", schemas.recall_message(order, reason), now)
         await self._told(OrderChanged(order, "recalled", user.name, now, found.ticket.agent_id))
         return order
@@ -238,8 +240,10 @@ class Orders:
                 return False
             if not await store.ack_message(conn, message_id, now):
                 return False
+            await store.ack_same(conn, message["order_id"], message["kind"], now)
             order = await self._order(conn, message["order_id"])
-            if order.delivered_at is None:
+            # A recall's ack says nothing about whether the order itself ever arrived.
+            if message["kind"] == "order" and order.delivered_at is None:
                 await store.update_order(conn, order.id, delivered_at=now, delivered_via=via)
                 await store.add_event(
                     conn, order.id, now, f"station:{station}", "delivered", {"via": via}

@@ -15,7 +15,7 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Table, Text, select, update
+from sqlalchemy import ForeignKey, Index, Integer, String, Table, Text, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -211,31 +211,50 @@ async def enqueue(conn: AsyncConnection, **values: Any) -> None:
     await conn.execute(order_outbox.insert().values(**values))
 
 
-async def due_messages(conn: AsyncConnection, now: datetime, limit: int) -> list[dict[str, Any]]:
-    """Unacknowledged, not parked messages whose next attempt is due, oldest first."""
+async def due_messages(
+    conn: AsyncConnection, now: datetime, limit: int, channel: str | None = None
+) -> list[dict[str, Any]]:
+    """Unacknowledged, not parked messages whose next attempt is due, oldest first (of one
+    channel when given: a broker that is down must not hold up the webhooks)."""
+    query = select(order_outbox).where(
+        order_outbox.c.acked_at.is_(None),
+        order_outbox.c.parked_at.is_(None),
+        order_outbox.c.next_attempt_at <= now,
+    )
+    if channel is not None:
+        query = query.where(order_outbox.c.channel == channel)
     rows = await conn.execute(
-        select(order_outbox)
-        .where(
-            order_outbox.c.acked_at.is_(None),
-            order_outbox.c.parked_at.is_(None),
-            order_outbox.c.next_attempt_at <= now,
-        )
-        .order_by(order_outbox.c.next_attempt_at, order_outbox.c.id)
-        .limit(limit)
+        query.order_by(order_outbox.c.next_attempt_at, order_outbox.c.id).limit(limit)
     )
     return [dict(r) for r in rows.mappings()]
 
 
-async def next_due(conn: AsyncConnection) -> datetime | None:
-    """When the earliest pending message is due (None: nothing pending)."""
-    row = await conn.execute(
-        select(order_outbox.c.next_attempt_at)
-        .where(order_outbox.c.acked_at.is_(None), order_outbox.c.parked_at.is_(None))
-        .order_by(order_outbox.c.next_attempt_at)
-        .limit(1)
+async def next_due(conn: AsyncConnection, channel: str | None = None) -> datetime | None:
+    """When the earliest pending message (of `channel`) is due (None: nothing pending)."""
+    query = select(order_outbox.c.next_attempt_at).where(
+        order_outbox.c.acked_at.is_(None), order_outbox.c.parked_at.is_(None)
     )
+    if channel is not None:
+        query = query.where(order_outbox.c.channel == channel)
+    row = await conn.execute(query.order_by(order_outbox.c.next_attempt_at).limit(1))
     value = row.scalar_one_or_none()
     return cast(datetime | None, value)
+
+
+async def outbox_counts(conn: AsyncConnection) -> dict[str, int]:
+    """How many messages wait for their station's ack (`pending`, of which `unacked`: sent
+    at least once) and how many were given up (`parked`), for /api/health."""
+    c = order_outbox.c
+    row = (
+        await conn.execute(
+            select(
+                func.count().filter(c.parked_at.is_(None)),
+                func.count().filter(c.parked_at.is_(None), c.sent_at.is_not(None)),
+                func.count().filter(c.parked_at.is_not(None)),
+            ).where(c.acked_at.is_(None))
+        )
+    ).one()
+    return {"pending": int(row[0]), "unacked": int(row[1]), "parked": int(row[2])}
 
 
 async def update_message(conn: AsyncConnection, message_id: str, **values: Any) -> None:
@@ -257,6 +276,20 @@ async def ack_pending(conn: AsyncConnection, order_id: str, at: datetime) -> Non
     await conn.execute(
         update(order_outbox)
         .where(order_outbox.c.order_id == order_id, order_outbox.c.acked_at.is_(None))
+        .values(acked_at=at)
+    )
+
+
+async def ack_same(conn: AsyncConnection, order_id: str, kind: str, at: datetime) -> None:
+    """The station has this order (or recall) through one channel: its copies on the other
+    channels need not reach it again."""
+    await conn.execute(
+        update(order_outbox)
+        .where(
+            order_outbox.c.order_id == order_id,
+            order_outbox.c.kind == kind,
+            order_outbox.c.acked_at.is_(None),
+        )
         .values(acked_at=at)
     )
 
