@@ -1,26 +1,12 @@
 // The desk's ticket form, keyboard-first, in the intake script's order: the problem (kind,
 // fault category, location, severity, text), the address (put in standard form as it is
 // typed, its station proposed), the name, the phone. Enter (Ctrl+Enter in the text) saves;
-// an error from the API is shown beside the field it names. After saving: the ticket, its
-// timeline and, once its call has ended, its recording with a player.
+// an error from the API is shown beside the field it names. After saving, the ticket view
+// (desk-ticket.js) shows the ticket; "New ticket" comes back to the form.
 
-import { localTime, t, translatePage } from "/static/i18n.js";
-
-export class SignedOut extends Error {}
-
-/** fetch with the session cookie; a 401 means the session is over: back to the login page. */
-export async function api(path, options = {}) {
-  const response = await fetch(path, {
-    credentials: "same-origin",
-    ...options,
-    headers: { Accept: "application/json", ...(options.headers || {}) },
-  });
-  if (response.status === 401) {
-    window.location.replace("/login");
-    throw new SignedOut();
-  }
-  return response;
-}
+import { t, translatePage } from "/static/i18n.js";
+import { api, SignedOut } from "/static/desk-api.js";
+import { closeTicket, renderTicket, setStations, showSaved, stationName } from "/static/desk-ticket.js";
 
 const $ = (id) => document.getElementById(id);
 const KINDS = ["repair", "consultation", "complaint", "praise", "suggestion"];
@@ -31,8 +17,6 @@ const FIELDS = [
   "address", "station", "reporter_name", "phone",
 ];
 const NORMALIZE_DELAY_MS = 250;
-const RECORDING_POLL_MS = 3000;
-const RECORDING_POLL_MAX = 60; // three minutes after the call ends
 
 const form = {
   stations: [],
@@ -44,10 +28,7 @@ const form = {
   formError: null,
   saving: false,
   pop: null,
-  saved: null, // the ticket as the API answered
-  callIds: new Set(),
-  ended: new Set(), // call ids closed while the page watched
-  polls: 0,
+  saved: false, // what the form holds is saved: "New ticket" empties it
 };
 
 // -- the choices: radio chips, each group one Tab stop, arrows to move --------------------
@@ -105,11 +86,6 @@ async function checkAddress() {
     form.checkStatus = "error";
   }
   renderAddress();
-}
-
-function stationName(code) {
-  const station = form.stations.find((s) => s.code === code);
-  return station ? station.name : code;
 }
 
 function renderAddress() {
@@ -245,6 +221,7 @@ async function save(event) {
     }
     form.formError = error;
   } else {
+    form.saved = true;
     showSaved(answer);
     return;
   }
@@ -257,164 +234,6 @@ function onKeydown(event) {
   if (target.tagName === "BUTTON") return;
   if (target.tagName === "TEXTAREA" && !(event.ctrlKey || event.metaKey)) return;
   save(event);
-}
-
-// -- the ticket once saved: summary, timeline, recordings --------------------------------------
-let pollTimer = null;
-
-function showSaved(ticket) {
-  form.saved = ticket;
-  form.polls = 0;
-  $("ticket-panel").hidden = true;
-  $("saved").hidden = false;
-  renderSaved();
-  $("saved-title").focus();
-  watchRecordings();
-}
-
-function watchRecordings() {
-  clearTimeout(pollTimer);
-  const ticket = form.saved;
-  if (!ticket || (ticket.recordings || []).length) return;
-  const ended = (ticket.calls || []).some((c) => c.ended_at || form.ended.has(c.id));
-  if (!ended || form.polls >= RECORDING_POLL_MAX) return;
-  pollTimer = setTimeout(async () => {
-    form.polls += 1;
-    await reloadSaved();
-    watchRecordings();
-  }, RECORDING_POLL_MS);
-}
-
-async function reloadSaved() {
-  const ticket = form.saved;
-  if (!ticket) return;
-  try {
-    const response = await api(`/api/tickets/${encodeURIComponent(ticket.id)}`);
-    if (!response.ok) return;
-    const fresh = await response.json();
-    if (form.saved && form.saved.id === fresh.id) {
-      form.saved = fresh;
-      renderSaved();
-    }
-  } catch (err) {
-    if (!(err instanceof SignedOut)) console.warn("reloading the ticket failed", err);
-  }
-}
-
-/** A call closed (call_closed on the live feed): its recording comes next. */
-export function callEnded(callId) {
-  form.ended.add(callId);
-  const ticket = form.saved;
-  if (ticket && (ticket.calls || []).some((c) => c.id === callId)) {
-    reloadSaved().then(watchRecordings);
-  }
-}
-
-function row(dl, key, text) {
-  if (!text) return;
-  const dt = document.createElement("dt");
-  dt.textContent = t(key);
-  const dd = document.createElement("dd");
-  dd.textContent = text;
-  dl.append(dt, dd);
-}
-
-function eventText(e) {
-  const action = t(`timeline.${e.action}`);
-  const parts = [action === `timeline.${e.action}` ? e.action : action];
-  if (e.status) parts.push(t(`status.${e.status}`));
-  if (e.changes && typeof e.changes === "object") parts.push(Object.keys(e.changes).join(", "));
-  if (e.call) parts.push(String(e.call));
-  if (e.note) parts.push(`“${e.note}”`);
-  return parts.join(" · ");
-}
-
-function renderSaved() {
-  const ticket = form.saved;
-  if (!ticket) return;
-  $("saved-title").textContent = t("saved.title", { id: ticket.id });
-  $("saved-title").tabIndex = -1;
-  const dl = $("saved-summary");
-  dl.replaceChildren();
-  row(dl, "form.kind", t(`ticket_kind.${ticket.kind}`));
-  row(dl, "saved.status", t(`status.${ticket.status}`));
-  if (ticket.category) row(dl, "form.category", t(`category.${ticket.category}`));
-  row(dl, "form.address", ticket.address_standard || ticket.address);
-  row(dl, "form.station", ticket.station ? stationName(ticket.station) : t("station.none"));
-  row(dl, "form.name", ticket.reporter_name);
-  row(dl, "form.phone", ticket.phone);
-  const flags = $("saved-flags");
-  const list = ticket.flags || [];
-  flags.hidden = !list.length;
-  flags.textContent = list.map((f) => t(`flag.${f}`)).join(" ");
-
-  const recs = ticket.recordings || [];
-  const calls = ticket.calls || [];
-  const status = $("saved-recordings-status");
-  if (recs.length) status.textContent = "";
-  else if (!calls.length) status.textContent = t("saved.no_call");
-  else if (calls.some((c) => c.ended_at || form.ended.has(c.id))) status.textContent = t("saved.recording_waiting");
-  else status.textContent = t("saved.recording_after_call");
-  const list2 = $("saved-recordings");
-  const shown = new Set([...list2.querySelectorAll("li")].map((li) => li.dataset.id));
-  if (recs.length !== shown.size || recs.some((r) => !shown.has(r.id))) {
-    // Redrawn only when the set changes: a player keeps its position while the rest updates.
-    list2.replaceChildren(...recs.map(recordingItem));
-  }
-  const timeline = $("saved-timeline");
-  timeline.replaceChildren(
-    ...(ticket.timeline || []).map((e) => {
-      const li = document.createElement("li");
-      const time = document.createElement("time");
-      time.dateTime = e.at;
-      time.textContent = localTime(e.at);
-      const who = document.createElement("span");
-      who.className = "muted";
-      who.textContent = e.work_number ? `${e.by} (${e.work_number})` : e.by || "";
-      const what = document.createElement("span");
-      what.textContent = eventText(e);
-      li.append(time, " ", what, " ", who);
-      return li;
-    }),
-  );
-}
-
-function recordingItem(r) {
-  const li = document.createElement("li");
-  li.dataset.id = r.id;
-  const audio = document.createElement("audio");
-  audio.controls = true;
-  audio.preload = "metadata";
-  audio.src = `/api/recordings/${encodeURIComponent(r.id)}/audio`;
-  audio.setAttribute("aria-label", t("saved.recording"));
-  const meta = document.createElement("span");
-  meta.className = "muted small";
-  const seconds = Number(r.duration_seconds ?? r.duration ?? 0);
-  meta.textContent = seconds ? t("saved.duration", { seconds: Math.round(seconds) }) : "";
-  li.append(audio, meta);
-  return li;
-}
-
-/** One earlier ticket in the screen-pop: when, what, where, its state. */
-export function ticketItem(ticket) {
-  const li = document.createElement("li");
-  li.className = `ticket-item status-${ticket.status}`;
-  const when = document.createElement("time");
-  when.dateTime = ticket.created_at;
-  when.textContent = localTime(ticket.created_at);
-  const what = document.createElement("span");
-  const category = ticket.category ? ` · ${t(`category.${ticket.category}`)}` : "";
-  what.textContent = `${t(`ticket_kind.${ticket.kind}`)}${category}`;
-  const state = document.createElement("span");
-  state.className = "ticket-status";
-  state.textContent = t(`status.${ticket.status}`);
-  const where = document.createElement("span");
-  where.className = "muted small ticket-where";
-  where.textContent = [ticket.address_standard || ticket.address, ticket.station ? stationName(ticket.station) : ""]
-    .filter(Boolean)
-    .join(" · ");
-  li.append(when, " ", what, " ", state, where);
-  return li;
 }
 
 // -- the caller of the ringing call ---------------------------------------------------------
@@ -435,22 +254,30 @@ function useLastAddress() {
 }
 
 function resetForm() {
-  clearTimeout(pollTimer);
   $("ticket-form").reset();
   $("kind-repair").checked = true;
-  form.saved = null;
+  form.saved = false;
   form.check = null;
   form.checkStatus = "idle";
   form.stationTouched = false;
   form.errors = {};
   form.formError = null;
-  $("saved").hidden = true;
-  $("ticket-panel").hidden = false;
-  $("saved-recordings").replaceChildren();
+  closeTicket();
   // The caller still on the line (a second report on the same call): their number again.
   if (form.pop && ["ringing", "answered"].includes(form.pop.state)) useCaller(form.pop);
   renderForm();
   $("kind-repair").focus();
+}
+
+/** From the ticket view: an empty form once the last ticket is saved; else the form as it
+ * was, since a ticket opened from the list must not cost the agent the one she is typing. */
+function newTicket() {
+  if (form.saved) {
+    resetForm();
+    return;
+  }
+  closeTicket();
+  document.querySelector('#kind-group input[type="radio"]:checked')?.focus();
 }
 
 function renderKind() {
@@ -464,7 +291,7 @@ export function renderForm() {
   renderAddress();
   renderErrors();
   renderKind();
-  renderSaved();
+  renderTicket();
   if (!form.saving) $("save").textContent = t("form.save");
 }
 
@@ -478,6 +305,7 @@ export async function startForm() {
     const response = await api("/api/stations");
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     form.stations = await response.json();
+    setStations(form.stations);
   } catch (err) {
     if (err instanceof SignedOut) return;
     console.warn("loading the stations failed", err);
@@ -509,5 +337,5 @@ export async function startForm() {
     }
   }
   $("pop-use-address").addEventListener("click", useLastAddress);
-  $("new-ticket").addEventListener("click", resetForm);
+  $("new-ticket").addEventListener("click", newTicket);
 }

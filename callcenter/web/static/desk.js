@@ -1,6 +1,7 @@
 // The desk (entry module): who is signed in, the intake script's opening, the /api/live
 // WebSocket and the screen-pop: when the signed-in agent's own extension rings, the caller's
-// number at once, then their history from the tickets API. The form is desk-form.js.
+// number at once, then their history from the tickets API. The form is desk-form.js, the
+// ticket view desk-ticket.js, the recent tickets desk-recent.js.
 
 import {
   bindLanguageButtons,
@@ -11,7 +12,10 @@ import {
   t,
   timeZoneName,
 } from "/static/i18n.js";
-import { api, SignedOut, startForm, useCaller, callEnded, renderForm, ticketItem } from "/static/desk-form.js";
+import { api, SignedOut } from "/static/desk-api.js";
+import { renderForm, startForm, useCaller } from "/static/desk-form.js";
+import { catchUpRecent, renderRecent, startRecent, ticketTouched } from "/static/desk-recent.js";
+import { callEnded, ticketItem } from "/static/desk-ticket.js";
 
 const BACKOFF_MAX_MS = 30000;
 const $ = (id) => document.getElementById(id);
@@ -135,6 +139,7 @@ function onMessage(msg) {
   switch (msg.type) {
     case "snapshot":
       if (msg.timezone && setTimeZone(msg.timezone)) renderHeader();
+      if (attempt > 0) catchUpRecent(); // tickets taken while the feed was away
       attempt = 0;
       state.conn = "live";
       renderConn();
@@ -157,6 +162,10 @@ function onMessage(msg) {
         renderPop();
       }
       callEnded(msg.call_id);
+      break;
+    case "ticket": // taken or changed: no resident data in it, the API has the rest
+    case "order": // an order moved its ticket's status
+      ticketTouched(msg);
       break;
     default:
       break;
@@ -219,6 +228,7 @@ function renderAll() {
   renderOpening();
   renderPop();
   renderForm();
+  renderRecent();
 }
 
 async function start() {
@@ -247,6 +257,7 @@ async function start() {
   bindLanguageButtons();
   $("logout").addEventListener("click", logout);
   await startForm();
+  startRecent(state.me);
   renderAll();
   document.querySelector(".topbar").hidden = false;
   document.querySelector("main").hidden = false;

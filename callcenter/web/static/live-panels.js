@@ -100,6 +100,8 @@ function renderSide() {
 }
 
 // -- header and connection status --------------------------------------------------------
+const DESK_ROLES = ["agent", "team_lead", "qa_lead", "supervisor", "admin"];
+
 export function renderHeader() {
   const me = state.me;
   if (!me) return;
@@ -108,7 +110,8 @@ export function renderHeader() {
   const ext = $("user-extension");
   ext.hidden = !me.extension;
   ext.textContent = me.extension ? t("header.extension", { extension: me.extension }) : "";
-  $("desk-link").hidden = me.role !== "agent"; // agents take tickets on the desk
+  // The desk: agents take tickets there, and the leads follow every agent's.
+  $("desk-link").hidden = !DESK_ROLES.includes(me.role);
 }
 
 export function renderConn() {
