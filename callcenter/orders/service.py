@@ -83,52 +83,65 @@ class Orders:
     # -- the hotline's side -----------------------------------------------------------------
     async def dispatch(self, user: Principal, ticket_id: str) -> Order:
         """Send a repair ticket to its station: the order and its messages, at once."""
-        if user.role not in model.DISPATCHERS:
-            raise Forbidden("forbidden", "only the hotline dispatches orders")
         now = self.clock.now()
         async with self.db().begin() as conn:
-            found = await tickets_store.ticket_by_id(conn, ticket_id, lock=True)
-            if found is None:
-                raise NotFound("no-such-ticket", f"no ticket {ticket_id!r}", "id")
-            ticket = found.ticket
-            if not tickets_model.may_change(user, ticket):
-                raise Forbidden(
-                    "not-your-ticket",
-                    "the agent who took a ticket dispatches it (首问责任制), or a lead",
-                )
-            active = await store.active_order(conn, ticket_id)
-            if active is not None:
-                raise Conflict(
-                    "already-dispatched",
-                    f"the ticket is already at station {active.station} (order {active.id})",
-                    "id",
-                    order=active.id,
-                )
-            self._check_dispatchable(ticket)
-            assert ticket.station is not None
-            rounds = len(await store.orders_of_ticket(conn, ticket_id))
-            due = self.settings.deadlines(ticket.station).due(now)
-            order = Order(
-                id=new_id(),
-                ticket_id=ticket_id,
-                station=ticket.station,
-                round=rounds + 1,
-                status="sent",
-                dispatched_at=now,
-                dispatched_by=user.name,
-                accept_due=due["accept_late"],
-                contact_due=due["contact_late"],
-                repair_due=due["repair_late"],
+            change = await self.dispatch_in(conn, user, ticket_id, now)
+        await self._told(change)
+        return change.order
+
+    async def dispatch_in(
+        self, conn: AsyncConnection, user: Principal, ticket_id: str, now: datetime
+    ) -> OrderChanged:
+        """Dispatch inside the caller's transaction (the callback that sends a repair back
+        commits its answers and the rework together); the caller tells the change after its
+        commit."""
+        if user.role not in model.DISPATCHERS:
+            raise Forbidden("forbidden", "only the hotline dispatches orders")
+        found = await tickets_store.ticket_by_id(conn, ticket_id, lock=True)
+        if found is None:
+            raise NotFound("no-such-ticket", f"no ticket {ticket_id!r}", "id")
+        ticket = found.ticket
+        if not tickets_model.may_change(user, ticket):
+            raise Forbidden(
+                "not-your-ticket",
+                "the agent who took a ticket dispatches it (首问责任制), or a lead",
             )
-            await store.insert_order(conn, order)
-            await store.add_event(
-                conn, order.id, now, user.name, "dispatched", {"station": order.station}
+        active = await store.active_order(conn, ticket_id)
+        if active is not None:
+            raise Conflict(
+                "already-dispatched",
+                f"the ticket is already at station {active.station} (order {active.id})",
+                "id",
+                order=active.id,
             )
-            await self._ticket_status(conn, ticket, "dispatched", user, now, order)
-            await self._enqueue(conn, order, "order", schemas.order_message(order, ticket), now)
+        self._check_dispatchable(ticket)
+        assert ticket.station is not None
+        rounds = len(await store.orders_of_ticket(conn, ticket_id))
+        due = self.settings.deadlines(ticket.station).due(now)
+        order = Order(
+            id=new_id(),
+            ticket_id=ticket_id,
+            station=ticket.station,
+            round=rounds + 1,
+            status="sent",
+            dispatched_at=now,
+            dispatched_by=user.name,
+            accept_due=due["accept_late"],
+            contact_due=due["contact_late"],
+            repair_due=due["repair_late"],
+        )
+        await store.insert_order(conn, order)
+        await store.add_event(
+            conn, order.id, now, user.name, "dispatched", {"station": order.station}
+        )
+        await self._ticket_status(conn, ticket, "dispatched", user, now, order)
+        await self._enqueue(conn, order, "order", schemas.order_message(order, ticket), now)
         log.info("order dispatched id=%s ticket=%s station=%s", order.id, ticket_id, order.station)
-        await self._told(OrderChanged(order, "dispatched", user.name, now, ticket.agent_id))
-        return order
+        return OrderChanged(order, "dispatched", user.name, now, ticket.agent_id)
+
+    async def tell(self, change: OrderChanged) -> None:
+        """Tell a change made by `dispatch_in`, after the caller's commit."""
+        await self._told(change)
 
     def _check_dispatchable(self, ticket: Ticket) -> None:
         if ticket.kind != "repair":
