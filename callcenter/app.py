@@ -18,6 +18,11 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter import db
+from callcenter.anomalies import http as anomalies_http
+from callcenter.anomalies import schemas as anomalies_schemas
+from callcenter.anomalies.model import AnomalyOverdue, AnomalyRaised
+from callcenter.anomalies.service import Anomalies
+from callcenter.anomalies.timers import DeadlineTimers
 from callcenter.auth import http as auth_http
 from callcenter.auth import service as auth_service
 from callcenter.bus import Bus, Handler
@@ -75,6 +80,7 @@ RING_LIMIT_TOPIC = "alerts/ring-limit"
 OVERFLOW_TOPIC = "actions/overflow"
 OVERFLOW_FAILED_TOPIC = "alerts/overflow-failed"
 VIOLATIONS_TOPIC = "violations"
+ANOMALIES_TOPIC = "anomalies"
 
 
 @dataclass
@@ -102,6 +108,8 @@ class Services:
     book: AddressBook | None = None
     tickets: Tickets | None = None
     orders: Orders | None = None
+    anomalies: Anomalies | None = None
+    deadlines: DeadlineTimers | None = None
     outbox: OutboxSender | None = None
 
     def _first_hep(self) -> HepSource | None:
@@ -137,6 +145,10 @@ class Services:
     def order_service(self) -> Orders:
         assert self.orders is not None, "the orders are not set up"
         return self.orders
+
+    def anomaly_service(self) -> Anomalies:
+        assert self.anomalies is not None, "the anomalies are not set up"
+        return self.anomalies
 
     def recording_service(self) -> Recordings:
         assert self.recordings is not None, "the recordings are not started"
@@ -205,8 +217,28 @@ def handlers(svc: Services) -> dict[type, list[Handler]]:
         message = tickets_schemas.live_json(event)
         svc.hub.broadcast(message, private=True, agent_id=event.agent_id)
 
+    async def order_deadlines(event: object) -> None:
+        assert isinstance(event, OrderChanged)
+        if svc.deadlines is not None:
+            await svc.deadlines.on_order_changed(event)
+
+    async def anomaly_to_live(event: object) -> None:
+        assert isinstance(event, AnomalyRaised | AnomalyOverdue)
+        # The department head and the leads see every one; an agent those of their tickets.
+        message = anomalies_schemas.live_json(event, svc.clock.now())
+        svc.hub.broadcast(message, private=True, agent_id=event.anomaly.agent_id)
+
+    async def anomaly_to_mqtt(event: object) -> None:
+        assert isinstance(event, AnomalyRaised | AnomalyOverdue)
+        if svc.publisher is not None:
+            message = anomalies_schemas.live_json(event, svc.clock.now())
+            topic = f"{svc.settings.mqtt.topic_prefix}/{ANOMALIES_TOPIC}"
+            svc.publisher.publish(topic, message, qos=1)
+
     return {
-        OrderChanged: [order_to_outbox, order_to_live],
+        AnomalyRaised: [anomaly_to_mqtt, anomaly_to_live],
+        AnomalyOverdue: [anomaly_to_mqtt, anomaly_to_live],
+        OrderChanged: [order_deadlines, order_to_outbox, order_to_live],
         TicketTouched: [ticket_to_live],
         OverflowAttempted: [overflow_to_mqtt, to_live],
         PhoneRang: [to_live],
@@ -261,7 +293,20 @@ def components(svc: Services) -> dict[str, Any]:
         "sources": {k: v.status.state for k, v in svc.sources.items()},
         "recordings": recordings_status(svc),
         "orders": svc.outbox.status() if svc.outbox is not None else {},
+        "anomalies": deadlines_status(svc),
         "live_clients": len(svc.hub.clients),
+    }
+
+
+def deadlines_status(svc: Services) -> dict[str, Any]:
+    timers = svc.deadlines
+    if timers is None:
+        return {}
+    return {
+        "timers": timers.pending,
+        "raised": timers.raised,
+        "unreported": timers.unreported,
+        "follow_ups_missed": timers.follow_ups_missed,
     }
 
 
@@ -368,6 +413,12 @@ def add_routes(app: web.Application, svc: Services) -> None:
     orders_http.add_routes(
         app, orders_http.OrdersDeps(orders=svc.order_service, book=svc.address_book)
     )
+    anomalies_http.add_routes(
+        app,
+        anomalies_http.AnomaliesDeps(
+            anomalies=svc.anomaly_service, timezone=svc.settings.web.timezone
+        ),
+    )
     recordings_http.add_routes(
         app,
         recordings_http.RecordingsDeps(
@@ -410,6 +461,10 @@ def build(
     svc.orders = Orders(
         svc.db, svc.clock, svc.address_book, settings.orders, on_change=svc.bus.publish
     )
+    svc.deadlines = DeadlineTimers(
+        svc.db, svc.clock, svc.bus.publish, settings.orders.report_within
+    )
+    svc.anomalies = Anomalies(svc.db, svc.clock, svc.deadlines, svc.bus.publish)
 
     async def database(_app: web.Application) -> AsyncIterator[None]:
         svc.engine = await db.open_database(settings.database_url, migrate)
@@ -443,6 +498,13 @@ def build(
         tasks = [owned("orders-outbox", svc.outbox.run())]
         yield
         await stop_all(tasks)
+
+    async def anomalies_ctx(_app: web.Application) -> AsyncIterator[None]:
+        # After MQTT: a deadline that passed while the service was down is raised at start.
+        assert svc.deadlines is not None
+        await svc.deadlines.start()
+        yield
+        await svc.deadlines.stop()
 
     async def tracker_ctx(_app: web.Application) -> AsyncIterator[None]:
         tracker = CallTracker(
@@ -592,6 +654,7 @@ def build(
             stations_ctx,
             auth_ctx,
             mqtt_ctx,
+            anomalies_ctx,
             outbox_ctx,
             tracker_ctx,
             recordings_ctx,

@@ -12,10 +12,11 @@ configured time is itself recorded against the agent (漏报, fined 20 yuan).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from callcenter.auth.model import Role
+from callcenter.orders.model import DeadlineKind, Order
 
 AnomalyKind = Literal[
     "accept_late",  # 1 维修班未在规定时间范围内处理报修信息
@@ -56,6 +57,23 @@ ANOMALY_LEADS = frozenset({Role.TEAM_LEAD, Role.QA_LEAD, Role.SUPERVISOR, Role.A
 
 Source = Literal["service", "agent"]
 
+# 002 第12篇: how a complaint is classed, and what it asks of the hotline.
+ComplaintClass = Literal["valid", "assisted", "invalid", "collective"]
+COMPLAINT_CLASSES: tuple[ComplaintClass, ...] = ("valid", "assisted", "invalid", "collective")
+# 集体投诉: five households or more about the same event.
+COLLECTIVE_HOUSEHOLDS = 5
+# 有效投诉: contact the resident within 2 h; 无效投诉: answer (explain) within 2 h. An
+# assisted one is followed with the department that solves it, a collective one is escalated
+# at once: neither has a clock of its own, both are tracked until closed.
+FOLLOW_UP: dict[ComplaintClass, timedelta] = {
+    "valid": timedelta(hours=2),
+    "invalid": timedelta(hours=2),
+}
+# The classed ones: the two complaint kinds must be classed; a forwarded case may be.
+CLASS_REQUIRED: frozenset[AnomalyKind] = frozenset(
+    {"complaint_repairman", "complaint_fee_collector"}
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Anomaly:
@@ -78,8 +96,98 @@ class Anomaly:
     closed_at: datetime | None = None  # a complaint tracked to its end
     closed_by: str | None = None
     resolution: str | None = None
+    complaint_class: ComplaintClass | None = None
+    households: int | None = None  # how many complained (a collective complaint: ≥ 5)
+    # The 2-h contact (valid) or answer (invalid); a missed one is recorded at the deadline.
+    follow_up_due: datetime | None = None
+    followed_up_at: datetime | None = None
+    followed_up_by: str | None = None
+    follow_up_late_at: datetime | None = None
+    escalated_at: datetime | None = None  # a collective complaint, at once
 
     @property
     def number(self) -> int:
         """Its number in 004's list (1–9)."""
         return NUMBER[self.kind]
+
+    @property
+    def is_complaint(self) -> bool:
+        return self.kind in COMPLAINTS
+
+
+@dataclass(frozen=True, slots=True)
+class AnomalyRaised:
+    """An anomaly was recorded: a late step the service saw (`late`: its deadline passed
+    while the service was down, raised at start-up) or one an agent logged."""
+
+    anomaly: Anomaly
+    late: bool = False
+    agent: str | None = None  # the owning agent's name
+
+
+# What an overdue anomaly missed: the agent's report (漏报), or a complaint's 2-h follow-up.
+Overdue = Literal["unreported", "follow_up_missed"]
+
+
+@dataclass(frozen=True, slots=True)
+class AnomalyOverdue:
+    """An anomaly's own deadline passed unmet; recorded at that moment."""
+
+    anomaly: Anomaly
+    what: Overdue
+    agent: str | None = None
+
+
+def stopped_at(order: Order, kind: DeadlineKind) -> datetime | None:
+    """When the deadline stopped running: its step was done, or the order left the station
+    (refused, recalled). None: it still runs."""
+    return order.step_done(kind) or order.closed_at
+
+
+def missed(order: Order, kind: DeadlineKind, now: datetime) -> bool:
+    """The step was not done by its deadline: still undone at it, or done after it. A step
+    done exactly at the deadline is in time."""
+    due = order.due_at(kind)
+    stop = stopped_at(order, kind)
+    return due < stop if stop is not None else due <= now
+
+
+def report_due(
+    occurred_at: datetime, raised_at: datetime, within: timedelta, late: bool
+) -> datetime:
+    """When the agent's report is due. A deadline that passed while the service was down
+    counts from when the service showed it: nobody is fined for the service's downtime."""
+    return (raised_at if late else occurred_at) + within
+
+
+def complaint_problem(
+    kind: AnomalyKind, cls: ComplaintClass | None, households: int | None
+) -> tuple[str, str, str] | None:
+    """(code, message, field) when the class or households do not fit the kind, else None."""
+    if kind not in COMPLAINTS:
+        if cls is not None:
+            return ("not-a-complaint", f"a {kind} is not classed as a complaint", "class")
+        return None
+    if cls is None:
+        if kind in CLASS_REQUIRED:
+            return (
+                "missing-field",
+                "class a complaint: valid, assisted, invalid or collective (002 第12篇)",
+                "class",
+            )
+        return None
+    many = households is not None and households >= COLLECTIVE_HOUSEHOLDS
+    if cls == "collective" and not many:
+        return (
+            "too-few-households",
+            f"a collective complaint is {COLLECTIVE_HOUSEHOLDS} households or more",
+            "households",
+        )
+    if cls != "collective" and many:
+        return (
+            "collective",
+            f"{COLLECTIVE_HOUSEHOLDS} households or more about the same event are a "
+            "collective complaint",
+            "class",
+        )
+    return None

@@ -4,17 +4,32 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ForeignKey, Index, String, Table, Text, UniqueConstraint, select
+from sqlalchemy import (
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapped, mapped_column
 
-from callcenter.anomalies.model import Anomaly, AnomalyKind
+from callcenter.anomalies.model import COMPLAINTS, Anomaly, AnomalyKind
+from callcenter.auth.store import users
 from callcenter.db import Base, UTCDateTime, keyset_before
+from callcenter.orders.model import ACTIVE_STATUSES, Order
+from callcenter.orders.store import order_from_row, orders
+from callcenter.tickets.store import tickets
 
 
 class AnomalyRow(Base):
@@ -26,6 +41,8 @@ class AnomalyRow(Base):
         Index("ix_anomalies_kind", "kind", "occurred_at", "id"),
         Index("ix_anomalies_ticket", "ticket_id"),
         Index("ix_anomalies_report_due", "reported_at", "unreported_at", "report_due"),
+        Index("ix_anomalies_follow_up", "followed_up_at", "follow_up_late_at", "follow_up_due"),
+        Index("ix_anomalies_agent", "agent_id", "occurred_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -47,6 +64,14 @@ class AnomalyRow(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     closed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     resolution: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Migration 0007: complaints classed per 002 第12篇 and their 2-h follow-up.
+    complaint_class: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    households: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    follow_up_due: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    followed_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    followed_up_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    follow_up_late_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 anomalies = cast(Table, AnomalyRow.__table__)
@@ -89,6 +114,105 @@ async def raised_for(conn: AsyncConnection, order_ids: Sequence[str]) -> set[tup
     return {(r[0], r[1]) for r in rows}
 
 
+async def insert_many(conn: AsyncConnection, batch: Sequence[Anomaly]) -> list[Anomaly]:
+    """Insert a batch at once; the ones some other start or instance raised first are
+    skipped (then row by row). Returns those inserted."""
+    if not batch:
+        return []
+    try:
+        async with conn.begin_nested():
+            await conn.execute(
+                anomalies.insert(), [{c: getattr(a, c) for c in _COLUMNS} for a in batch]
+            )
+    except IntegrityError:
+        return [a for a in batch if await insert_once(conn, a)]
+    return list(batch)
+
+
+async def set_if_open(
+    conn: AsyncConnection, anomaly_id: str, still_null: Sequence[str], **values: Any
+) -> bool:
+    """Set `values` when the columns `still_null` are all still empty (nothing is recorded
+    twice, nor over a step done meanwhile). True when it changed the row."""
+    query = update(anomalies).where(anomalies.c.id == anomaly_id)
+    for name in still_null:
+        query = query.where(anomalies.c[name].is_(None))
+    result = await conn.execute(query.values(**values))
+    return bool(result.rowcount)
+
+
+async def open_reports(conn: AsyncConnection) -> list[tuple[str, datetime]]:
+    """(id, report_due) of the anomalies waiting for their report (for the timers on start)."""
+    rows = await conn.execute(
+        select(anomalies.c.id, anomalies.c.report_due).where(
+            anomalies.c.reported_at.is_(None),
+            anomalies.c.unreported_at.is_(None),
+            anomalies.c.report_due.is_not(None),
+        )
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
+async def open_follow_ups(conn: AsyncConnection) -> list[tuple[str, datetime]]:
+    """(id, follow_up_due) of the complaints whose 2-h follow-up still runs."""
+    rows = await conn.execute(
+        select(anomalies.c.id, anomalies.c.follow_up_due).where(
+            anomalies.c.followed_up_at.is_(None),
+            anomalies.c.follow_up_late_at.is_(None),
+            anomalies.c.follow_up_due.is_not(None),
+            anomalies.c.closed_at.is_(None),
+        )
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
+# -- the orders the deadlines watch ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OrderOwner:
+    """An order, and the agent owning its ticket (首问责任制) who must report it."""
+
+    order: Order
+    agent_id: int | None
+    agent: str | None
+
+
+def _orders_with_owner() -> Any:
+    return (
+        select(orders, tickets.c.agent_id.label("owner_id"), users.c.name.label("owner_name"))
+        .join(tickets, tickets.c.id == orders.c.ticket_id)
+        .outerjoin(users, users.c.id == tickets.c.agent_id)
+    )
+
+
+def _owned(r: Mapping[Any, Any]) -> OrderOwner:
+    return OrderOwner(order_from_row(r), r["owner_id"], r["owner_name"])
+
+
+async def orders_by_id(conn: AsyncConnection, order_ids: Sequence[str]) -> dict[str, OrderOwner]:
+    if not order_ids:
+        return {}
+    rows = await conn.execute(_orders_with_owner().where(orders.c.id.in_(order_ids)))
+    return {r["id"]: _owned(r) for r in rows.mappings()}
+
+
+async def orders_to_watch(conn: AsyncConnection, since: datetime) -> list[OrderOwner]:
+    """Orders still at a station, and those dispatched since `since` that have left it (a
+    step done late, or a refusal, while the service was down)."""
+    query = _orders_with_owner().where(
+        or_(orders.c.status.in_(ACTIVE_STATUSES), orders.c.dispatched_at >= since)
+    )
+    return [_owned(r) for r in (await conn.execute(query)).mappings()]
+
+
+async def agent_names(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = await conn.execute(select(users.c.id, users.c.name).where(users.c.id.in_(ids)))
+    return {r[0]: r[1] for r in rows}
+
+
 Cursor = tuple[datetime, str]
 
 
@@ -100,8 +224,10 @@ async def search(
     agent_id: int | None,
     before: Cursor | None,
     limit: int,
+    ticket_id: str | None = None,
+    open_complaints: bool = False,
 ) -> list[Anomaly]:
-    """Newest first, keyset paged."""
+    """Newest first, keyset paged. `open_complaints`: the complaints not yet closed."""
     query = select(anomalies)
     if start is not None:
         query = query.where(anomalies.c.occurred_at >= start)
@@ -111,6 +237,12 @@ async def search(
         query = query.where(anomalies.c.kind.in_(kinds))
     if agent_id is not None:
         query = query.where(anomalies.c.agent_id == agent_id)
+    if ticket_id is not None:
+        query = query.where(anomalies.c.ticket_id == ticket_id)
+    if open_complaints:
+        query = query.where(
+            anomalies.c.kind.in_(sorted(COMPLAINTS)), anomalies.c.closed_at.is_(None)
+        )
     if before is not None:
         query = query.where(keyset_before(anomalies.c.occurred_at, anomalies.c.id, before))
     query = query.order_by(anomalies.c.occurred_at.desc(), anomalies.c.id.desc()).limit(limit)
