@@ -26,6 +26,9 @@ from callcenter.anomalies.timers import DeadlineTimers
 from callcenter.auth import http as auth_http
 from callcenter.auth import service as auth_service
 from callcenter.bus import Bus, Handler
+from callcenter.callbacks import http as callbacks_http
+from callcenter.callbacks import schemas as callbacks_schemas
+from callcenter.callbacks.service import CallbackRecorded, Callbacks
 from callcenter.calls import http as calls_http
 from callcenter.calls import schemas
 from callcenter.calls.actions import RingLimitActions
@@ -111,6 +114,7 @@ class Services:
     anomalies: Anomalies | None = None
     deadlines: DeadlineTimers | None = None
     outbox: OutboxSender | None = None
+    callbacks: Callbacks | None = None
 
     def _first_hep(self) -> HepSource | None:
         return next((s for s in self.sources.values() if isinstance(s, HepSource)), None)
@@ -149,6 +153,10 @@ class Services:
     def anomaly_service(self) -> Anomalies:
         assert self.anomalies is not None, "the anomalies are not set up"
         return self.anomalies
+
+    def callback_service(self) -> Callbacks:
+        assert self.callbacks is not None, "the callbacks are not set up"
+        return self.callbacks
 
     def recording_service(self) -> Recordings:
         assert self.recordings is not None, "the recordings are not started"
@@ -211,6 +219,24 @@ def handlers(svc: Services) -> dict[type, list[Handler]]:
         if svc.outbox is not None and event.action in ("dispatched", "recalled"):
             svc.outbox.wake()
 
+    async def order_callbacks(event: object) -> None:
+        assert isinstance(event, OrderChanged)
+        if svc.callbacks is not None:
+            await svc.callbacks.order_changed(event)
+
+    async def complaint_callback(event: object) -> None:
+        # Complaints are called back within 3 days too (002 第3篇).
+        assert isinstance(event, TicketTouched)
+        if svc.callbacks is not None and event.action == "taken" and event.kind == "complaint":
+            await svc.callbacks.book(
+                event.ticket_id, "complaint", event.agent_id, event.station, None, event.at
+            )
+
+    async def callback_to_live(event: object) -> None:
+        assert isinstance(event, CallbackRecorded)
+        message = callbacks_schemas.live_json(event)
+        svc.hub.broadcast(message, private=True, agent_id=event.callback.agent_id)
+
     async def ticket_to_live(event: object) -> None:
         assert isinstance(event, TicketTouched)
         # An agent hears of the tickets they took (their follow-up), the leads of every one.
@@ -238,8 +264,9 @@ def handlers(svc: Services) -> dict[type, list[Handler]]:
     return {
         AnomalyRaised: [anomaly_to_mqtt, anomaly_to_live],
         AnomalyOverdue: [anomaly_to_mqtt, anomaly_to_live],
-        OrderChanged: [order_deadlines, order_to_outbox, order_to_live],
-        TicketTouched: [ticket_to_live],
+        OrderChanged: [order_deadlines, order_to_outbox, order_to_live, order_callbacks],
+        TicketTouched: [ticket_to_live, complaint_callback],
+        CallbackRecorded: [callback_to_live],
         OverflowAttempted: [overflow_to_mqtt, to_live],
         PhoneRang: [to_live],
         PhoneStopped: [to_live],
@@ -410,6 +437,12 @@ def add_routes(app: web.Application, svc: Services) -> None:
             recordings_for_calls=lambda ids: recordings_for_calls(svc, ids),
         ),
     )
+    callbacks_http.add_routes(
+        app,
+        callbacks_http.CallbacksDeps(
+            callbacks=svc.callback_service, clock=svc.clock, timezone=svc.settings.web.timezone
+        ),
+    )
     orders_http.add_routes(
         app, orders_http.OrdersDeps(orders=svc.order_service, book=svc.address_book)
     )
@@ -460,6 +493,13 @@ def build(
     )
     svc.orders = Orders(
         svc.db, svc.clock, svc.address_book, settings.orders, on_change=svc.bus.publish
+    )
+    svc.callbacks = Callbacks(
+        svc.db,
+        svc.clock,
+        svc.order_service,
+        link_call=svc.ticket_service().link_follow_up,
+        on_recorded=svc.bus.publish,
     )
     svc.deadlines = DeadlineTimers(
         svc.db, svc.clock, svc.bus.publish, settings.orders.report_within

@@ -9,6 +9,7 @@ from sqlalchemy import create_engine
 from callcenter import auth, calls  # noqa: F401  (registers the tables)
 from callcenter.anomalies import store as _anomalies_store  # noqa: F401
 from callcenter.auth import store as _auth_store  # noqa: F401
+from callcenter.callbacks import store as _callbacks_store  # noqa: F401
 from callcenter.calls import store as _calls_store  # noqa: F401
 from callcenter.db import Base
 from callcenter.orders import store as _orders_store  # noqa: F401

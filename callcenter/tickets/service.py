@@ -306,6 +306,24 @@ class Tickets:
             raise Conflict("already-linked", "the call is linked to the ticket", "call") from None
         await self._told("linked", found, user, self.clock.now())
 
+    async def link_follow_up(
+        self, user: Principal, ticket_id: str, call_id: str | None
+    ) -> str | None:
+        """Link the call a follow-up (a callback) was made on: `call_id`, else the agent's
+        call in progress or just ended; its id, or None when no call is known. A call linked
+        already is left as it is."""
+        if call_id is None:
+            taken_on = await self._call_taken_on(user)
+            if taken_on is None:
+                return None
+            call_id = taken_on[0]
+        try:
+            await self.link(user, ticket_id, call_id)
+        except Conflict as exc:
+            if exc.code != "already-linked":
+                raise
+        return call_id
+
     # -- reading --------------------------------------------------------------------------
     async def detail(self, ticket_id: str) -> Detail:
         async with self.db().connect() as conn:
