@@ -444,7 +444,10 @@ def add_routes(app: web.Application, svc: Services) -> None:
         ),
     )
     orders_http.add_routes(
-        app, orders_http.OrdersDeps(orders=svc.order_service, book=svc.address_book)
+        app,
+        orders_http.OrdersDeps(
+            orders=svc.order_service, book=svc.address_book, numbers=svc.hub.numbers
+        ),
     )
     anomalies_http.add_routes(
         app,

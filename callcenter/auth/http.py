@@ -87,6 +87,7 @@ def me_json(user: Principal) -> dict[str, Any]:
         "extension": user.extension,
         "work_number": user.work_number,
         "language": user.language,
+        "station": user.station,
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -18,11 +18,14 @@ from callcenter.orders.model import (
     DISPATCHERS,
     ORDER_READERS,
     ORDER_STATUSES,
+    Order,
     OrderStatus,
     StationAction,
 )
 from callcenter.orders.service import Orders
+from callcenter.privacy import NumberPolicy, mask_number
 from callcenter.stations.model import AddressBook
+from callcenter.tickets import store as tickets_store
 from callcenter.web.paging import paged, read_cursor, read_limit
 
 
@@ -30,6 +33,7 @@ from callcenter.web.paging import paged, read_cursor, read_limit
 class OrdersDeps:
     orders: Callable[[], Orders]
     book: Callable[[], AddressBook]
+    numbers: NumberPolicy = field(default_factory=NumberPolicy)
 
 
 ORDERS = web.AppKey("orders", OrdersDeps)
@@ -122,7 +126,23 @@ async def get_order(request: web.Request) -> web.Response:
     if own is not None and order.station != own:
         # Another station's order does not exist for this one (no probing of ids).
         raise NotFound("no-such-order", f"no order {order.id!r}", "id")
-    return web.json_response(schemas.order_json(order, history))
+    return web.json_response(schemas.order_json(order, history, await _ticket(deps, user, order)))
+
+
+async def _ticket(deps: OrdersDeps, user: Principal, order: Order) -> dict[str, Any] | None:
+    """The resident and the fault, embedded: a station may not read the ticket itself
+    (TICKET_USERS) and needs them to repair. Only the order's own station and the hotline's
+    roles get here; the station calls the resident, so it sees the number in full, the
+    hotline as [privacy] says (an agent a colleague's ticket's number masked)."""
+    async with deps.orders().db().connect() as conn:
+        found = await tickets_store.ticket_by_id(conn, order.ticket_id)
+    if found is None:
+        return None
+    ticket = found.ticket
+    full = user.role == Role.STATION or deps.numbers.full(
+        user.role, own_call=ticket.agent_id == user.id
+    )
+    return schemas.ticket_json(ticket, ticket.phone if full else mask_number(ticket.phone))
 
 
 def _action(name: str) -> Callable[[web.Request], Any]:

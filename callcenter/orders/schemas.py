@@ -71,7 +71,27 @@ def live_json(change: Any) -> dict[str, Any]:
     }
 
 
-def order_json(order: Order, history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def ticket_json(ticket: Ticket, phone: str | None) -> dict[str, Any]:
+    """What a station needs of the ticket to repair, for the order's own station and the
+    hotline (a station may not read /api/tickets). `phone` as the reader may see it."""
+    return {
+        "id": ticket.id,
+        "reporter_name": ticket.reporter_name,
+        "phone": phone,
+        "address": ticket.address_typed,
+        "address_standard": ticket.address_standard,
+        "category": ticket.category,
+        "fault_location": ticket.fault_location,
+        "severity": ticket.severity,
+        "description": ticket.description,
+    }
+
+
+def order_json(
+    order: Order,
+    history: list[dict[str, Any]] | None = None,
+    ticket: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": order.id,
         "ticket_id": order.ticket_id,
@@ -96,4 +116,6 @@ def order_json(order: Order, history: list[dict[str, Any]] | None = None) -> dic
     }
     if history is not None:
         body["history"] = [{**e, "at": iso_z(e["at"])} for e in history]
+    if ticket is not None:
+        body["ticket"] = ticket
     return body
