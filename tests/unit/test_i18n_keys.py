@@ -12,6 +12,7 @@ import pytest
 from callcenter.auth.model import Role
 from callcenter.config import PBX_KINDS
 from callcenter.events import ViolationKind
+from callcenter.orders.model import DEADLINE_KINDS, ORDER_STATUSES, StationAction
 from callcenter.telephony.source import State as SourceState
 
 WEB = Path(__file__).resolve().parents[2] / "callcenter" / "web"
@@ -78,6 +79,18 @@ def test_every_role_violation_kind_and_status_has_a_label(lang: str) -> None:
     names += [f"source_kind.{k}" for k in PBX_KINDS]
     names += [f"conn.{s}" for s in ("connecting", "live", "reconnecting")]
     names += [f"error.{c}" for c in ("bad-credentials", "missing-field", "network")]
+    assert sorted(set(names) - load(lang).keys()) == []
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_station_portal_names_every_order_status_step_and_action(lang: str) -> None:
+    """station*.js build these keys (t(`portal.status.${order.status}`)): each status an
+    order can be in, each deadline, each step a station takes and each line of history."""
+    actions = get_args(StationAction)
+    names = [f"portal.status.{s}" for s in ORDER_STATUSES]
+    names += [f"portal.step.{k.removesuffix('_late')}" for k in DEADLINE_KINDS]
+    names += [f"portal.ok.{a}" for a in actions]
+    names += [f"portal.action.{a}" for a in (*actions, "dispatched", "recalled", "delivered")]
     assert sorted(set(names) - load(lang).keys()) == []
 
 

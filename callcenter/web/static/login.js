@@ -27,6 +27,11 @@ function setBusy(busy) {
   submit.textContent = t(busy ? "login.busy" : "login.submit");
 }
 
+/** Agents land on the desk, stations on their portal, everyone else on the live page. */
+function landing(role) {
+  return { agent: "/desk", station: "/station" }[role] || "/";
+}
+
 async function login(event) {
   event.preventDefault();
   const name = nameInput.value.trim();
@@ -58,7 +63,7 @@ async function login(event) {
     } catch {
       // not JSON: the live page decides
     }
-    window.location.assign(me.role === "agent" ? "/desk" : "/"); // agents land on the desk
+    window.location.assign(landing(me.role));
     return;
   }
   let body = {};
@@ -74,11 +79,13 @@ async function login(event) {
 }
 
 async function start() {
-  // Already signed in (a bookmark to /login): straight to the live page.
+  // Already signed in (a bookmark to /login): straight to the live page (a station to its
+  // portal: the live page is not for it).
   try {
     const me = await fetch("/api/me", { credentials: "same-origin" });
     if (me.ok) {
-      window.location.replace("/");
+      const role = (await me.json().catch(() => ({}))).role;
+      window.location.replace(role === "station" ? "/station" : "/");
       return;
     }
   } catch {
