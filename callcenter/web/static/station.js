@@ -1,7 +1,7 @@
 // The station portal (entry module), for a station that runs no client of its own: its open
 // repair orders (派工单) newest first with the time left to each deadline, and the ones it
 // finished lately. Stations get no live WebSocket: the lists are read again every 15 s and
-// after each step. The open order and its steps are station-order.js.
+// after each step. The open order and its steps are station-order.js, deadlines station-due.js.
 
 import {
   bindLanguageButtons,
@@ -18,15 +18,17 @@ import {
   addressOf,
   api,
   categoryText,
+  pendingSteps,
+  shortId,
+  timeLeft,
+} from "/static/station-due.js";
+import {
   currentId,
   currentStatus,
   openOrder,
-  pendingSteps,
   reloadOrder,
   renderOrder,
-  shortId,
   startOrder,
-  timeLeft,
 } from "/static/station-order.js";
 
 const POLL_MS = 15000;
