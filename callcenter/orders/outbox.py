@@ -182,7 +182,7 @@ class OutboxSender:
                 # The database is away: keep the loop, say so once per streak.
                 failures += 1
                 if failures == 1:
-                    log.error("outbox %s: cannot read the outbox error=%s", channel, exc)
+                    log.error("outbox %s: a pass failed, retrying error=%s", channel, exc)
                 await asyncio.sleep(min(0.5 * 2**failures, MAX_WAIT_SECONDS))
                 continue
             wait = MAX_WAIT_SECONDS

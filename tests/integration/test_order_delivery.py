@@ -208,6 +208,30 @@ async def test_duplicate_acks_and_a_resent_order_change_nothing(
     assert sender(h).acked == 1
 
 
+async def test_a_recall_reaches_the_station_and_its_ack_retires_it(
+    aiohttp_client: Any, tmp_path: Path, mosquitto: bench.MosquittoBroker, prefix: str
+) -> None:
+    h = await hotline(aiohttp_client, tmp_path, mosquitto, prefix)
+    async with station(mosquitto, prefix) as (client, shown):
+        agent, sent = await dispatched(h)
+        first = await until(lambda: _delivered(h, agent, sent["id"]))
+        recalled = await h.client.post(
+            f"/api/orders/{sent['id']}/recall", json={"reason": "住户已自行修好"}, headers=agent
+        )
+        assert recalled.status == 200, await recalled.text()
+        await until(lambda: client.acks_sent == 2)
+
+        async def retired() -> bool:
+            return all(m["acked_at"] is not None for m in await messages(h))
+
+        await until(retired)
+    assert "撤单 RECALL" in shown[1] and "住户已自行修好" in shown[1]
+    after = await order(h, agent, sent["id"])
+    assert after["status"] == "recalled" and after["delivered_at"] == first["delivered_at"]
+    assert [e["action"] for e in after["history"]] == ["dispatched", "delivered", "recalled"]
+    await never_resent(h)
+
+
 async def test_bad_acks_are_refused_counted_and_change_nothing(
     aiohttp_client: Any, tmp_path: Path, mosquitto: bench.MosquittoBroker, prefix: str
 ) -> None:
