@@ -20,6 +20,8 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapped, mapped_column
@@ -115,18 +117,19 @@ async def raised_for(conn: AsyncConnection, order_ids: Sequence[str]) -> set[tup
 
 
 async def insert_many(conn: AsyncConnection, batch: Sequence[Anomaly]) -> list[Anomaly]:
-    """Insert a batch at once; the ones some other start or instance raised first are
-    skipped (then row by row). Returns those inserted."""
+    """Insert a batch in one statement; the ones some other start or instance raised first
+    are skipped (ON CONFLICT DO NOTHING, on both engines). Returns those inserted."""
     if not batch:
         return []
-    try:
-        async with conn.begin_nested():
-            await conn.execute(
-                anomalies.insert(), [{c: getattr(a, c) for c in _COLUMNS} for a in batch]
-            )
-    except IntegrityError:
-        return [a for a in batch if await insert_once(conn, a)]
-    return list(batch)
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(anomalies)
+        .on_conflict_do_nothing(index_elements=["order_id", "kind"])
+        .returning(anomalies.c.id)
+    )
+    result = await conn.execute(statement, [{c: getattr(a, c) for c in _COLUMNS} for a in batch])
+    inserted = set(result.scalars())
+    return [a for a in batch if a.id in inserted]
 
 
 async def set_if_open(

@@ -45,6 +45,9 @@ LOOKBACK = timedelta(days=2)
 # How many ids one IN (…) names (SQLite allows 32,766 parameters, older builds 999).
 CHUNK = 500
 RETRY_SECONDS = 1.0
+# How often the orders are read again for deadlines no timer here watches (an order another
+# instance dispatched, a change never told): a safety net, the timers do the work.
+RESYNC_SECONDS = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,12 +137,23 @@ class DeadlineTimers:
                     timer.cancel()
 
     # -- start and stop -------------------------------------------------------------------
-    async def start(self) -> None:
+    async def start(self, resync_every: float = RESYNC_SECONDS) -> None:
         """Re-arm what is pending; what fell due while the service was down is raised now,
-        once, marked late."""
+        once, marked late. Then record what falls due, and look again now and then."""
+        overdue = await self.resync(LOOKBACK)
+        log.info("deadline timers armed=%d overdue_at_start=%d", self.pending, overdue)
+        self._tasks = [
+            owned("anomaly-deadlines", self.run()),
+            owned("anomaly-resync", self._resync_every(resync_every)),
+        ]
+
+    async def resync(self, lookback: timedelta) -> int:
+        """Arm every pending deadline not armed yet and queue, marked late, those that passed
+        unseen: while the service was down, or on an order another instance dispatched (or
+        whose change never reached us). Returns how many were overdue."""
         now = self.clock.now()
         async with self.db().connect() as conn:
-            watched = await store.orders_to_watch(conn, now - LOOKBACK)
+            watched = await store.orders_to_watch(conn, now - lookback)
             raised: set[tuple[str, str]] = set()
             ids = [w.order.id for w in watched]
             for i in range(0, len(ids), CHUNK):
@@ -149,20 +163,30 @@ class DeadlineTimers:
         overdue = 0
         for order in (w.order for w in watched):
             for kind in DEADLINE_KINDS:
-                if (order.id, kind) in raised:
+                # An armed timer raises its own, on time.
+                if (order.id, kind) in raised or (order.id, kind) in self._deadlines:
                     continue
                 if missed(order, kind, now):
                     self._queue.put_nowait(_Due("deadline", order.id, kind, late=True))
                     overdue += 1
                 elif stopped_at(order, kind) is None:
                     self._arm_deadline(order.id, kind, order.due_at(kind))
-        # A report or follow-up due while we were down is recorded at once.
+        # A report or follow-up that fell due unseen is recorded at once.
         for anomaly_id, at in reports:
             self.arm_report(anomaly_id, max(at, now))
         for anomaly_id, at in follow_ups:
             self.arm_follow_up(anomaly_id, max(at, now))
-        log.info("deadline timers armed=%d overdue_at_start=%d", self.pending, overdue)
-        self._tasks = [owned("anomaly-deadlines", self.run())]
+        return overdue
+
+    async def _resync_every(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                overdue = await self.resync(timedelta(seconds=2 * seconds))
+                if overdue:
+                    log.warning("deadlines passed unseen, raised late count=%d", overdue)
+            except Exception:
+                log.exception("looking for unarmed deadlines failed")
 
     async def stop(self) -> None:
         await stop_all(self._tasks)
@@ -207,7 +231,7 @@ class DeadlineTimers:
                 overdue = await self._overdue(conn, due.key, what, now)
                 if overdue is not None:
                     events.append(overdue)
-            events = await self._named(conn, events)  # the overdue ones: raised are named
+            events = await self._named(conn, events)
         for event in events:
             if isinstance(event, AnomalyRaised):
                 self.raised += 1
@@ -261,7 +285,8 @@ class DeadlineTimers:
         return AnomalyOverdue(anomaly, what)
 
     async def _named(self, conn: AsyncConnection, events: list[object]) -> list[object]:
-        """The events with the owning agent's name (the department head reads names)."""
+        """The overdue events with the owning agent's name (a raised one has it already:
+        read with its order)."""
         ids = sorted(
             {
                 e.anomaly.agent_id

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import ClientWebSocketResponse
 
+from callcenter.anomalies.model import AnomalyRaised
 from callcenter.clock import FakeClock, iso_z
 from tests.api.test_orders_api import dispatch, station_account
 from tests.api.test_tickets_api import error, person, take
@@ -161,6 +162,50 @@ async def test_a_restart_raises_what_fell_due_while_down_once_and_rearms_the_res
     await second.client.close()
     third = await hotline_factory(db_url, clock=clock)
     assert len(await anomalies(third, head)) == 3
+
+
+async def test_two_instances_on_one_database_raise_it_once(
+    hotline_factory: HotlineFactory, db_url: str
+) -> None:
+    clock = FakeClock()
+    first = await hotline_factory(db_url, clock=clock)
+    agent, head = await desk(first)
+    order = await dispatch(first, agent, (await take(first, agent))["id"])
+    second = await hotline_factory(db_url, clock=clock)  # arms the same deadlines on start
+    told: list[object] = []
+
+    async def heard(event: object) -> None:
+        told.append(event)
+
+    for h in (first, second):
+        h.svc.bus.subscribe(AnomalyRaised, heard)
+    clock.advance(30 * MINUTE)
+    assert second.svc.deadlines is not None
+    await second.svc.deadlines.settled()
+    assert kinds(await anomalies(first, head)) == [("accept_late", order["id"])]
+    assert len(told) == 1
+
+
+async def test_an_order_no_timer_here_watches_is_found_by_the_resync(hotline: Hotline) -> None:
+    agent, head = await desk(hotline)
+    orders, timers = hotline.svc.order_service(), hotline.svc.deadlines
+    assert timers is not None
+    told, orders.on_change = orders.on_change, None  # as if another instance dispatched them
+    try:
+        seen_late = await dispatch(hotline, agent, (await take(hotline, agent))["id"])
+        advance(hotline, 20 * MINUTE)
+        pending = await dispatch(hotline, agent, (await take(hotline, agent))["id"])
+    finally:
+        orders.on_change = told
+    advance(hotline, 11 * MINUTE)
+    assert await timers.resync(timedelta(minutes=10)) == 1
+    (late,) = await anomalies(hotline, head)
+    assert (late["order_id"], late["occurred_at"]) == (seen_late["id"], seen_late["due"]["accept"])
+    advance(hotline, 20 * MINUTE)  # pending's acceptance, armed by the resync, falls due
+    assert kinds(await anomalies(hotline, head, kind="accept_late")) == sorted(
+        [("accept_late", seen_late["id"]), ("accept_late", pending["id"])]
+    )
+    assert await timers.resync(timedelta(minutes=10)) == 0
 
 
 async def test_a_report_in_time_is_kept_and_a_missing_one_is_recorded(hotline: Hotline) -> None:
