@@ -321,8 +321,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     demo = None
     if args.demo:
         from callcenter.demo import run_demo
+        from callcenter.demo_stations import demo_settings
 
         demo = run_demo
+        settings = demo_settings(settings)
     app = build(settings, migrate=args.migrate, demo=demo)
     listen = settings.web.listen
     try:

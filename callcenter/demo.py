@@ -21,6 +21,7 @@ from pathlib import Path
 
 from callcenter.app import Services
 from callcenter.demo_agents import DemoAgents, agent_of
+from callcenter.demo_stations import DemoStations
 from callcenter.errors import DomainError
 from callcenter.privacy import mask_number
 from callcenter.recordings.service import Inbound
@@ -60,6 +61,12 @@ async def run_demo(svc: Services) -> None:
     busy: set[str] = set()
     calls: set[asyncio.Task[None]] = set()
     agents = DemoAgents(svc.tickets, svc.hub, rng) if svc.tickets is not None else None
+    if agents is not None:
+        agents.orders = svc.orders
+    stations = None
+    if svc.orders is not None and svc.callbacks is not None:
+        stations = DemoStations(svc.orders, svc.callbacks, svc.hub, svc.clock, random.Random())
+        calls.add(asyncio.get_running_loop().create_task(stations.run(), name="demo-stations"))
     log.info(
         "demo hotline: calls every %.0f-%.0f s to extensions %s, HEP to %s:%s",
         *_ARRIVAL_SECONDS,

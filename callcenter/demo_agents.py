@@ -18,6 +18,7 @@ from typing import TypeVar
 from callcenter.auth import store as auth_store
 from callcenter.auth.model import Principal
 from callcenter.errors import DomainError
+from callcenter.orders.service import Orders
 from callcenter.stations.model import sample_address
 from callcenter.tickets.model import Category, Kind, NewTicket, Severity
 from callcenter.tickets.service import Tickets
@@ -87,6 +88,7 @@ class DemoAgents:
         self.rng = rng
         self.households: deque[Household] = deque(maxlen=_REMEMBERED_HOUSEHOLDS)
         self.taken = 0
+        self.orders: Orders | None = None  # set: repairs are dispatched once typed
 
     def caller(self, fresh_number: str) -> str:
         """Who calls next: a returning household's number, or the fresh one."""
@@ -122,6 +124,9 @@ class DemoAgents:
         )
         try:
             found = await self.tickets.create(agent, new)
+            # A repair goes to its station as soon as it is typed, as the desk does.
+            if kind == "repair" and self.orders is not None and found.ticket.station:
+                await self.orders.dispatch(agent, found.ticket.id)
         except DomainError as exc:
             log.warning("demo: ticket refused: %s", exc.message)
             return None

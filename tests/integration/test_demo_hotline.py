@@ -15,7 +15,8 @@ import pytest
 
 from callcenter import demo
 from callcenter.clock import SystemClock
-from callcenter.demo_agents import DemoAgents
+from callcenter.demo_agents import DemoAgents, agent_of
+from callcenter.demo_stations import DemoStations
 from callcenter.telephony.hep import simulate as sim
 from tests.conftest import Hotline, HotlineFactory
 from tests.waiting import eventually
@@ -97,3 +98,46 @@ async def test_a_phone_whose_agent_is_at_the_desk_is_left_to_them(
     finally:
         await desk.close()
     assert [t["phone"] for t in await _tickets(hotline, boss)] == ["137****5678"]
+
+
+async def test_demo_stations_take_return_and_the_agent_calls_back(
+    hotline_factory: HotlineFactory, db_url: str
+) -> None:
+    short = {"accept_minutes": 2, "contact_minutes": 4, "repair_hours": 0.2}  # the demo's
+    hotline: Hotline = await hotline_factory(db_url, orders=short)
+    await hotline.add_user("agent2001", "agent", "2001")
+    boss = await hotline.token("demo", "supervisor")
+    svc = hotline.svc
+    assert svc.tickets is not None and svc.orders is not None and svc.callbacks is not None
+    agents = DemoAgents(svc.tickets, svc.hub, random.Random(3))
+    agents.orders = svc.orders
+    stations = DemoStations(svc.orders, svc.callbacks, svc.hub, hotline.clock, random.Random(4))
+    await stations.accounts()
+    agent = await agent_of(svc.tickets, "2001")
+    assert agent is not None
+    taken = []
+    while len(taken) < 4:  # repairs only: those go to a station
+        ticket_id = await agents.take(agent, f"1391234{len(taken):04d}")
+        detail = await (await hotline.client.get(f"/api/tickets/{ticket_id}", headers=boss)).json()
+        if detail["kind"] == "repair":
+            assert detail["status"] == "dispatched"
+            taken.append(ticket_id)
+
+    for _ in range(60):  # an hour of demo time, a tick every 30 s as the demo's
+        hotline.clock.advance(60)  # type: ignore[attr-defined]
+        await stations.tick(hotline.clock.now())
+
+    orders = await (await hotline.client.get("/api/orders", headers=boss)).json()
+    assert {o["ticket_id"] for o in orders} == set(taken)
+    finished = [o["status"] in ("returned", "refused") or o["round"] > 1 for o in orders]
+    assert all(finished), [(o["status"], o["round"]) for o in orders]
+    returned = [o for o in orders if o["status"] == "returned"]
+    assert returned, orders
+    made = await (await hotline.client.get("/api/callbacks?status=done", headers=boss)).json()
+    assert {c["order_id"] for c in made} <= {o["id"] for o in returned}
+    assert made, "the agent called back after the returns"
+    history = await (
+        await hotline.client.get(f"/api/orders/{returned[0]['id']}", headers=boss)
+    ).json()
+    assert [e["action"] for e in history["history"]][:1] == ["dispatched"]
+    assert "return" in [e["action"] for e in history["history"]]
