@@ -127,7 +127,7 @@ async def fill(url: str, count: int, first_due: datetime, spread: float, seed: i
         await engine.dispose()
 
 
-async def bench(tmp: Path, count: int, spread: float, lead: float) -> dict[str, Any]:
+async def bench(tmp: Path, count: int, spread: float, lead: float, core: int) -> dict[str, Any]:
     url = f"sqlite+aiosqlite:///{tmp}/bench.sqlite3"
     first_due = datetime.now(UTC) + timedelta(seconds=lead)
     t = time.perf_counter()
@@ -160,12 +160,12 @@ async def bench(tmp: Path, count: int, spread: float, lead: float) -> dict[str, 
     started = time.perf_counter() - t
     assert svc.deadlines is not None
     armed = svc.deadlines.pending
-    mark = benchkit.core_mark(CORE)
+    mark = benchkit.core_mark(core)
     try:
         await asyncio.wait_for(done.wait(), lead + spread + 30)
     except TimeoutError:
         pass
-    ours, others = benchkit.core_shares(mark, benchkit.core_mark(CORE))
+    ours, others = benchkit.core_shares(mark, benchkit.core_mark(core))
     await runner.cleanup()
     return {
         "filled": filled,
@@ -185,17 +185,19 @@ def main() -> int:
     parser.add_argument("--deadlines", type=int, default=10_000)
     parser.add_argument("--spread", type=float, default=4.0, help="seconds the deadlines span")
     parser.add_argument("--lead", type=float, default=8.0, help="seconds to the first deadline")
+    parser.add_argument("--core", type=int, default=CORE, help="the core to run on")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    pinned = benchkit.pin(CORE)
+    logging.basicConfig(level=logging.ERROR)
+    core = args.core
+    pinned = benchkit.pin(core)
     with tempfile.TemporaryDirectory(prefix="cc-bench-anomalies-") as tmp:
-        r = asyncio.run(bench(Path(tmp), args.deadlines, args.spread, args.lead))
+        r = asyncio.run(bench(Path(tmp), args.deadlines, args.spread, args.lead, core))
     lat = [x * 1000 for x in r["lateness"]]
     rec = [x * 1000 for x in r["recorded"]]
     print(
         f"anomaly deadlines: {args.deadlines:,} orders, accept deadlines over {args.spread:g} s "
         f"({args.deadlines / args.spread:,.0f}/s); SQLite; "
-        f"{'pinned to core ' + str(CORE) if pinned else 'not pinned'}"
+        f"{'pinned to core ' + str(core) if pinned else 'not pinned'}"
     )
     print(
         f"  filled in {r['filled']:.1f} s; start-up armed {r['armed']:,} timers in "
