@@ -275,6 +275,29 @@ async def test_the_department_head_sees_it_live_and_it_goes_out_on_mqtt(
     assert payload["schema"] == "callcenter.anomaly/1" and payload["id"] == message["id"]
 
 
+async def test_an_agent_hears_live_only_of_the_anomalies_of_their_own_tickets(
+    hotline: Hotline,
+) -> None:
+    agent = await person(hotline, "li.na", "agent", "2001", "007")
+    colleague = await person(hotline, "wang.wei", "agent", "2002", "008")
+    ws = await hotline.client.ws_connect("/api/live", headers=colleague)
+    assert (await ws.receive_json(timeout=5))["type"] == "snapshot"
+    await dispatch(hotline, agent, (await take(hotline, agent))["id"])
+    advance(hotline, 30 * MINUTE)
+    assert hotline.svc.deadlines is not None
+    await hotline.svc.deadlines.settled()  # li.na's accept_late went out first
+    theirs = await take(hotline, colleague)
+    response = await hotline.client.post(
+        f"/api/tickets/{theirs['id']}/anomalies",
+        json={"kind": "praise_repairman", "detail": "师傅很好"},
+        headers=colleague,
+    )
+    assert response.status == 201
+    message = await next_anomaly(ws)
+    await ws.close()
+    assert (message["kind"], message["agent"]) == ("praise_repairman", "wang.wei")
+
+
 async def test_agents_see_only_their_tickets_anomalies_and_stations_none(hotline: Hotline) -> None:
     agent, head = await desk(hotline)
     colleague = await person(hotline, "wang.wei", "agent", "2002", "008")
