@@ -32,9 +32,6 @@ OUTCOMES: tuple[Outcome, ...] = ("answered", "rebooked", "no_answer")
 CALLBACK_USERS = frozenset({Role.AGENT, Role.TEAM_LEAD, Role.QA_LEAD, Role.SUPERVISOR, Role.ADMIN})
 CALLBACK_LEADS = frozenset({Role.TEAM_LEAD, Role.QA_LEAD, Role.SUPERVISOR, Role.ADMIN})
 
-OPENING = "您好，我们是供暖报修平台，对您家报修的处理情况进行回访。您现在方便吗?"
-FEE_REMINDER = "感谢您对我们工作的支持，请您按时缴纳采暖费。"
-
 
 @dataclass(frozen=True, slots=True)
 class Answers:
