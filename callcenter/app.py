@@ -37,7 +37,7 @@ from callcenter.calls.rings import RingRule
 from callcenter.calls.service import AgentDirectory, CallTracker
 from callcenter.clock import Clock, SystemClock
 from callcenter.config import PbxSettings, Settings, TicketsSettings
-from callcenter.errors import StartupError
+from callcenter.errors import ConfigError, StartupError
 from callcenter.events import (
     CallClosed,
     OverflowAttempted,
@@ -54,6 +54,8 @@ from callcenter.orders import schemas as orders_schemas
 from callcenter.orders.outbox import OutboxSender
 from callcenter.orders.service import OrderChanged, Orders
 from callcenter.privacy import NumberPolicy
+from callcenter.qa import checklists as qa_checklists
+from callcenter.qa.checklists import Checklist, Sheet
 from callcenter.recordings import http as recordings_http
 from callcenter.recordings.schemas import recording_json
 from callcenter.recordings.service import Recordings
@@ -115,6 +117,8 @@ class Services:
     deadlines: DeadlineTimers | None = None
     outbox: OutboxSender | None = None
     callbacks: Callbacks | None = None
+    # The spot-check sheets (录音抽查测评), read and checked at start-up.
+    checklists: dict[Sheet, Checklist] = field(default_factory=dict)
 
     def _first_hep(self) -> HepSource | None:
         return next((s for s in self.sources.values() if isinstance(s, HepSource)), None)
@@ -676,6 +680,10 @@ def build(
             )
         except AddressBookError as exc:
             raise StartupError(f"tickets.stations_file: {exc}") from exc
+        try:
+            svc.checklists = qa_checklists.load(settings.checklists_dir)
+        except ConfigError as exc:
+            raise StartupError(str(exc)) from exc
         yield
 
     async def auth_ctx(_app: web.Application) -> AsyncIterator[None]:

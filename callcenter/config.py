@@ -22,6 +22,8 @@ from callcenter.errors import ConfigError as ConfigError  # its home is errors.p
 from callcenter.orders.settings import OrdersSettings as OrdersSettings
 from callcenter.orders.settings import parse_orders
 from callcenter.privacy import DEFAULT_FULL_NUMBER_ROLES
+from callcenter.qa.settings import QaSettings as QaSettings
+from callcenter.qa.settings import parse_qa
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +245,7 @@ class Settings:
     tickets: TicketsSettings = field(default_factory=TicketsSettings)
     desk: DeskSettings = field(default_factory=DeskSettings)
     orders: OrdersSettings = field(default_factory=OrdersSettings)
+    qa: QaSettings = field(default_factory=QaSettings)
     # No [[pbx]] tables: one HEP source on sip.hep_listen.
     pbx: tuple[PbxSettings, ...] = ()
     # Relative paths (SQLite file, recordings) are resolved against this directory.
@@ -268,6 +271,10 @@ class Settings:
     @property
     def stations_path(self) -> Path:
         return self.base_dir / self.tickets.stations_file
+
+    @property
+    def checklists_dir(self) -> Path:
+        return self.base_dir / self.qa.checklists_dir
 
     @property
     def recordings_root(self) -> Path:
@@ -607,8 +614,11 @@ def parse_settings(raw: dict[str, Any], base_dir: Path | None = None) -> Setting
         if name == "orders":
             sections["orders"] = parse_orders(value)
             continue
+        if name == "qa":
+            sections["qa"] = parse_qa(value)
+            continue
         if name not in _SECTIONS:
-            known = ", ".join(sorted([*_SECTIONS, "orders", "pbx"]))
+            known = ", ".join(sorted([*_SECTIONS, "orders", "pbx", "qa"]))
             raise ConfigError(name, f"unknown section (known: {known})")
         sections[name] = _section(name, _SECTIONS[name], value)
     settings = Settings(**sections, base_dir=base_dir or Path.cwd())
