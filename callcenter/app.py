@@ -56,6 +56,7 @@ from callcenter.orders.service import OrderChanged, Orders
 from callcenter.privacy import NumberPolicy
 from callcenter.qa import checklists as qa_checklists
 from callcenter.qa.checklists import Checklist, Sheet
+from callcenter.qa.settings import QaSettings
 from callcenter.recordings import http as recordings_http
 from callcenter.recordings.schemas import recording_json
 from callcenter.recordings.service import Recordings
@@ -680,10 +681,20 @@ def build(
             )
         except AddressBookError as exc:
             raise StartupError(f"tickets.stations_file: {exc}") from exc
-        try:
-            svc.checklists = qa_checklists.load(settings.checklists_dir)
-        except ConfigError as exc:
-            raise StartupError(str(exc)) from exc
+        # As the address book: a configured directory must hold both sheets; the default may
+        # be absent (a service run elsewhere than the repository), and spot checks are off.
+        if (
+            settings.checklists_dir.exists()
+            or settings.qa.checklists_dir != QaSettings().checklists_dir
+        ):
+            try:
+                svc.checklists = qa_checklists.load(settings.checklists_dir)
+            except ConfigError as exc:
+                raise StartupError(str(exc)) from exc
+        else:
+            log.warning(
+                "no spot-check sheets in %s: recording spot checks are off", settings.checklists_dir
+            )
         yield
 
     async def auth_ctx(_app: web.Application) -> AsyncIterator[None]:
