@@ -82,3 +82,17 @@ def test_a_missing_or_broken_file_names_the_sheet(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load(tmp_path)
     assert caught.value.key == "qa.callback"
+
+
+def test_scores_must_fit_the_sheet() -> None:
+    from callcenter.qa.model import Score, score_error
+
+    sheet = load(REPO / "config" / "qa")["callback"]
+    full = tuple(Score(i.key, 0) for i in sheet.items)
+    assert score_error(sheet, full) is None
+    over = (Score("opening", 4), *full[1:])
+    assert score_error(sheet, over) == ("opening", "用语第一句 (opening) is worth 3: deduct 0-3")
+    assert score_error(sheet, (*full, Score("mood", 0)))[0] == "mood"  # type: ignore[index]
+    assert score_error(sheet, (*full, Score("closing", 1)))[0] == "closing"  # type: ignore[index]
+    assert score_error(sheet, full[1:]) == ("opening", "every item is scored: 'opening' is missing")
+    assert score_error(sheet, (Score("opening", -1), *full[1:]))[0] == "opening"  # type: ignore[index]
