@@ -1,7 +1,8 @@
 // The desk (entry module): who is signed in, the intake script's opening, the /api/live
 // WebSocket and the screen-pop: when the signed-in agent's own extension rings, the caller's
 // number at once, then their history from the tickets API. The form is desk-form.js, the
-// ticket view desk-ticket.js, the recent tickets desk-recent.js.
+// ticket view desk-ticket.js, the recent tickets desk-recent.js, the callbacks due
+// desk-callbacks.js.
 
 import {
   bindLanguageButtons,
@@ -13,6 +14,7 @@ import {
   timeZoneName,
 } from "/static/i18n.js";
 import { api, SignedOut } from "/static/desk-api.js";
+import { callbackMessage, catchUpCallbacks, renderCallbacks, startCallbacks } from "/static/desk-callbacks.js";
 import { renderForm, startForm, useCaller } from "/static/desk-form.js";
 import { catchUpRecent, renderRecent, startRecent, ticketTouched } from "/static/desk-recent.js";
 import { callEnded, ticketItem } from "/static/desk-ticket.js";
@@ -139,7 +141,10 @@ function onMessage(msg) {
   switch (msg.type) {
     case "snapshot":
       if (msg.timezone && setTimeZone(msg.timezone)) renderHeader();
-      if (attempt > 0) catchUpRecent(); // tickets taken while the feed was away
+      if (attempt > 0) {
+        catchUpRecent(); // tickets taken while the feed was away
+        catchUpCallbacks();
+      }
       attempt = 0;
       state.conn = "live";
       renderConn();
@@ -166,6 +171,10 @@ function onMessage(msg) {
     case "ticket": // taken or changed: no resident data in it, the API has the rest
     case "order": // an order moved its ticket's status
       ticketTouched(msg);
+      callbackMessage(msg); // a return books a callback, a complaint taken too
+      break;
+    case "callback": // one of hers made or re-booked
+      callbackMessage(msg);
       break;
     default:
       break;
@@ -229,6 +238,7 @@ function renderAll() {
   renderPop();
   renderForm();
   renderRecent();
+  renderCallbacks();
 }
 
 async function start() {
@@ -258,6 +268,7 @@ async function start() {
   $("logout").addEventListener("click", logout);
   await startForm();
   startRecent(state.me);
+  startCallbacks(state.me);
   renderAll();
   document.querySelector(".topbar").hidden = false;
   document.querySelector("main").hidden = false;
