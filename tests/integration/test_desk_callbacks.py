@@ -5,6 +5,7 @@ asked; no answer is counted; the panel fits a 360 px phone and speaks English to
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -235,6 +236,46 @@ async def test_in_english_with_no_answer_counted(hotline: Hotline, browser: Brow
         await expect(view).to_contain_text(label)
     await expect(page.locator("#cb-rebook")).to_have_text("不方便，另约时间")
     await expect(page.locator("#cb-no-answer")).to_have_text("无人接听")
+
+    # Solved and satisfied, the unpaid fee reminded: the ticket closes.
+    await page.locator("#cb-solved-yes").check()
     await page.locator("#cb-attitude-satisfied").check()
     await expect(page.locator("#cb-fee")).to_contain_text("提醒缴纳采暖费")
+    await page.locator("#cb-fee_reminded").check()
+    await page.locator("#cb-charged-no").check()
+    await page.locator("#cb-score").fill("9")
+    await page.locator("#cb-score").press("Enter")
+    await expect(page.locator("#callbacks-result")).to_contain_text(
+        "问题已解决,工单已关闭", timeout=WAIT_MS
+    )
+    await expect(item).to_have_count(0)
+    [done] = await get(page, "/api/callbacks?status=done")
+    assert done["answers"]["fee_reminded"] is True and done["attempts"] == 1
+    assert (await get(page, f"/api/tickets/{ticket['id']}"))["status"] == "closed"
+    assert tab.problems == []
+
+
+async def test_a_complaint_is_listed_live_and_an_overdue_callback_comes_first_marked(
+    hotline: Hotline, browser: Browser
+) -> None:
+    tab = await signed_in(browser, hotline, locale="zh-CN")
+    page = tab.page
+    complaint = {"kind": "complaint", "description": "维修人员态度差", "phone": "13800138000"}
+    taken = await send(page, "POST", "/api/tickets", complaint)
+    item = page.locator("#callbacks-list li")
+    await expect(item).to_have_count(1, timeout=WAIT_MS)
+    await expect(item).to_contain_text("投诉回访")
+
+    # A repair's callback booked four days ago is a day overdue: first, in words and colour.
+    repair = await send(page, "POST", "/api/tickets", LEAK)
+    await hotline.svc.callback_service().book(
+        repair["id"], "repair", taken["agent_id"], "hongcheng", None,
+        datetime.now(UTC) - timedelta(days=4),
+    )  # fmt: skip
+    await page.reload()
+    await expect(item).to_have_count(2, timeout=WAIT_MS)
+    await expect(item.nth(0)).to_have_class(re.compile(r"\boverdue\b"))
+    await expect(item.nth(0)).to_contain_text("已逾期")
+    await expect(item.nth(0)).to_contain_text("宏城花园")
+    await expect(item.nth(1)).not_to_contain_text("已逾期")
     assert tab.problems == []

@@ -17,7 +17,7 @@ const view = {
   errors: {}, // field → {code, message}
   formError: null,
   saving: false,
-  onDone: null, // told {text, focus} when the view closes (text: what was recorded)
+  onDone: null, // told {result, focus} when the view closes (result: what was recorded)
   restore: null, // which of the form and the ticket view to show again on closing
 };
 
@@ -27,8 +27,9 @@ export function shownCallback() {
 }
 
 // -- opening and closing ---------------------------------------------------------------------
-/** Show `callback` in the form's place; `onDone({text, focus})` when it closes: `text` says
- * what was recorded (null: nothing), `focus` whether the list should take the focus. */
+/** Show `callback` in the form's place; `onDone({result, focus})` when it closes: `result`
+ * says what was recorded ({key, vars} for t(); null: nothing), `focus` whether the list
+ * should take the focus. */
 export function openCallback(callback, onDone) {
   if (!view.callback) {
     view.restore = { form: !$("ticket-panel").hidden, ticket: !$("saved").hidden };
@@ -281,32 +282,32 @@ async function post(body) {
     }
     return;
   }
-  const text = await resultText(body.outcome, callback, answer);
+  const result = await recorded(body.outcome, callback, answer);
   const onDone = view.onDone;
   closeCallback();
-  if (onDone) onDone({ text, focus: true });
+  if (onDone) onDone({ result, focus: true });
 }
 
-/** What became of the ticket: closed, back at its station as rework, or called again. */
-async function resultText(outcome, before, after) {
+/** What became of the ticket: closed, back at its station as rework, or called again; as
+ * {key, vars}, so the note follows a change of language. */
+async function recorded(outcome, before, after) {
   const id = before.ticket_id;
-  if (outcome === "rebooked") return t("callback.result.rebooked", { id, time: shortTime(after.booked_for) });
-  if (outcome === "no_answer") return t("callback.result.no_answer", { id, count: after.attempts });
+  const say = (key, vars = {}) => ({ key: `callback.result.${key}`, vars: { id, ...vars } });
+  if (outcome === "rebooked") return say("rebooked", { time: shortTime(after.booked_for) });
+  if (outcome === "no_answer") return say("no_answer", { count: after.attempts });
   const rounds = view.orders.map((o) => o.round);
   try {
     const [ticket, orders] = await Promise.all([
       fetchJson(`/api/tickets/${encodeURIComponent(id)}`),
       fetchJson(`/api/orders?ticket=${encodeURIComponent(id)}`),
     ]);
-    if (ticket.status === "closed") return t("callback.result.closed", { id });
+    if (ticket.status === "closed") return say("closed");
     const rework = orders.find((o) => o.round > Math.max(0, ...rounds));
-    if (rework) {
-      return t("callback.result.rework", { id, round: rework.round, station: stationName(rework.station) });
-    }
-    return t("callback.result.again", { id });
+    if (rework) return say("rework", { round: rework.round, station: stationName(rework.station) });
+    return say("again");
   } catch (err) {
     if (!(err instanceof SignedOut)) console.warn("reading the ticket after the callback failed", err);
-    return t("callback.result.done", { id });
+    return say("done");
   }
 }
 
@@ -334,7 +335,7 @@ function enterTo(action) {
 function back() {
   const onDone = view.onDone;
   closeCallback();
-  if (onDone) onDone({ text: null, focus: true });
+  if (onDone) onDone({ result: null, focus: true });
 }
 
 export function startCallbackView() {
@@ -363,6 +364,6 @@ export function startCallbackView() {
     if (!view.callback) return;
     const onDone = view.onDone;
     closeCallback(false);
-    if (onDone) onDone({ text: null, focus: false });
+    if (onDone) onDone({ result: null, focus: false });
   });
 }

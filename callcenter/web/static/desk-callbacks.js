@@ -21,7 +21,7 @@ const panel = {
   callbacks: null, // null until the first answer
   status: "loading", // loading | ok | unavailable
   tickets: new Map(), // ticket id → the ticket (its address), or null when it could not load
-  result: "", // what the last recorded callback did to its ticket
+  result: null, // what the last recorded callback did to its ticket: {key, vars}
   openFailed: false,
   lateDrawn: 0, // how many were drawn overdue
 };
@@ -139,6 +139,7 @@ function item(callback) {
     ticket ? ticket.address_standard || ticket.address : "",
     callback.station ? stationName(callback.station) : "",
     ticket ? ticket.reporter_name : "",
+    everyone() && ticket && ticket.agent ? t("callback.agent", { agent: ticket.agent }) : "",
   ]
     .filter(Boolean)
     .join(" · ") || callback.ticket_id;
@@ -156,7 +157,7 @@ export function renderCallbacks() {
     ? t("callback.title_count", { count: callbacks.length })
     : t("callback.title");
   $("callbacks-hint").textContent = t(everyone() ? "callback.hint_all" : "callback.hint_mine");
-  $("callbacks-result").textContent = panel.result;
+  $("callbacks-result").textContent = panel.result ? t(panel.result.key, panel.result.vars) : "";
   const status = $("callbacks-status");
   if (panel.openFailed) status.textContent = t("callback.open_failed");
   else if (panel.status !== "ok") status.textContent = t(`callback.${panel.status}`);
@@ -173,9 +174,9 @@ export function renderCallbacks() {
 }
 
 /** The view closed: say what was recorded, and (by the keyboard) on to the next one. */
-async function closed({ text, focus }) {
-  if (text) {
-    panel.result = text;
+async function closed({ result, focus }) {
+  if (result) {
+    panel.result = result;
     await load(); // the recorded one leaves the list before the focus moves
   }
   renderCallbacks();
@@ -185,7 +186,7 @@ async function closed({ text, focus }) {
 async function open(event) {
   const button = event.target.closest("button.callback-open");
   if (!button) return;
-  panel.result = "";
+  panel.result = null;
   panel.openFailed = false;
   // Fetched first: a callback recorded meanwhile (by a lead) is not opened.
   try {
