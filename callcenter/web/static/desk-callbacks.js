@@ -13,6 +13,10 @@ const $ = (id) => document.getElementById(id);
 // handlers' order in app.py): the fetch waits a little, which also makes a burst one fetch.
 const REFRESH_DELAY_MS = 700;
 const OVERDUE_TICK_MS = 30000; // an item turns overdue while the page is open
+// The due list is one page (never paged on): all of it for the count, the soonest shown;
+// each shown one costs a fetch of its ticket (a lead sees every agent's).
+const MOST = 1000;
+const SHOWN = 50;
 const LEADS = ["team_lead", "qa_lead", "supervisor", "admin"];
 const CALLBACK_USERS = ["agent", ...LEADS];
 
@@ -20,10 +24,11 @@ const panel = {
   me: null,
   callbacks: null, // null until the first answer
   status: "loading", // loading | ok | unavailable
-  tickets: new Map(), // ticket id → the ticket (its address), or null when it could not load
+  tickets: new Map(), // ticket id → the ticket (its address); one that failed is asked again
   result: null, // what the last recorded callback did to its ticket: {key, vars}
   openFailed: false,
   lateDrawn: 0, // how many were drawn overdue
+  opened: null, // the id of the callback last opened in the view
 };
 let refreshTimer = null;
 let loadSeq = 0;
@@ -47,10 +52,11 @@ async function loadTickets(callbacks) {
     missing.map(async (id) => {
       try {
         const response = await api(`/api/tickets/${encodeURIComponent(id)}`);
-        panel.tickets.set(id, response.ok ? await response.json() : null);
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        panel.tickets.set(id, await response.json());
       } catch (err) {
         if (err instanceof SignedOut) throw err;
-        panel.tickets.set(id, null); // the item shows without its address
+        console.warn("loading a callback's ticket failed: listed without its address", err);
       }
     }),
   );
@@ -60,16 +66,16 @@ async function load() {
   if (!panel.me) return;
   const seq = ++loadSeq;
   try {
-    const response = await api("/api/callbacks?status=due");
+    const response = await api(`/api/callbacks?status=due&limit=${MOST}`);
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    const callbacks = await response.json();
-    await loadTickets(callbacks);
-    if (seq !== loadSeq) return; // a later fetch is under way
     // Soonest first by the time to call: a re-booked one when the resident asked for.
-    panel.callbacks = callbacks
+    const callbacks = (await response.json())
       .map((c, i) => [c, i])
       .sort(([a, i], [b, j]) => callTime(a) - callTime(b) || i - j)
       .map(([c]) => c);
+    await loadTickets(callbacks.slice(0, SHOWN));
+    if (seq !== loadSeq) return; // a later fetch is under way
+    panel.callbacks = callbacks;
     panel.status = "ok";
   } catch (err) {
     if (err instanceof SignedOut || seq !== loadSeq) return;
@@ -161,11 +167,13 @@ export function renderCallbacks() {
   const status = $("callbacks-status");
   if (panel.openFailed) status.textContent = t("callback.open_failed");
   else if (panel.status !== "ok") status.textContent = t(`callback.${panel.status}`);
-  else status.textContent = callbacks.length ? "" : t("callback.none");
+  else if (!callbacks.length) status.textContent = t("callback.none");
+  else if (callbacks.length > SHOWN) status.textContent = t("callback.more", { count: callbacks.length - SHOWN });
+  else status.textContent = "";
   const list = $("callbacks-list");
   // Redrawn whole; the focus stays on the callback it was on, for a keyboard user mid-list.
   const focused = list.contains(document.activeElement) ? document.activeElement.dataset.id : null;
-  list.replaceChildren(...callbacks.map(item));
+  list.replaceChildren(...callbacks.slice(0, SHOWN).map(item));
   panel.lateDrawn = callbacks.filter(overdue).length;
   if (focused) {
     const again = [...list.querySelectorAll("button")].find((b) => b.dataset.id === focused);
@@ -173,14 +181,18 @@ export function renderCallbacks() {
   }
 }
 
-/** The view closed: say what was recorded, and (by the keyboard) on to the next one. */
+/** The view closed: say what was recorded and (by the keyboard) on to the soonest one left;
+ * closed unrecorded, back to the one it showed. */
 async function closed({ result, focus }) {
   if (result) {
     panel.result = result;
     await load(); // the recorded one leaves the list before the focus moves
   }
   renderCallbacks();
-  if (focus) ($("callbacks-list").querySelector("button") || $("callbacks-title")).focus();
+  if (!focus) return;
+  const buttons = [...$("callbacks-list").querySelectorAll("button")];
+  const same = result ? null : buttons.find((b) => b.dataset.id === panel.opened);
+  (same || buttons[0] || $("callbacks-title")).focus();
 }
 
 async function open(event) {
@@ -194,6 +206,7 @@ async function open(event) {
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const callback = await response.json();
     if (callback.status !== "due") throw new Error(`callback ${callback.status}`);
+    panel.opened = callback.id;
     openCallback(callback, closed);
   } catch (err) {
     if (err instanceof SignedOut) return;
