@@ -252,6 +252,7 @@ async def test_in_english_with_no_answer_counted(hotline: Hotline, browser: Brow
     [done] = await get(page, "/api/callbacks?status=done")
     assert done["answers"]["fee_reminded"] is True and done["attempts"] == 1
     assert (await get(page, f"/api/tickets/{ticket['id']}"))["status"] == "closed"
+    await expect(page.locator("#recent-list li")).to_contain_text("已关闭")  # her list follows
     assert tab.problems == []
 
 

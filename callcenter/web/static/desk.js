@@ -173,7 +173,8 @@ function onMessage(msg) {
       ticketTouched(msg);
       callbackMessage(msg); // a return books a callback, a complaint taken too
       break;
-    case "callback": // one of hers made or re-booked
+    case "callback": // one of hers made or re-booked: its ticket may have closed
+      ticketTouched(msg);
       callbackMessage(msg);
       break;
     default:
