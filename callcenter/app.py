@@ -269,7 +269,8 @@ def handlers(svc: Services) -> dict[type, list[Handler]]:
     return {
         AnomalyRaised: [anomaly_to_mqtt, anomaly_to_live],
         AnomalyOverdue: [anomaly_to_mqtt, anomaly_to_live],
-        OrderChanged: [order_deadlines, order_to_outbox, order_to_live, order_callbacks],
+        # Callbacks before the live pages: a desk told of a return finds its callback booked.
+        OrderChanged: [order_deadlines, order_callbacks, order_to_outbox, order_to_live],
         TicketTouched: [ticket_to_live, complaint_callback],
         CallbackRecorded: [callback_to_live],
         OverflowAttempted: [overflow_to_mqtt, to_live],
