@@ -55,7 +55,9 @@ from callcenter.orders.outbox import OutboxSender
 from callcenter.orders.service import OrderChanged, Orders
 from callcenter.privacy import NumberPolicy
 from callcenter.qa import checklists as qa_checklists
+from callcenter.qa import http as qa_http
 from callcenter.qa.checklists import Checklist, Sheet
+from callcenter.qa.draw import Draws
 from callcenter.qa.settings import QaSettings
 from callcenter.recordings import http as recordings_http
 from callcenter.recordings.schemas import recording_json
@@ -120,6 +122,7 @@ class Services:
     callbacks: Callbacks | None = None
     # The spot-check sheets (录音抽查测评), read and checked at start-up.
     checklists: dict[Sheet, Checklist] = field(default_factory=dict)
+    draws: Draws | None = None
 
     def _first_hep(self) -> HepSource | None:
         return next((s for s in self.sources.values() if isinstance(s, HepSource)), None)
@@ -162,6 +165,10 @@ class Services:
     def callback_service(self) -> Callbacks:
         assert self.callbacks is not None, "the callbacks are not set up"
         return self.callbacks
+
+    def draw_service(self) -> Draws:
+        assert self.draws is not None, "the spot-check draws are not set up"
+        return self.draws
 
     def recording_service(self) -> Recordings:
         assert self.recordings is not None, "the recordings are not started"
@@ -468,6 +475,7 @@ def add_routes(app: web.Application, svc: Services) -> None:
             max_upload_bytes=svc.settings.recordings.max_upload_mb * 1024 * 1024,
         ),
     )
+    qa_http.add_routes(app, qa_http.QaDeps(draws=svc.draw_service))
 
 
 def build(
@@ -514,6 +522,7 @@ def build(
         svc.db, svc.clock, svc.bus.publish, settings.orders.report_within
     )
     svc.anomalies = Anomalies(svc.db, svc.clock, svc.deadlines, svc.bus.publish)
+    svc.draws = Draws(svc.db, svc.clock, settings.qa, settings.web.timezone)
 
     async def database(_app: web.Application) -> AsyncIterator[None]:
         svc.engine = await db.open_database(settings.database_url, migrate)
@@ -698,6 +707,12 @@ def build(
             )
         yield
 
+    async def qa_ctx(_app: web.Application) -> AsyncIterator[None]:
+        # Each day's samples at qa.draw_hour; with spot checks off (no sheets), none.
+        tasks = [owned("qa-draw", svc.draw_service().run())] if svc.checklists else []
+        yield
+        await stop_all(tasks)
+
     async def auth_ctx(_app: web.Application) -> AsyncIterator[None]:
         tasks = [
             owned("token-last-used", auth_service.run_last_used_flusher(svc.db, svc.token_usage))
@@ -722,6 +737,7 @@ def build(
             tracker_ctx,
             recordings_ctx,
             sources_ctx,
+            qa_ctx,
             demo_ctx,
         ]
     )

@@ -1,4 +1,4 @@
-"""The `callcenter` command: serve, db, user, token, recording, audit, station-client."""
+"""The `callcenter` command: serve, db, user, token, recording, audit, qa, station-client."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from callcenter.auth.model import Role
 from callcenter.clock import SystemClock, iso_z
 from callcenter.config import ConfigError, Settings, load_settings
 from callcenter.errors import DomainError
+from callcenter.qa import sample_command as qa_sample
 from callcenter.recordings import commands as recording_commands
 
 log = logging.getLogger("callcenter")
@@ -121,6 +122,9 @@ def _parser() -> argparse.ArgumentParser:
         "--client-id", help="MQTT client id (default <prefix>-station-<code>; keep it fixed)"
     )
     recording_commands.add_parsers(sub, common)
+    qa = sub.add_parser("qa", parents=[common], help="recording spot checks (录音抽查)")
+    qsub = qa.add_subparsers(dest="qa_command", required=True)
+    qa_sample.add_sample_parser(qsub, common)
     return p
 
 
@@ -394,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
             return _stations(settings, args)
         if args.command in recording_commands.COMMANDS:
             return _run(_with_engine(settings, lambda e: recording_commands.run(settings, args, e)))
+        if qa_sample.is_sample(args):
+            return _run(_with_engine(settings, lambda e: qa_sample.sample(settings, args, e)))
     except DomainError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
