@@ -56,8 +56,10 @@ from callcenter.orders.service import OrderChanged, Orders
 from callcenter.privacy import NumberPolicy
 from callcenter.qa import checklists as qa_checklists
 from callcenter.qa import http as qa_http
+from callcenter.qa import http_evaluations as qa_evaluations_http
 from callcenter.qa.checklists import Checklist, Sheet
 from callcenter.qa.draw import Draws
+from callcenter.qa.service import Evaluations
 from callcenter.qa.settings import QaSettings
 from callcenter.recordings import http as recordings_http
 from callcenter.recordings.schemas import recording_json
@@ -123,6 +125,7 @@ class Services:
     # The spot-check sheets (录音抽查测评), read and checked at start-up.
     checklists: dict[Sheet, Checklist] = field(default_factory=dict)
     draws: Draws | None = None
+    evaluations: Evaluations | None = None
 
     def _first_hep(self) -> HepSource | None:
         return next((s for s in self.sources.values() if isinstance(s, HepSource)), None)
@@ -165,6 +168,10 @@ class Services:
     def callback_service(self) -> Callbacks:
         assert self.callbacks is not None, "the callbacks are not set up"
         return self.callbacks
+
+    def evaluation_service(self) -> Evaluations:
+        assert self.evaluations is not None, "the spot-check evaluations are not set up"
+        return self.evaluations
 
     def draw_service(self) -> Draws:
         assert self.draws is not None, "the spot-check draws are not set up"
@@ -409,6 +416,12 @@ async def recordings_for_calls(svc: Services, call_ids: list[str]) -> list[dict[
     return [recording_json(r) for r in await svc.recordings.page(limit=200, call_ids=call_ids)]
 
 
+def station_name(svc: Services, code: str) -> str:
+    """宏城 (hongcheng): how spot-check evidence names a station."""
+    station = svc.book.station(code) if svc.book is not None else None
+    return f"{station.name} ({code})" if station is not None else code
+
+
 def add_routes(app: web.Application, svc: Services) -> None:
     """Each capability's routes, given the few services it uses."""
     routes.add_routes(
@@ -476,6 +489,15 @@ def add_routes(app: web.Application, svc: Services) -> None:
         ),
     )
     qa_http.add_routes(app, qa_http.QaDeps(draws=svc.draw_service))
+    qa_evaluations_http.add_routes(
+        app,
+        qa_evaluations_http.EvaluationsDeps(
+            evaluations=svc.evaluation_service,
+            checklists=lambda: svc.checklists,
+            numbers=svc.hub.numbers,
+            timezone=svc.settings.web.timezone,
+        ),
+    )
 
 
 def build(
@@ -523,6 +545,15 @@ def build(
     )
     svc.anomalies = Anomalies(svc.db, svc.clock, svc.deadlines, svc.bus.publish)
     svc.draws = Draws(svc.db, svc.clock, settings.qa, settings.web.timezone)
+    svc.evaluations = Evaluations(
+        svc.db,
+        svc.clock,
+        lambda: svc.checklists,
+        station_name=lambda code: station_name(svc, code),
+        rule=svc.rule,
+        holidays=settings.desk.holidays,
+        timezone=settings.web.timezone,
+    )
 
     async def database(_app: web.Application) -> AsyncIterator[None]:
         svc.engine = await db.open_database(settings.database_url, migrate)
