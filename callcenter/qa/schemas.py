@@ -137,8 +137,12 @@ def _text(body: dict[str, Any], key: str, most: int, field: str, required: bool 
     value = body.get(key, "")
     if value is None:
         value = ""
-    if not isinstance(value, str) or len(value) > most or "\x00" in value:
+    if not isinstance(value, str) or len(value) > most:
         raise Invalid("bad-field", f"{key} must be text of at most {most} characters", field)
+    # Control characters break the printed sheet; NUL and lone surrogates (JSON may carry
+    # "\ud800") are not text PostgreSQL stores.
+    if any((ord(c) < 32 and c not in "\n\t") or 0xD800 <= ord(c) < 0xE000 for c in value):
+        raise Invalid("bad-field", f"{key} holds control characters", field)
     if required and not value.strip():
         raise Invalid("comment-required", f"{key} is required: say why", field)
     return value.strip()
