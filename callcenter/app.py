@@ -56,6 +56,7 @@ from callcenter.orders.service import OrderChanged, Orders
 from callcenter.privacy import NumberPolicy
 from callcenter.qa import checklists as qa_checklists
 from callcenter.qa import http as qa_http
+from callcenter.qa import http_assessment as qa_assessment_http
 from callcenter.qa import http_evaluations as qa_evaluations_http
 from callcenter.qa.checklists import Checklist, Sheet
 from callcenter.qa.draw import Draws
@@ -479,6 +480,16 @@ def add_routes(app: web.Application, svc: Services) -> None:
         app,
         anomalies_http.AnomaliesDeps(
             anomalies=svc.anomaly_service, timezone=svc.settings.web.timezone
+        ),
+    )
+    qa_assessment_http.add_routes(
+        app,
+        qa_assessment_http.AssessmentDeps(
+            db=svc.db,
+            clock=svc.clock,
+            timezone=svc.settings.web.timezone,
+            qa=svc.settings.qa,
+            checklists=lambda: svc.checklists,
         ),
     )
     recordings_http.add_routes(

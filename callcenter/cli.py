@@ -19,6 +19,7 @@ from callcenter.auth.model import Role
 from callcenter.clock import SystemClock, iso_z
 from callcenter.config import ConfigError, Settings, load_settings
 from callcenter.errors import DomainError
+from callcenter.qa import assessment_cli as qa_assessment
 from callcenter.qa import sample_command as qa_sample
 from callcenter.recordings import commands as recording_commands
 
@@ -125,6 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     qa = sub.add_parser("qa", parents=[common], help="recording spot checks (录音抽查)")
     qsub = qa.add_subparsers(dest="qa_command", required=True)
     qa_sample.add_sample_parser(qsub, common)
+    qa_assessment.add_parser(qsub, common)
     return p
 
 
@@ -400,6 +402,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(_with_engine(settings, lambda e: recording_commands.run(settings, args, e)))
         if qa_sample.is_sample(args):
             return _run(_with_engine(settings, lambda e: qa_sample.sample(settings, args, e)))
+        if args.command == "qa" and args.qa_command == "assessment":
+            return _run(_with_engine(settings, lambda e: qa_assessment.run(settings, args, e)))
     except DomainError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1

@@ -68,10 +68,7 @@ async def get_sample(request: web.Request) -> web.Response:
     deps = request.app[EVALUATIONS]
     user = await principal(request, REVIEWERS | SAMPLE_OVERSEERS)
     view = await deps.evaluations().sample(user, _id(request, "sample"))
-    # The sample's reviewer judges "phone recorded wrong" against what was said, so sees the
-    # number in full on the samples drawn for them (a QA lead is masked elsewhere, [privacy]).
-    full = view.sample.reviewer_id == user.id or deps.numbers.full(user.role.value)
-    return web.json_response(schemas.sample_json(view, full))
+    return web.json_response(schemas.sample_json(view, deps.numbers.full(user.role.value)))
 
 
 async def score_sample(request: web.Request) -> web.Response:
