@@ -181,12 +181,17 @@ class Evaluations:
                 )
             except IntegrityError:
                 raise Conflict("already-scored", "this sample has been scored already") from None
-            overridden = [s.key for s in kept if s.prefilled and
-                          s.deducted != suggested[s.key].deducted]  # fmt: skip
-            await store.add_event(conn, evaluation.id, now, user.name, "scored", {
-                "deducted": evaluation.deducted, "good_example": good_example,
-                "overridden": overridden, "comment": comment,
-            })  # fmt: skip
+            # The pre-filled items the reviewer heard otherwise: how often the service's
+            # evidence is overridden says how far it can be trusted.
+            detail = {
+                "deducted": evaluation.deducted,
+                "good_example": good_example,
+                "comment": comment,
+                "overridden": [
+                    s.key for s in kept if s.prefilled and s.deducted != suggested[s.key].deducted
+                ],
+            }
+            await store.add_event(conn, evaluation.id, now, user.name, "scored", detail)
         log.info("sample scored sample=%s evaluation=%s by=%s", sample.id, evaluation.id, user.name)
         return evaluation
 

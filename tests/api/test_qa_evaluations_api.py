@@ -268,3 +268,19 @@ async def test_a_deleted_recording_cannot_be_evaluated(
     assert await stored_counts(hotline, sample_id) == ("queued", 0)
     view = await send(hotline, "GET", f"/api/qa/samples/{sample_id}", people["lead"], 200)
     assert view["recording"]["deleted"]["reason"] == "住户未说话"
+
+
+async def test_the_reviewer_reads_the_number_in_full_and_a_supervisor_masked(
+    hotline: Hotline, people: dict[str, dict[str, str]]
+) -> None:
+    rec = await taken_call(hotline, people["li.na"], "sip-qa-7", audio().alaw[0])
+    sample_id = await sample_of(hotline, "qa", rec, "li.na")
+    url = f"/api/qa/samples/{sample_id}"
+    # A QA lead sees numbers masked elsewhere ([privacy]), but judges this one by ear.
+    assert (await send(hotline, "GET", url, people["qa"], 200))["tickets"][0]["phone"] == (
+        "13800000001"
+    )
+    supervisor = await hotline.token("sup", "supervisor")
+    assert (await send(hotline, "GET", url, supervisor, 200))["tickets"][0]["phone"] == (
+        "138****0001"
+    )
