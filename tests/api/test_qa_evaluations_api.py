@@ -284,3 +284,16 @@ async def test_the_reviewer_reads_the_number_in_full_and_a_supervisor_masked(
     assert (await send(hotline, "GET", url, supervisor, 200))["tickets"][0]["phone"] == (
         "138****0001"
     )
+
+
+async def test_both_sheets_are_read_with_their_version_and_hash(
+    hotline: Hotline, people: dict[str, dict[str, str]]
+) -> None:
+    sheets = await send(hotline, "GET", "/api/qa/checklists", people["li.na"], 200)
+    assert [(s["sheet"], s["total"], s["version"]) for s in sheets] == [
+        ("intake", 35, 1),
+        ("callback", 16, 1),
+    ]
+    assert sheets[0]["sha256"] == INTAKE.sha256 and len(sheets[0]["items"]) == 18
+    station = next(i for i in sheets[0]["items"] if i["key"] == "station")
+    assert (station["points"], station["zh"], station["known"]) == (5, "选对维修站", "station")
