@@ -21,7 +21,6 @@ What counts, decided here (004 考核, 录音抽查 奖罚):
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -262,6 +262,7 @@ async def load_month(
             e.scored_at,
         ).where(e.scored_at >= start, e.scored_at < end, mine(e.agent_id))
     )
+    # No point deducted, nothing found: most sheets' JSON need not be read.
     for r in rows:
         sheet: Sheet = "callback" if r.sheet == "callback" else "intake"
         evaluations[r.agent_id].append(
@@ -270,7 +271,9 @@ async def load_month(
                 r.recording_id,
                 sheet,
                 r.deducted,
-                findings(checklists.get(sheet), json.loads(r.scores)),
+                findings(checklists.get(sheet), orjson.loads(r.scores))
+                if r.deducted
+                else frozenset(),
                 bool(r.good_example),
                 r.status in FINAL,
                 r.scored_at,
