@@ -4,6 +4,7 @@ the CSV and in the XLSX (opened with openpyxl), and who may read it."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import update
 
+from callcenter import cli
 from callcenter.auth.store import users
 from callcenter.qa.checklists import load
 from callcenter.qa.export import HEADERS_EN, HEADERS_ZH
@@ -255,3 +257,16 @@ async def test_who_may_read_and_what_is_refused(hotline: Hotline, month: Any) ->
         response = await hotline.client.get("/api/qa/assessment" + query, headers=month["qa"])
         assert response.status == 400, query
         assert (await response.json())["field"] == field
+
+
+async def test_the_command_writes_the_same_sheet(
+    hotline: Hotline, month: Any, tmp_path: Path
+) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(f'[database]\nurl = "{hotline.svc.settings.database_url}"\n')
+    out = tmp_path / "december.xlsx"
+    argv = ["qa", "assessment", "--config", str(config), "--month", "2026-12", "--out", str(out)]
+    assert await asyncio.to_thread(cli.main, argv) == 0
+    ws = load_workbook(out).active
+    assert ws is not None
+    assert [ws.cell(5, col).value for col in range(1, len(HEADERS_EN) + 1)] == list(LI.values())
