@@ -11,8 +11,8 @@ from aiohttp import web
 
 from callcenter.auth import store as auth_store
 from callcenter.auth.http import json_body, principal
-from callcenter.auth.model import NAME_RE, Principal, Role
-from callcenter.errors import Invalid
+from callcenter.auth.model import NAME_RE, Principal
+from callcenter.errors import Forbidden, Invalid
 from callcenter.qa import coverage as cov
 from callcenter.qa import periods
 from callcenter.qa.draw import Draws
@@ -39,7 +39,7 @@ async def _reviewer(request: web.Request, user: Principal, draws: Draws) -> Prin
             raise Invalid("bad-parameter", "name the reviewer: reviewer=NAME", "reviewer")
         return user
     if user.role in REVIEWERS:
-        raise Invalid("bad-parameter", "a reviewer reads their own samples", "reviewer")
+        raise Forbidden("not-your-samples", "a reviewer reads their own samples")
     found = None
     if NAME_RE.match(name):
         async with draws.db().connect() as conn:
@@ -120,6 +120,3 @@ def add_routes(app: web.Application, deps: QaDeps) -> None:
     app.router.add_get("/api/qa/samples", list_samples, name="qa_samples")
     app.router.add_post("/api/qa/draw", draw_now, name="qa_draw")
     app.router.add_get("/api/qa/coverage", get_coverage, name="qa_coverage")
-
-
-__all__ = ["QA", "QaDeps", "Role", "add_routes"]

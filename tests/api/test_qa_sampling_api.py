@@ -136,6 +136,8 @@ async def test_each_reviewer_draws_their_own_sample(hotline: Hotline, tmp_path: 
     wrong = await post(hotline, "/api/qa/draw", lead, {"scope": "weekly"}, 400)
     assert wrong["error"] == "wrong-scope"
     assert (await get(hotline, "/api/qa/samples", boss, 400))["field"] == "reviewer"
+    peeking = await get(hotline, "/api/qa/samples?reviewer=lead2", lead, 403)
+    assert peeking["error"] == "not-your-samples"
 
 
 async def test_a_recording_never_comes_back_to_a_reviewer(hotline: Hotline, tmp_path: Path) -> None:
