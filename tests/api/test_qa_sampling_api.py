@@ -332,3 +332,21 @@ async def test_the_service_draws_once_a_day_at_the_hour(
     over(h, datetime(2026, 11, 24, 22, 0, tzinfo=UTC))  # 06:00 the day after
     await eventually(lambda: draws.scheduled_runs == 3)
     assert len(await get(h, "/api/qa/samples", lead)) == 4  # the 24th had no calls
+
+
+async def test_a_restart_after_the_hour_draws_the_missed_day_at_once(
+    hotline: Hotline, hotline_factory: HotlineFactory, db_url: str, tmp_path: Path
+) -> None:
+    await two_agents_three_calls_each(hotline, tmp_path)
+    lead = await hotline.token("lead", "team_lead")
+    # The service was down at 06:00 on the 24th and starts again at 10:00.
+    restarted: Hotline = await hotline_factory(
+        db_url,
+        clock=FakeClock(datetime(2026, 11, 24, 2, 0, tzinfo=UTC)),
+        recordings={"root": str(tmp_path / "rec")},
+        qa={"daily_per_agent": 2},
+    )
+    draws = restarted.svc.draw_service()
+    await eventually(lambda: draws.scheduled_runs == 1)
+    queue = await get(restarted, "/api/qa/samples", lead)
+    assert len(queue) == 4 and {s["period"] for s in queue} == {DAY}
