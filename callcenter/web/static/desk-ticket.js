@@ -1,9 +1,11 @@
 // The ticket view: the ticket the form just saved, or one opened from the recent tickets;
 // its summary, its recordings with a player and its timeline, kept current while it shows
-// (the recording comes once the call ends; a live message brings a change). Also how a
-// ticket looks in a list, for the screen-pop and the recent tickets.
+// (the recording comes once the call ends; a live message brings a change), and its
+// anomalies (desk-anomalies.js). Also how a ticket looks in a list, for the screen-pop and
+// the recent tickets.
 
 import { localTime, t } from "/static/i18n.js";
+import { anomaliesFor } from "/static/desk-anomalies.js";
 import { api, SignedOut } from "/static/desk-api.js";
 
 const $ = (id) => document.getElementById(id);
@@ -49,6 +51,7 @@ function show(ticket, justSaved) {
   $("ticket-panel").hidden = true;
   $("saved").hidden = false;
   renderTicket();
+  anomaliesFor(ticket.id);
   $("saved-title").focus();
   watchRecordings();
   for (const fn of watchers) fn();
@@ -80,6 +83,7 @@ export function closeTicket() {
   $("saved").hidden = true;
   $("ticket-panel").hidden = false;
   $("saved-recordings").replaceChildren();
+  anomaliesFor(null);
   for (const fn of watchers) fn();
 }
 

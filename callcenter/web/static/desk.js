@@ -13,6 +13,7 @@ import {
   t,
   timeZoneName,
 } from "/static/i18n.js";
+import { anomalyMessage } from "/static/desk-anomalies.js";
 import { api, SignedOut } from "/static/desk-api.js";
 import { callbackMessage, catchUpCallbacks, renderCallbacks, startCallbacks } from "/static/desk-callbacks.js";
 import { renderForm, startForm, useCaller } from "/static/desk-form.js";
@@ -176,6 +177,9 @@ function onMessage(msg) {
     case "callback": // one of hers made or re-booked: its ticket may have closed
       ticketTouched(msg);
       callbackMessage(msg);
+      break;
+    case "anomaly": // one on the ticket shown: its list is read again
+      anomalyMessage(msg);
       break;
     default:
       break;

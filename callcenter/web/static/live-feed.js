@@ -4,6 +4,7 @@
 // drawn by live-panels.js.
 
 import { setTimeZone } from "/static/i18n.js";
+import { anomalyMessage, loadAnomalies } from "/static/live-anomalies.js";
 import {
   MAX_VIOLATIONS,
   addOverflowFailure,
@@ -228,6 +229,7 @@ function onMessage(msg) {
         loadStats();
         loadSources();
         loadViolations();
+        loadAnomalies();
       }
       catchUp = true;
       break;
@@ -253,6 +255,9 @@ function onMessage(msg) {
       break;
     case "overflow_failed":
       addOverflowFailure(msg);
+      break;
+    case "anomaly":
+      anomalyMessage(msg);
       break;
     case "ring_limit": {
       const entry = state.ringing.get(msg.leg_id);

@@ -1,8 +1,9 @@
 // The live page (entry module): signs in the header, starts the language, the ring-count
-// ticker, the notices' dismiss buttons and the live feed. State and drawing live in live-panels.js, the server link in
-// live-feed.js.
+// ticker, the notices' dismiss buttons, the anomalies panel and the live feed. State and
+// drawing live in live-panels.js (and the modules it names), the server link in live-feed.js.
 
 import { bindLanguageButtons, onLanguageChange, startLanguage } from "/static/i18n.js";
+import { startAnomalies } from "/static/live-anomalies.js";
 import { loadMe, startFeed, stopFeed } from "/static/live-feed.js";
 import {
   $,
@@ -49,6 +50,7 @@ async function start() {
   document.querySelector("main").hidden = false;
   setInterval(tick, TICK_MS);
   startFeed();
+  startAnomalies();
 }
 
 start();
