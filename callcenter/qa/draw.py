@@ -25,7 +25,7 @@ from callcenter.qa import candidates as q
 from callcenter.qa import periods
 from callcenter.qa.model import SCOPE_OF, Sample, Scope
 from callcenter.qa.periods import Period
-from callcenter.qa.sampling import Weights, draw, seed
+from callcenter.qa.sampling import Candidate, Weights, draw, seed
 from callcenter.qa.settings import QaSettings
 from callcenter.qa.store import qa_samples, sample_from_row, sample_row
 
@@ -65,6 +65,18 @@ def drawn_from_row(r: Mapping[Any, Any], new_agent_days: int) -> Drawn:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Audit:
+    stored_seed: str | None
+    seed: str
+    stored: frozenset[str]
+    redrawn: frozenset[str]
+
+    @property
+    def same(self) -> bool:
+        return self.stored == self.redrawn and self.stored_seed in (None, self.seed)
+
+
 class Draws:
     def __init__(
         self, db: Callable[[], AsyncEngine], clock: Clock, qa: QaSettings, timezone: str
@@ -93,16 +105,8 @@ class Draws:
         stored = await self.stored(reviewer.id, scope, period.key)
         if stored:
             return stored
-        start, end = period.window(self.tz)
-        async with self.db().connect() as conn:
-            if found is None:
-                found = await q.candidates(conn, start, end, self.qa.new_agent_days)
-            seen = await q.seen(conn, reviewer.id, period.key)
-        seed_text = seed(period.key, reviewer.name, self.qa.sampling_version)
+        seed_text, chosen, found = await self._choose(reviewer, scope, period, found)
         by_recording = {f.candidate.recording_id: f for f in found}
-        chosen = draw(
-            (f.candidate for f in found), seen, self.per_agent(scope), self.weights, seed_text
-        )
         now = self.clock.now()
         rows = [
             sample_row(
@@ -140,6 +144,33 @@ class Draws:
                     len(rows),
                 )
         return await self.stored(reviewer.id, scope, period.key)
+
+    async def _choose(
+        self, reviewer: Principal, scope: Scope, period: Period, found: list[q.Found] | None
+    ) -> tuple[str, list[Candidate], list[q.Found]]:
+        start, end = period.window(self.tz)
+        async with self.db().connect() as conn:
+            if found is None:
+                found = await q.candidates(conn, start, end, self.qa.new_agent_days)
+            seen = await q.seen(conn, reviewer.id, period.key)
+        seed_text = seed(period.key, reviewer.name, self.qa.sampling_version)
+        chosen = draw(
+            (f.candidate for f in found), seen, self.per_agent(scope), self.weights, seed_text
+        )
+        return seed_text, chosen, found
+
+    async def audit(self, reviewer: Principal, scope: Scope, period: Period) -> Audit:
+        """The stored draw against the same draw made again now, nothing stored. They differ
+        only if the settings changed (another seed) or what the draw leans on did: a
+        recording deleted, a complaint or a violation recorded on a call since."""
+        stored = await self.stored(reviewer.id, scope, period.key)
+        seed_text, chosen, _ = await self._choose(reviewer, scope, period, None)
+        return Audit(
+            stored_seed=stored[0].sample.seed if stored else None,
+            seed=seed_text,
+            stored=frozenset(d.sample.recording_id for d in stored),
+            redrawn=frozenset(c.recording_id for c in chosen),
+        )
 
     async def stored(self, reviewer_id: int, scope: Scope, period: str) -> list[Drawn]:
         stmt = (

@@ -36,6 +36,12 @@ def add_sample_parser(qsub: Any, common: argparse.ArgumentParser) -> None:
     sample.add_argument(
         "--weekly", action="store_true", help="the QA lead's weekly sample, not the daily one"
     )
+    sample.add_argument(
+        "--audit",
+        action="store_true",
+        help="draw the stored sample again from its seed, store nothing, and say whether it is "
+        "the same (exit 0) or how it differs (exit 1)",
+    )
 
 
 def is_sample(args: argparse.Namespace) -> bool:
@@ -81,6 +87,8 @@ async def sample(settings: Settings, args: argparse.Namespace, engine: AsyncEngi
     if not reviewers:
         print(f"no {'QA lead' if args.weekly else 'team lead'} to draw for")
         return 0
+    if args.audit:
+        return await _audit(draws, reviewers, scope, period)
     for reviewer in reviewers:
         try:
             drawn = await draws.draw_for(reviewer, scope, period)
@@ -89,3 +97,26 @@ async def sample(settings: Settings, args: argparse.Namespace, engine: AsyncEngi
             return EXIT_USAGE
         _print(reviewer, scope, period.key, drawn, draws.tz)
     return 0
+
+
+async def _audit(
+    draws: Draws, reviewers: list[Principal], scope: Scope, period: periods.Period
+) -> int:
+    differ = 0
+    for reviewer in reviewers:
+        a = await draws.audit(reviewer, scope, period)
+        head = f"{reviewer.name}, {scope} sample of {period.key}"
+        if a.stored_seed is None:
+            print(f"{head}: not drawn yet")
+        elif a.same:
+            print(f"{head}: the same {len(a.stored)} recordings drawn again (seed {a.seed})")
+        else:
+            differ += 1
+            print(f"{head}: differs")
+            if a.stored_seed != a.seed:
+                print(f"  seed {a.stored_seed} then, {a.seed} now: the [qa] settings changed")
+            for rec in sorted(a.stored - a.redrawn):
+                print(f"  only in the stored draw: {rec}")
+            for rec in sorted(a.redrawn - a.stored):
+                print(f"  only drawn now: {rec}")
+    return 1 if differ else 0

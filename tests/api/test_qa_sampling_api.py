@@ -258,6 +258,11 @@ async def test_the_command_prints_the_draw_and_refuses_a_bad_date_or_reviewer(
     over(hotline)
     stored_draw = (await post(hotline, "/api/qa/draw", lead, {"period": DAY}))["samples"]
     assert {s["recording_id"] for s in stored_draw} == printed  # the CLI's draw, stored
+    audit = await asyncio.to_thread(
+        cli, tmp_path, "qa", "sample", "--date", DAY, "--reviewer", "lead", "--audit"
+    )
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    assert f"lead, daily sample of {DAY}: the same 4 recordings drawn again" in audit.stdout
     bad = await asyncio.to_thread(cli, tmp_path, "qa", "sample", "--date", "2026-13-01")
     assert bad.returncode == 2 and "--date" in bad.stderr
     nobody = await asyncio.to_thread(
