@@ -129,7 +129,19 @@ async def test_the_department_head_sees_anomalies_live_and_closes_a_complaint_by
     await expect(head.locator(f"#resolution-{complaint['id']}")).to_be_focused()
     await head.keyboard.press("Control+Enter")  # empty: said beside the field
     await expect(first.locator(".field-error")).to_have_text("请填写处理结果。")
-    await head.keyboard.type("已致电住户道歉,更换维修人员")
+    await head.keyboard.type("已致电住户道歉,")
+    # Another arrives while she types: the list is redrawn, her words and focus stay.
+    await send(
+        agent,
+        "POST",
+        f"/api/tickets/{ticket['id']}/anomalies",
+        {"kind": "suggestion", "detail": "希望延长热线时间"},
+    )
+    await expect(items).to_have_count(3, timeout=WAIT_MS)
+    await expect(items.first).to_contain_text("8 住户意见或建议")
+    await expect(items.first).to_contain_text("希望延长热线时间", timeout=WAIT_MS)
+    await expect(head.locator(f"#resolution-{complaint['id']}")).to_be_focused()
+    await head.keyboard.type("更换维修人员")
     await head.keyboard.press("Control+Enter")
     closed = first
     await expect(closed).to_contain_text("已结案(boss)", timeout=WAIT_MS)
@@ -142,8 +154,9 @@ async def test_the_department_head_sees_anomalies_live_and_closes_a_complaint_by
     phone_tab = await open_tab(browser, locale="zh-CN", width=PHONE[0], height=PHONE[1])
     phone = phone_tab.page
     await log_in(phone, hotline.base_url, "boss")
-    await expect(phone.locator("#anomaly-list li")).to_have_count(2, timeout=WAIT_MS)
-    await expect(phone.locator("#anomaly-list li").first).to_contain_text("漏报")
+    await expect(phone.locator("#anomaly-list li")).to_have_count(3, timeout=WAIT_MS)
+    await expect(phone.locator("#anomaly-list li", has_text="漏报")).to_have_count(1)
+    await expect(phone.locator("#anomaly-list li", has_text="已结案")).to_have_count(1)
     await no_sideways_scroll(phone)
     await phone.locator("#anomalies-panel").scroll_into_view_if_needed()
     await phone.screenshot(path=str(SCREENSHOT_PHONE), full_page=True)

@@ -136,11 +136,12 @@ async function refresh(id) {
   }
 }
 
-/** Every minute: a new day starts a new list; the minutes past a deadline move on. */
+/** Every minute, while the page is shown and live: read again. A report, a follow-up or a
+ * close sends no live message (only raised, unreported and follow_up_missed do), so the
+ * states would otherwise wait for a reconnect; a new day also starts a new list. */
 function anomaliesTick() {
-  if (panel.status !== "ok") return;
-  if (dayOf(new Date()) !== panel.day) loadAnomalies();
-  else renderAnomalies();
+  if (panel.status === "forbidden" || document.hidden || state.conn !== "live") return;
+  loadAnomalies();
 }
 
 // -- drawing ------------------------------------------------------------------------------
@@ -281,6 +282,7 @@ export function renderAnomalies() {
   // Redrawing would lose what a lead is typing: the open form is kept as it is.
   const list = $("anomaly-list");
   const open = panel.closing ? list.querySelector(`form[data-id="${CSS.escape(panel.closing)}"]`) : null;
+  const typing = open && open.contains(document.activeElement) ? document.activeElement : null;
   list.replaceChildren(
     ...rows.map((a) => {
       if (open && a.id === panel.closing && !a.closed_at) {
@@ -291,6 +293,7 @@ export function renderAnomalies() {
       return item(a);
     }),
   );
+  if (typing) typing.focus(); // moved with its form: the lead types on
   const status = $("anomalies-status");
   let note = "";
   if (panel.status === "error") note = t("anomalies.error");
