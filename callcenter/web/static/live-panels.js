@@ -62,6 +62,7 @@ function renderSide() {
 
 // -- header and connection status --------------------------------------------------------
 const DESK_ROLES = ["agent", "team_lead", "qa_lead", "supervisor", "admin"];
+const QA_ROLES = ["team_lead", "qa_lead", "supervisor", "admin"];
 
 export function renderHeader() {
   const me = state.me;
@@ -73,6 +74,8 @@ export function renderHeader() {
   ext.textContent = me.extension ? t("header.extension", { extension: me.extension }) : "";
   // The desk: agents take tickets there, and the leads follow every agent's.
   $("desk-link").hidden = !DESK_ROLES.includes(me.role);
+  // Spot checks (录音抽查): the leads score there; an agent finds 我的测评 on the desk.
+  $("qa-link").hidden = !QA_ROLES.includes(me.role);
 }
 
 export function renderConn() {
