@@ -120,7 +120,7 @@ async def test_a_qa_lead_scores_from_the_keyboard_and_revises_the_agents_dispute
     hotline: Hotline, browser: Browser
 ) -> None:
     await drawn_sample(hotline)
-    lead_tab = await open_tab(browser, locale="en-US")
+    lead_tab = await open_tab(browser, locale="en-US", width=PHONE[0], height=PHONE[1])
     lead = lead_tab.page
     await log_in(lead, hotline.base_url, "qa.zhou")
     await expect(lead).to_have_url(f"{hotline.base_url}/")
@@ -135,6 +135,7 @@ async def test_a_qa_lead_scores_from_the_keyboard_and_revises_the_agents_dispute
     await expect(station.locator(".qa-evidence")).to_contain_text("dongxing")
     await expect(station.locator(".qa-deducted")).to_have_value("5")
     await expect(await item(lead, "opening")).to_be_focused()
+    await no_sideways_scroll(lead)
     # The opening item: 2 off, with a comment; then 闪光点, the overall comment, save.
     await lead.keyboard.press("Space")  # play, pause: the player answers the keys
     await lead.keyboard.press("Space")

@@ -126,6 +126,10 @@ function onKey(ev) {
     return;
   }
   if (typing(ev.target) || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+  // Space and Enter keep their own meaning on a button, a link, a box or a radio.
+  const native = ev.target instanceof HTMLElement &&
+    (["BUTTON", "A", "SUMMARY", "AUDIO"].includes(ev.target.tagName) || ev.target.tagName === "INPUT");
+  if (ev.key === " " && native) return;
   if ($("scoring").hidden || !$("scoring").contains(document.activeElement) && document.activeElement !== document.body) return;
   const rows = state.sheet ? state.sheet.rows : [];
   const onItem = document.activeElement && document.activeElement.classList.contains("qa-item");
