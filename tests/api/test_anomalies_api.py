@@ -18,7 +18,8 @@ from tests.api.test_tickets_api import error, person, take
 from tests.conftest import Hotline, HotlineFactory
 
 MINUTE = 60.0
-RESIDENT = ("张秀英", "13800000001", "幸福", "502", "卧室", "不热")
+# The flat as typed and as stored ("502" alone also turns up in ids and timestamps).
+RESIDENT = ("张秀英", "13800000001", "幸福", "单元502", "卧室", "不热")
 
 
 def advance(h: Hotline, seconds: float) -> None:
