@@ -199,3 +199,42 @@ async def test_an_agent_on_the_live_page_sees_only_her_tickets_anomalies_and_clo
     await expect(items).to_contain_text("Invalid complaint (无效投诉)")
     await expect(items.locator("button")).to_have_count(0)  # a lead closes complaints
     assert tab.problems == [] and other_tab.problems == []
+
+
+async def test_a_fee_the_resident_reports_at_the_callback_reaches_the_department_head(
+    tmp_path: Path, browser: Browser
+) -> None:
+    async with anomaly_hotline(tmp_path, {}) as hotline:
+        head_tab = await open_tab(browser, locale="zh-CN")
+        head = head_tab.page
+        await log_in(head, hotline.base_url, "boss")
+        await expect(head.locator("#conn")).to_have_class("conn conn-live")
+        await expect(head.locator("#notices")).to_be_hidden()
+
+        agent_tab = await open_tab(browser, locale="zh-CN")
+        agent = agent_tab.page
+        await log_in(agent, hotline.base_url, "李娜")
+        await expect(agent.locator("#conn")).to_have_class("conn conn-live")
+        ticket = await send(agent, "POST", "/api/tickets", REPAIR)
+        order = await send(agent, "POST", f"/api/tickets/{ticket['id']}/dispatch", {})
+        await send(agent, "POST", f"/api/orders/{order['id']}/return", {"result": "已修好"})
+        due = await agent.evaluate("async () => (await fetch('/api/callbacks?status=due')).json()")
+        [callback] = due
+        answers = {
+            "outcome": "answered",
+            "solved": True,
+            "attitude": "satisfied",
+            "charged": True,
+            "score": 7,
+            "suggestions": "",
+            "fee_reminded": False,
+        }
+        await send(agent, "POST", f"/api/callbacks/{callback['id']}", answers)
+
+        notice = head.locator("#notice-list li")
+        await expect(notice).to_have_count(1, timeout=WAIT_MS)
+        await expect(notice).to_contain_text("住户反映收费")
+        await expect(notice).to_contain_text(f"工单 {ticket['id']}")
+        await expect(notice).to_contain_text("维修站 xingfu")
+        await notice.get_by_role("button").press("Enter")
+        await expect(head.locator("#notices")).to_be_hidden()

@@ -200,11 +200,25 @@ export function prependViolation(v) {
 }
 
 // -- notices: failed overflow transfers (never silent) -----------------------------------
+function chargeLine(n, line, meta) {
+  const detail = t("charge.detail", { ticket: n.ticket_id || "", station: n.station || "" });
+  line.append(el("strong", "notice-title", t("charge.title")), " ", el("span", "", detail));
+  meta.append(el("span", "metric", localTime(n.at)));
+  if (n.by) meta.append(el("span", "metric", n.by));
+  meta.append(el("span", "metric", t("charge.hint")));
+}
+
 function noticeItem(n) {
   const item = el("li", "notice");
   item.dataset.notice = n.id;
   const body = el("div", "notice-body");
   const line = el("p", "notice-line");
+  if (n.type === "callback") {
+    const meta = el("p", "notice-meta");
+    chargeLine(n, line, meta);
+    body.append(line, meta);
+    return withClose(item, body, n);
+  }
   const detail = t("overflow.failed_detail", {
     extension: n.extension || "",
     target: n.target || "",
@@ -216,6 +230,10 @@ function noticeItem(n) {
   if (n.agent) meta.append(el("span", "metric", n.agent));
   meta.append(el("span", "metric", t("overflow.failed_hint")));
   body.append(line, meta);
+  return withClose(item, body, n);
+}
+
+function withClose(item, body, n) {
   const close = el("button", "notice-close", t("overflow.dismiss"));
   close.type = "button";
   close.dataset.dismiss = n.id;
@@ -234,6 +252,13 @@ function renderNoticeFrame() {
 export function renderNotices() {
   $("notice-list").replaceChildren(...state.notices.map(noticeItem));
   renderNoticeFrame();
+}
+
+/** `callback` with charged: a resident reports paying a fee — the department head must see
+it (002): the same kind of notice, until dismissed. */
+export function addChargeNotice(msg) {
+  if (!msg.charged || !msg.callback_id) return;
+  addOverflowFailure({ ...msg, id: `charge-${msg.callback_id}` });
 }
 
 /** `overflow_failed`: a red notice at the top of the page until someone dismisses it. */

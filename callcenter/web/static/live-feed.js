@@ -7,6 +7,7 @@ import { setTimeZone } from "/static/i18n.js";
 import { anomalyMessage, loadAnomalies } from "/static/live-anomalies.js";
 import {
   MAX_VIOLATIONS,
+  addChargeNotice,
   addOverflowFailure,
   addRinging,
   markOverflow,
@@ -258,6 +259,9 @@ function onMessage(msg) {
       break;
     case "anomaly":
       anomalyMessage(msg);
+      break;
+    case "callback":
+      addChargeNotice(msg);
       break;
     case "ring_limit": {
       const entry = state.ringing.get(msg.leg_id);

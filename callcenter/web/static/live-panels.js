@@ -21,6 +21,7 @@ import {
 import { $, el, setText, state } from "/static/live-state.js";
 
 export {
+  addChargeNotice,
   addOverflowFailure,
   addRinging,
   dismissAllNotices,
