@@ -21,6 +21,7 @@ from pathlib import Path
 
 from callcenter.app import Services
 from callcenter.demo_agents import DemoAgents, agent_of
+from callcenter.demo_history import seed_history
 from callcenter.demo_stations import DemoStations
 from callcenter.errors import DomainError
 from callcenter.privacy import mask_number
@@ -63,6 +64,8 @@ async def run_demo(svc: Services) -> None:
     agents = DemoAgents(svc.tickets, svc.hub, rng) if svc.tickets is not None else None
     if agents is not None:
         agents.orders = svc.orders
+    # Yesterday's shift, for the spot-check desk: written while today's calls start.
+    calls.add(asyncio.get_running_loop().create_task(_history(svc), name="demo-history"))
     stations = None
     if svc.orders is not None and svc.callbacks is not None:
         stations = DemoStations(svc.orders, svc.callbacks, svc.hub, svc.clock, random.Random())
@@ -103,6 +106,13 @@ async def run_demo(svc: Services) -> None:
             task.cancel()
         await asyncio.gather(*calls, return_exceptions=True)
         sock.close()
+
+
+async def _history(svc: Services) -> None:
+    try:
+        await seed_history(svc, random.Random())
+    except Exception:
+        log.exception("demo: writing the past shifts failed; the spot-check desk stays empty")
 
 
 def _release(
