@@ -24,6 +24,13 @@ DOMAIN = [
     "signals.py",
     "events.py",
     "privacy.py",
+    # the spot checks' sheets, draw, pre-filled findings and fines: pure, tested alone
+    "qa/model.py",
+    "qa/checklists.py",
+    "qa/sampling.py",
+    "qa/periods.py",
+    "qa/prefill.py",
+    "qa/assessment.py",
 ]
 EDGES = ("callcenter.telephony", "callcenter.mqtt", "callcenter.web", "callcenter.app")
 # Route modules: the web edge, but no PBX source, HEP listener or MQTT publisher.
@@ -33,6 +40,9 @@ ROUTES = [
     "recordings/http.py",
     "web/routes.py",
     "web/live.py",
+    "qa/http.py",
+    "qa/http_evaluations.py",
+    "qa/http_assessment.py",
 ]
 
 
