@@ -7,6 +7,7 @@ import { api, SignedOut } from "/static/desk-api.js";
 import { Player } from "/static/qa-player.js";
 import { showSample } from "/static/qa-score.js";
 import { evals, loadEvaluations, startEvaluations } from "/static/qa-evals.js";
+import { startCoverage } from "/static/qa-coverage.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { me: null, queue: [], at: -1, sample: null, sheet: null, item: 0 };
@@ -199,6 +200,7 @@ async function start() {
     window.location.replace("/login");
   });
   startEvaluations();
+  startCoverage(me);
   if (lead) await loadQueue();
   await loadEvaluations();
   if (lead && state.queue.length) await openSample(0);
