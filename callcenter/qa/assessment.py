@@ -12,8 +12,9 @@ What counts, decided here (004 考核, 录音抽查 奖罚):
   recording one of non-standard phrasing (one fine per recording, however many phrases).
 - 接听电话超时: a phone that rang past the limit, the `ring_limit` and `late_answer` violations
   (one per leg); `rang_out` (stopped before the limit) is not fined.
-- Serious violations (严重违纪): wrong address and wrong station findings; an invalid promise
-  and bad attitude have no record yet, so they are never counted.
+- Bad attitude (接听电话态度不好), an invalid promise (无效承诺) and wrong guidance (错误引导)
+  no checklist item scores: the reviewer marks them on the evaluation, one each per recording.
+- Serious violations (严重违纪): wrong address, wrong station and invalid promise findings.
 - Praise: the good examples (闪光点) of the counted evaluations. Praise tickets and anomalies
   praise a repairman, not the agent who took them, and are not counted.
 - Callbacks made: those done in the month, credited to whoever made them.
@@ -44,25 +45,29 @@ from callcenter.qa.store import qa_evaluations
 # Sheet findings, by the `known` field of the item deducted.
 FIELD_FINDINGS = {"name": "name_wrong", "phone": "phone_wrong", "address": "address_wrong",
                   "station": "wrong_station"}  # fmt: skip
-SERIOUS = ("address_wrong", "wrong_station")
+SERIOUS = ("address_wrong", "wrong_station", "invalid_promise")
 LATE_KINDS = ("ring_limit", "late_answer")
 # The lines of the fines, in the order of the department's table.
 LINES = (
     "non_standard",
     "late_answer",
+    "bad_attitude",
     "hung_up_first",
     "name_wrong",
     "phone_wrong",
     "address_wrong",
     "wrong_station",
     "unreported_anomaly",
+    "invalid_promise",
+    "wrong_guidance",
     "serious",
     "serious_after_third",
 )
-ZH = {"non_standard": "服务用语不标准", "late_answer": "接听电话超时", "hung_up_first": "主动挂断",
-      "name_wrong": "姓名记录错误", "phone_wrong": "电话记录错误", "address_wrong": "地址记录错误",
-      "wrong_station": "选错维修站", "unreported_anomaly": "异常漏报", "serious": "严重违纪",
-      "serious_after_third": "严重违纪超过3次加罚"}  # fmt: skip
+ZH = {"non_standard": "服务用语不标准", "late_answer": "接听电话超时", "bad_attitude": "态度不好",
+      "hung_up_first": "主动挂断", "name_wrong": "姓名记录错误", "phone_wrong": "电话记录错误",
+      "address_wrong": "地址记录错误", "wrong_station": "选错维修站",
+      "unreported_anomaly": "异常漏报", "invalid_promise": "无效承诺", "wrong_guidance": "错误引导",
+      "serious": "严重违纪", "serious_after_third": "严重违纪超过3次加罚"}  # fmt: skip
 SERIOUS_FREE = 3  # 超过3次的每次加罚
 
 
@@ -187,22 +192,28 @@ def assess(month: AgentMonth, fines: Fines, rule: Bonus) -> Assessment:
     counts = {
         "non_standard": found["non_standard"],
         "late_answer": sum(month.violations.get(k, 0) for k in LATE_KINDS),
+        "bad_attitude": found["bad_attitude"],
         "hung_up_first": month.violations.get("hung_up_first", 0),
         **{k: found[k] for k in FIELD_FINDINGS.values()},
         "unreported_anomaly": month.unreported,
+        "invalid_promise": found["invalid_promise"],
+        "wrong_guidance": found["wrong_guidance"],
         "serious": serious,
         "serious_after_third": after,
     }
     why = {
         "non_standard": "recordings with a scripted phrase missed",
         "late_answer": "phones that rang past the limit",
+        "bad_attitude": "recordings with a bad attitude",
         "hung_up_first": "calls the agent hung up first",
         "name_wrong": "names recorded wrong",
         "phone_wrong": "phone numbers recorded wrong",
         "address_wrong": "addresses recorded wrong",
         "wrong_station": "tickets sent to the wrong station",
         "unreported_anomaly": "anomalies not reported (漏报)",
-        "serious": "serious violations (wrong address or station)",
+        "invalid_promise": "invalid promises",
+        "wrong_guidance": "recordings with wrong guidance",
+        "serious": "serious violations (wrong address or station, invalid promise)",
         "serious_after_third": f"serious violations after the third ({serious} − {SERIOUS_FREE})",
     }
     lines = tuple(_line(k, counts[k], getattr(fines, k), why[k]) for k in LINES)
@@ -260,20 +271,23 @@ async def load_month(
             e.good_example,
             e.status,
             e.scored_at,
+            e.findings,
         ).where(e.scored_at >= start, e.scored_at < end, mine(e.agent_id))
     )
-    # No point deducted, nothing found: most sheets' JSON need not be read.
+    # No point deducted, nothing marked: most sheets' JSON need not be read.
     for r in rows:
         sheet: Sheet = "callback" if r.sheet == "callback" else "intake"
+        found = (
+            findings(checklists.get(sheet), orjson.loads(r.scores)) if r.deducted else frozenset()
+        )
+        marked = frozenset(orjson.loads(r.findings)) if r.findings != "[]" else frozenset()
         evaluations[r.agent_id].append(
             Scored(
                 r.id,
                 r.recording_id,
                 sheet,
                 r.deducted,
-                findings(checklists.get(sheet), orjson.loads(r.scores))
-                if r.deducted
-                else frozenset(),
+                found | marked,
                 bool(r.good_example),
                 r.status in FINAL,
                 r.scored_at,

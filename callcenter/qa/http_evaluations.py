@@ -78,8 +78,8 @@ async def score_sample(request: web.Request) -> web.Response:
     deps = request.app[EVALUATIONS]
     user = await principal(request, REVIEWERS)
     sample_id = _id(request, "sample")
-    scores, comment, good = schemas.evaluation_body(await json_body(request))
-    evaluation = await deps.evaluations().score(user, sample_id, scores, comment, good)
+    scores, comment, good, found = schemas.evaluation_body(await json_body(request))
+    evaluation = await deps.evaluations().score(user, sample_id, scores, comment, good, found)
     return web.json_response(
         await _detail(deps, user, evaluation.id),
         status=201,
@@ -152,8 +152,8 @@ async def resolve(request: web.Request) -> web.Response:
     deps = request.app[EVALUATIONS]
     user = await principal(request, frozenset({Role.QA_LEAD}))
     evaluation_id = _id(request, "evaluation")
-    decision, comment, scores = schemas.resolve_body(await json_body(request))
-    await deps.evaluations().resolve(user, evaluation_id, decision, comment, scores)
+    decision, comment, scores, found = schemas.resolve_body(await json_body(request))
+    await deps.evaluations().resolve(user, evaluation_id, decision, comment, scores, found)
     return web.json_response(await _detail(deps, user, evaluation_id))
 
 

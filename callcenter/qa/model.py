@@ -25,6 +25,10 @@ EvaluationStatus = Literal["open", "acknowledged", "disputed", "upheld", "revise
 # open: waiting for the agent; disputed: back with the QA lead; upheld / revised: the QA
 # lead's answer to a dispute (final); acknowledged: signed by the agent (final).
 FINAL: frozenset[EvaluationStatus] = frozenset({"acknowledged", "upheld", "revised"})
+# What the reviewer hears that no checklist item scores (004 录音抽查 问题): 接听电话态度不好,
+# 对外进行无效承诺 (a serious violation), 错误引导. Marked on the evaluation, fined monthly.
+Finding = Literal["bad_attitude", "invalid_promise", "wrong_guidance"]
+FINDINGS: tuple[Finding, ...] = ("bad_attitude", "invalid_promise", "wrong_guidance")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +78,7 @@ class Evaluation:
     status: EvaluationStatus
     scored_at: datetime
     signed_at: datetime | None = None
+    findings: tuple[Finding, ...] = ()  # in the order of FINDINGS
 
 
 def score_error(checklist: Checklist, scores: tuple[Score, ...]) -> tuple[str, str] | None:

@@ -9,7 +9,7 @@ from typing import Any
 from callcenter.clock import iso_z
 from callcenter.errors import Invalid
 from callcenter.qa.checklists import Checklist
-from callcenter.qa.model import Score
+from callcenter.qa.model import FINDINGS, Finding, Score
 from callcenter.qa.service import Decision, Listed, SampleView
 from callcenter.recordings.schemas import recording_json
 from callcenter.tickets.schemas import ticket_json
@@ -115,6 +115,7 @@ def evaluation_json(
         "scores": [_score_json(s, same) for s in e.scores],
         "comment": e.comment,
         "good_example": e.good_example,
+        "findings": list(e.findings),
         "status": e.status,
         "scored_at": iso_z(e.scored_at),
         "signed_at": iso_z(e.signed_at),
@@ -170,14 +171,35 @@ def scores(raw: Any, field: str = "scores") -> tuple[Score, ...]:
     return tuple(out)
 
 
-def evaluation_body(body: dict[str, Any]) -> tuple[tuple[Score, ...], str, bool]:
+def findings(raw: Any) -> tuple[Finding, ...]:
+    """["bad_attitude", …]: the findings marked, each once, in the order of FINDINGS."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(f, str) for f in raw):
+        raise Invalid("bad-field", f"findings must be a list of {', '.join(FINDINGS)}", "findings")
+    unknown = [f for f in raw if f not in FINDINGS]
+    if unknown:
+        raise Invalid(
+            "unknown-finding",
+            f"no finding {unknown[0][:32]!r}: one of {', '.join(FINDINGS)}",
+            "findings",
+        )
+    if len(set(raw)) != len(raw):
+        raise Invalid("bad-field", "a finding is marked once", "findings")
+    return tuple(f for f in FINDINGS if f in raw)
+
+
+def evaluation_body(
+    body: dict[str, Any],
+) -> tuple[tuple[Score, ...], str, bool, tuple[Finding, ...]]:
     """POST /api/qa/samples/{id}/evaluation: every item's deduction, an overall comment,
-    and whether the call is a good example (闪光点)."""
-    _unknown(body, {"scores", "comment", "good_example"})
+    whether the call is a good example (闪光点), and the findings no item scores."""
+    _unknown(body, {"scores", "comment", "good_example", "findings"})
     good = body.get("good_example", False)
     if not isinstance(good, bool):
         raise Invalid("bad-field", "good_example must be true or false", "good_example")
-    return scores(body.get("scores")), _text(body, "comment", MAX_COMMENT, "comment"), good
+    found = findings(body.get("findings"))
+    return scores(body.get("scores")), _text(body, "comment", MAX_COMMENT, "comment"), good, found
 
 
 def dispute_body(body: dict[str, Any]) -> str:
@@ -185,17 +207,23 @@ def dispute_body(body: dict[str, Any]) -> str:
     return _text(body, "comment", MAX_COMMENT, "comment", required=True)
 
 
-def resolve_body(body: dict[str, Any]) -> tuple[Decision, str, tuple[Score, ...] | None]:
-    """{decision: uphold|revise, comment, scores (revise)}: the QA lead's answer, in words."""
-    _unknown(body, {"decision", "comment", "scores"})
+Resolution = tuple[Decision, str, tuple[Score, ...] | None, tuple[Finding, ...] | None]
+
+
+def resolve_body(body: dict[str, Any]) -> Resolution:
+    """{decision: uphold|revise, comment, scores (revise), findings (revise, else kept)}:
+    the QA lead's answer, in words."""
+    _unknown(body, {"decision", "comment", "scores", "findings"})
     decision = body.get("decision")
     if decision not in ("uphold", "revise"):
         raise Invalid("bad-decision", "decision must be uphold or revise", "decision")
     comment = _text(body, "comment", MAX_COMMENT, "comment", required=True)
     if decision == "uphold":
-        if body.get("scores") is not None:
-            raise Invalid("bad-field", "an upheld evaluation keeps its scores", "scores")
-        return "uphold", comment, None
+        for kept in ("scores", "findings"):
+            if body.get(kept) is not None:
+                raise Invalid("bad-field", f"an upheld evaluation keeps its {kept}", kept)
+        return "uphold", comment, None, None
     if body.get("scores") is None:
         raise Invalid("scores-required", "a revision gives every item's new deduction", "scores")
-    return "revise", comment, scores(body["scores"])
+    found = findings(body["findings"]) if body.get("findings") is not None else None
+    return "revise", comment, scores(body["scores"]), found

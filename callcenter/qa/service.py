@@ -28,7 +28,15 @@ from callcenter.errors import Conflict, Forbidden, Invalid, NotFound
 from callcenter.qa import store
 from callcenter.qa.checklists import Checklist, Sheet
 from callcenter.qa.context import SampleContext, load_context
-from callcenter.qa.model import QA_READERS, Evaluation, EvaluationStatus, Sample, Score, score_error
+from callcenter.qa.model import (
+    QA_READERS,
+    Evaluation,
+    EvaluationStatus,
+    Finding,
+    Sample,
+    Score,
+    score_error,
+)
 from callcenter.qa.prefill import Suggestion, call_facts_json, opening_json
 
 log = logging.getLogger(__name__)
@@ -125,6 +133,7 @@ class Evaluations:
         scores: tuple[Score, ...],
         comment: str,
         good_example: bool,
+        findings: tuple[Finding, ...] = (),
     ) -> Evaluation:
         """Score a sample once, against the current sheet; the service's evidence is kept
         beside each item it pre-filled, whether the reviewer kept its suggestion or not."""
@@ -174,6 +183,7 @@ class Evaluations:
                 good_example=good_example,
                 status="open",
                 scored_at=now,
+                findings=findings,
             )
             try:
                 await conn.execute(
@@ -186,6 +196,7 @@ class Evaluations:
             detail = {
                 "deducted": evaluation.deducted,
                 "good_example": good_example,
+                "findings": list(findings),
                 "comment": comment,
                 "overridden": [
                     s.key for s in kept if s.prefilled and s.deducted != suggested[s.key].deducted
@@ -290,6 +301,7 @@ class Evaluations:
                     signed_at=after.signed_at,
                     scores=row["scores"],
                     deducted=after.deducted,
+                    findings=row["findings"],
                 )
             )
             if done.rowcount != 1:
@@ -333,9 +345,11 @@ class Evaluations:
         decision: Decision,
         comment: str,
         scores: tuple[Score, ...] | None,
+        findings: tuple[Finding, ...] | None = None,
     ) -> Evaluation:
-        """The QA lead answers a dispute: disputed → upheld, or revised with new scores (the
-        service's evidence stays with each item it pre-filled)."""
+        """The QA lead answers a dispute: disputed → upheld, or revised with new scores and,
+        when given, new findings (the service's evidence stays with each item it
+        pre-filled)."""
         if user.role != Role.QA_LEAD:
             raise Forbidden("forbidden", "only the QA lead (客服部长) resolves a dispute")
 
@@ -359,7 +373,13 @@ class Evaluations:
                 else s
                 for s in scores
             )
-            return replace(e, status="revised", scores=kept, deducted=sum(s.deducted for s in kept))
+            return replace(
+                e,
+                status="revised",
+                scores=kept,
+                deducted=sum(s.deducted for s in kept),
+                findings=e.findings if findings is None else findings,
+            )
 
         def detail(before: Evaluation, after: Evaluation) -> dict[str, Any]:
             out: dict[str, Any] = {"comment": comment}
@@ -371,6 +391,8 @@ class Evaluations:
                     for s in after.scores
                     if old.get(s.key) != s.deducted
                 }
+                if before.findings != after.findings:
+                    out["findings"] = [list(before.findings), list(after.findings)]
             return out
 
         action = "upheld" if decision == "uphold" else "revised"

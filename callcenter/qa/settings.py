@@ -43,6 +43,10 @@ class Fines:
     address_wrong: int = 20  # 记录地址错误
     wrong_station: int = 30  # 将报修传递给错误的维修站
     unreported_anomaly: int = 20  # 异常情况未主动上报 (漏报)
+    # Marked by the reviewer. An invalid promise is fined as a serious violation only (its
+    # own line 0); wrong guidance is a finding the table puts no price on.
+    invalid_promise: int = 0  # 对外进行无效承诺
+    wrong_guidance: int = 0  # 错误引导
     serious: int = 10  # 严重违纪 (地址填写错误, 维修站选错, 无效承诺): 每次均罚10元
     serious_after_third: int = 50  # 超过3次的每次加罚50元
 

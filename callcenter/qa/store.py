@@ -81,6 +81,8 @@ class EvaluationRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     scored_at: Mapped[datetime] = mapped_column(UTCDateTime())
     signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # JSON: the findings the reviewer marked (model.FINDINGS), [] for none
+    findings: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
 
 
 class EvaluationEventRow(Base):
@@ -117,12 +119,14 @@ def sample_row(s: Sample) -> dict[str, Any]:
 def evaluation_row(e: Evaluation) -> dict[str, Any]:
     row = {c: getattr(e, c) for c in _EVALUATION_COLUMNS}
     row["scores"] = json.dumps([asdict(s) for s in e.scores], ensure_ascii=False)
+    row["findings"] = json.dumps(list(e.findings))
     return row
 
 
 def evaluation_from_row(r: Mapping[Any, Any]) -> Evaluation:
     values = {c: r[c] for c in _EVALUATION_COLUMNS}
     values["scores"] = tuple(Score(**s) for s in json.loads(r["scores"]))
+    values["findings"] = tuple(json.loads(r["findings"] or "[]"))
     return Evaluation(**values)
 
 

@@ -67,8 +67,9 @@ def evaluation_rows(
     at: datetime,
     status: str = "acknowledged",
     good: bool = False,
+    findings: tuple[str, ...] = (),
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A scored sample and its evaluation."""
+    """A scored sample and its evaluation, with the findings its reviewer marked."""
     sample = {
         "id": f"s-{ev_id}", "reviewer_id": reviewer_id, "scope": "daily", "period": "2026-12-01",
         "seed": "seed", "recording_id": rec_id, "call_id": None, "agent_id": agent_id,
@@ -81,7 +82,7 @@ def evaluation_rows(
         "checklist_version": checklist.version, "checklist_sha256": checklist.sha256,
         "scores": scores(checklist, deducted), "deducted": sum(deducted.values()),
         "comment": "", "good_example": good, "status": status, "scored_at": at,
-        "signed_at": None,
+        "signed_at": None, "findings": json.dumps(list(findings)),
     }  # fmt: skip
     return sample, evaluation
 

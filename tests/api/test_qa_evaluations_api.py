@@ -297,3 +297,47 @@ async def test_both_sheets_are_read_with_their_version_and_hash(
     assert sheets[0]["sha256"] == INTAKE.sha256 and len(sheets[0]["items"]) == 18
     station = next(i for i in sheets[0]["items"] if i["key"] == "station")
     assert (station["points"], station["zh"], station["known"]) == (5, "选对维修站", "station")
+
+
+async def test_findings_no_item_scores_are_marked_checked_and_revised_with_history(
+    hotline: Hotline, people: dict[str, dict[str, str]]
+) -> None:
+    """态度不好, 无效承诺, 错误引导: marked on the evaluation; an unknown or repeated one is
+    refused naming the field, nothing stored; the QA lead may take one back in a revision."""
+    rec = await taken_call(hotline, people["li.na"], "sip-qa-9", audio().alaw[0])
+    sample_id = await sample_of(hotline, "lead", rec, "li.na")
+    url = f"/api/qa/samples/{sample_id}/evaluation"
+    for findings, error in (
+        (["rude"], "unknown-finding"),
+        (["bad_attitude", "bad_attitude"], "bad-field"),
+        ("bad_attitude", "bad-field"),
+        ([7], "bad-field"),
+    ):
+        bad = await send(hotline, "POST", url, people["lead"], 400,
+                         {**all_zero(), "findings": findings})  # fmt: skip
+        assert (bad["error"], bad["field"]) == (error, "findings")
+        assert await stored_counts(hotline, sample_id) == ("queued", 0)
+    marked = {**all_zero(), "findings": ["invalid_promise", "bad_attitude"]}
+    scored = await send(hotline, "POST", url, people["lead"], 201, marked)
+    assert scored["findings"] == ["bad_attitude", "invalid_promise"]  # the table's order
+    assert scored["history"][0]["findings"] == ["bad_attitude", "invalid_promise"]
+    one = f"/api/qa/evaluations/{scored['id']}"
+    assert (await send(hotline, "GET", one, people["li.na"], 200))["findings"] == [
+        "bad_attitude",
+        "invalid_promise",
+    ]
+    await send(hotline, "POST", f"{one}/dispute", people["li.na"], 200,
+               {"comment": "我没有承诺时间"})  # fmt: skip
+    upheld_with = {"decision": "uphold", "comment": "x", "findings": []}
+    refused = await send(hotline, "POST", f"{one}/resolve", people["qa"], 400, upheld_with)
+    assert (refused["error"], refused["field"]) == ("bad-field", "findings")
+    revise = {
+        "decision": "revise",
+        "comment": "已复听，未承诺时间",
+        "scores": all_zero()["scores"],
+        "findings": ["bad_attitude"],
+    }
+    revised = await send(hotline, "POST", f"{one}/resolve", people["qa"], 200, revise)
+    assert revised["findings"] == ["bad_attitude"]
+    assert revised["history"][-1]["findings"] == [["bad_attitude", "invalid_promise"],
+                                                  ["bad_attitude"]]  # fmt: skip
