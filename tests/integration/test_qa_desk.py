@@ -148,6 +148,12 @@ async def test_a_qa_lead_scores_from_the_keyboard_and_revises_the_agents_dispute
     await expect(await item(lead, "content")).to_be_focused()
     await lead.keyboard.press("g")
     await expect(lead.locator("#good")).to_be_checked()
+    # An invalid promise heard (无效承诺): no item scores it, a key marks it; twice undoes.
+    promise = lead.locator('#findings input[value="invalid_promise"]')
+    for _ in range(3):
+        await lead.keyboard.press("p")
+    await expect(promise).to_be_checked()
+    await expect(lead.locator('#findings input[value="bad_attitude"]')).not_to_be_checked()
     await lead.keyboard.press("o")
     await lead.keyboard.type("耐心")
     await expect(lead.locator("#total")).to_contain_text("−7")
@@ -158,6 +164,7 @@ async def test_a_qa_lead_scores_from_the_keyboard_and_revises_the_agents_dispute
     assert scores["opening"]["deducted"] == 2 and scores["opening"]["comment"] == "没有报工号"
     assert scores["station"]["deducted"] == 5 and scores["station"]["prefilled"]
     assert evaluation["good_example"] is True and evaluation["comment"] == "耐心"
+    assert evaluation["findings"] == ["invalid_promise"]
     assert evaluation["deducted"] == 7
 
     # The agent, on a phone in Chinese: 我的测评 from the desk, disputes with the keyboard.

@@ -127,5 +127,6 @@ export function showSample(sample, agent, onTotal) {
   }
   $("overall").value = "";
   $("good").checked = false;
+  for (const box of document.querySelectorAll('#findings input[name="finding"]')) box.checked = false;
   return renderItems($("items"), sample.checklist ? sample.checklist.items : [], start, onTotal);
 }

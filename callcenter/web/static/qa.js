@@ -88,7 +88,12 @@ function focusItem(i) {
 
 async function save() {
   if (!state.sample) return;
-  const body = { scores: state.sheet.read(), comment: $("overall").value, good_example: $("good").checked };
+  const body = {
+    scores: state.sheet.read(),
+    comment: $("overall").value,
+    good_example: $("good").checked,
+    findings: markedFindings(),
+  };
   const response = await api(`/api/qa/samples/${encodeURIComponent(state.sample.id)}/evaluation`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
@@ -106,6 +111,16 @@ async function save() {
   // The saved one left the queue: what was next now sits at the same place.
   await openSample(Math.min(done, state.queue.length - 1));
   if (!state.queue.length) $("save-status").textContent = t("qa.saved_all");
+}
+
+/** 态度不好 · 无效承诺 · 错误引导, as ticked: what no item of the sheet scores. */
+function markedFindings() {
+  return [...document.querySelectorAll('#findings input[name="finding"]:checked')].map((i) => i.value);
+}
+
+function toggleFinding(value) {
+  const box = document.querySelector(`#findings input[value="${value}"]`);
+  if (box) box.checked = !box.checked;
 }
 
 // -- keys: documented in the page's "Keys / 快捷键" box -------------------------------------
@@ -148,6 +163,9 @@ function onKey(ev) {
     c: () => rows[state.item] && rows[state.item].com.focus(),
     o: () => $("overall").focus(),
     g: () => { $("good").checked = !$("good").checked; },
+    a: () => toggleFinding("bad_attitude"),
+    p: () => toggleFinding("invalid_promise"),
+    w: () => toggleFinding("wrong_guidance"),
     n: () => openSample(state.at + 1),
   }[ev.key.length === 1 ? ev.key.toLowerCase() : ev.key];
   if (handled) {
