@@ -24,6 +24,8 @@ from callcenter.orders.settings import parse_orders
 from callcenter.privacy import DEFAULT_FULL_NUMBER_ROLES
 from callcenter.qa.settings import QaSettings as QaSettings
 from callcenter.qa.settings import parse_qa
+from callcenter.reports.settings import ReportsSettings as ReportsSettings
+from callcenter.reports.settings import parse_reports
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +248,7 @@ class Settings:
     desk: DeskSettings = field(default_factory=DeskSettings)
     orders: OrdersSettings = field(default_factory=OrdersSettings)
     qa: QaSettings = field(default_factory=QaSettings)
+    reports: ReportsSettings = field(default_factory=ReportsSettings)
     # No [[pbx]] tables: one HEP source on sip.hep_listen.
     pbx: tuple[PbxSettings, ...] = ()
     # Relative paths (SQLite file, recordings) are resolved against this directory.
@@ -617,8 +620,11 @@ def parse_settings(raw: dict[str, Any], base_dir: Path | None = None) -> Setting
         if name == "qa":
             sections["qa"] = parse_qa(value)
             continue
+        if name == "reports":
+            sections["reports"] = parse_reports(value)
+            continue
         if name not in _SECTIONS:
-            known = ", ".join(sorted([*_SECTIONS, "orders", "pbx", "qa"]))
+            known = ", ".join(sorted([*_SECTIONS, "orders", "pbx", "qa", "reports"]))
             raise ConfigError(name, f"unknown section (known: {known})")
         sections[name] = _section(name, _SECTIONS[name], value)
     settings = Settings(**sections, base_dir=base_dir or Path.cwd())
