@@ -66,6 +66,8 @@ from callcenter.recordings import http as recordings_http
 from callcenter.recordings.schemas import recording_json
 from callcenter.recordings.service import Recordings
 from callcenter.recordings.spool import Spool
+from callcenter.reports import http as reports_http
+from callcenter.reports.service import Reports
 from callcenter.signals import CallRedirector
 from callcenter.stations import http as stations_http
 from callcenter.stations import service as stations_service
@@ -127,6 +129,7 @@ class Services:
     checklists: dict[Sheet, Checklist] = field(default_factory=dict)
     draws: Draws | None = None
     evaluations: Evaluations | None = None
+    reports: Reports | None = None
 
     def _first_hep(self) -> HepSource | None:
         return next((s for s in self.sources.values() if isinstance(s, HepSource)), None)
@@ -177,6 +180,10 @@ class Services:
     def draw_service(self) -> Draws:
         assert self.draws is not None, "the spot-check draws are not set up"
         return self.draws
+
+    def report_service(self) -> Reports:
+        assert self.reports is not None, "the reports are not set up"
+        return self.reports
 
     def recording_service(self) -> Recordings:
         assert self.recordings is not None, "the recordings are not started"
@@ -500,6 +507,7 @@ def add_routes(app: web.Application, svc: Services) -> None:
         ),
     )
     qa_http.add_routes(app, qa_http.QaDeps(draws=svc.draw_service))
+    reports_http.add_routes(app, reports_http.ReportsDeps(reports=svc.report_service))
     qa_evaluations_http.add_routes(
         app,
         qa_evaluations_http.EvaluationsDeps(
@@ -556,6 +564,9 @@ def build(
     )
     svc.anomalies = Anomalies(svc.db, svc.clock, svc.deadlines, svc.bus.publish)
     svc.draws = Draws(svc.db, svc.clock, settings.qa, settings.web.timezone)
+    svc.reports = Reports(
+        svc.db, svc.clock, settings.reports, svc.rule, settings.web.timezone, svc.address_book
+    )
     svc.evaluations = Evaluations(
         svc.db,
         svc.clock,

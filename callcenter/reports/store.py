@@ -1,0 +1,160 @@
+"""The one query layer behind every report (API, page, CSV, XLSX, command, archive): a few
+grouped statements per period, each figure defined once (model.py says what each counts)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, get_args
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from callcenter.anomalies.model import ANOMALY_KINDS
+from callcenter.anomalies.store import anomalies
+from callcenter.callbacks.store import callbacks
+from callcenter.calls import stats
+from callcenter.calls import store as calls_store
+from callcenter.calls.rings import RingRule
+from callcenter.calls.store import violations
+from callcenter.events import ViolationKind
+from callcenter.orders.store import orders
+from callcenter.reports.model import FORM_CATEGORIES, UNASSIGNED, Hotline, StationRow, Summary
+from callcenter.stations.model import Station
+from callcenter.tickets.store import tickets
+
+
+def _count(condition: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def first_return() -> Any:
+    """Each ticket's first order its station returned: when the ticket was repaired."""
+    return (
+        select(orders.c.ticket_id, func.min(orders.c.returned_at).label("returned_at"))
+        .where(orders.c.returned_at.is_not(None))
+        .group_by(orders.c.ticket_id)
+        .subquery("first_return")
+    )
+
+
+def _live(kind: str) -> Any:
+    return and_(tickets.c.kind == kind, tickets.c.status != "cancelled")
+
+
+async def station_rows(
+    conn: AsyncConnection,
+    book: Sequence[Station],
+    season_start: datetime,
+    start: datetime,
+    end: datetime,
+) -> tuple[StationRow, ...]:
+    """Every station of the book in its order, then the unassigned row when it holds any."""
+    fr = first_return()
+    t = tickets.c
+    stmt = (
+        select(
+            t.station,
+            func.count().label("cumulative_reports"),
+            _count(fr.c.returned_at < end).label("cumulative_repairs"),
+            _count(t.created_at >= start).label("reports"),
+            _count(and_(fr.c.returned_at >= start, fr.c.returned_at < end)).label("repairs"),
+        )
+        .select_from(tickets.outerjoin(fr, fr.c.ticket_id == t.id))
+        .where(_live("repair"), t.created_at >= season_start, t.created_at < end)
+        .group_by(t.station)
+    )
+    found = {r.station or UNASSIGNED: r for r in await conn.execute(stmt)}
+
+    def row(code: str, name: str) -> StationRow:
+        r = found.pop(code, None)
+        if r is None:
+            return StationRow(code, name)
+        return StationRow(
+            code,
+            name,
+            cumulative_reports=int(r.cumulative_reports),
+            cumulative_repairs=int(r.cumulative_repairs),
+            reports=int(r.reports),
+            repairs=int(r.repairs),
+        )
+
+    rows = [row(s.code, s.name) for s in book]
+    # A station no longer in the book keeps its tickets on the form, after the book's.
+    rows += [row(code, code) for code in sorted(c for c in found if c != UNASSIGNED)]
+    if UNASSIGNED in found:
+        rows.append(row(UNASSIGNED, "未分站"))
+    return tuple(rows)
+
+
+async def summary(
+    conn: AsyncConnection, rows: Sequence[StationRow], start: datetime, end: datetime
+) -> Summary:
+    t = tickets.c
+    in_period = and_(t.created_at >= start, t.created_at < end)
+    consultations = await conn.scalar(
+        select(func.count()).select_from(tickets).where(_live("consultation"), in_period)
+    )
+    by_category = {
+        r.category: int(r.n)
+        for r in await conn.execute(
+            select(t.category, func.count().label("n"))
+            .where(_live("repair"), in_period)
+            .group_by(t.category)
+        )
+    }
+    c = callbacks.c
+    called_back = await conn.scalar(
+        select(func.count())
+        .select_from(callbacks)
+        .where(c.status == "done", c.done_at >= start, c.done_at < end)
+    )
+    return Summary(
+        repair_reports=sum(r.reports for r in rows),
+        consultations=int(consultations or 0),
+        repaired=sum(r.repairs for r in rows),
+        called_back=int(called_back or 0),
+        categories={k: by_category.get(k, 0) for k in FORM_CATEGORIES},
+    )
+
+
+async def hotline(
+    conn: AsyncConnection, rule: RingRule, tz: Any, now: datetime, start: datetime, end: datetime
+) -> Hotline:
+    calls = await calls_store.calls_between(conn, start, end, monitored_only=True)
+    _, total = stats.answer_stats(calls, rule, None, tz, now)
+    v = violations.c
+    by_violation = {
+        r.kind: int(r.n)
+        for r in await conn.execute(
+            select(v.kind, func.count().label("n"))
+            .where(v.occurred_at >= start, v.occurred_at < end)
+            .group_by(v.kind)
+        )
+    }
+    a = anomalies.c
+    by_anomaly = {
+        r.kind: int(r.n)
+        for r in await conn.execute(
+            select(a.kind, func.count().label("n"))
+            .where(a.occurred_at >= start, a.occurred_at < end)
+            .group_by(a.kind)
+        )
+    }
+    c = callbacks.c
+    # Owed as /api/callbacks/figures counts them (booked in the period, not cancelled), made
+    # by the period's end: an archived day's rate does not move when a late callback is made.
+    owed = await conn.execute(
+        select(func.count(), _count(and_(c.status == "done", c.done_at < end))).where(
+            c.status != "cancelled", c.created_at >= start, c.created_at < end
+        )
+    )
+    booked, made = owed.one()
+    return Hotline(
+        calls=total,
+        # Every kind, 0 when none: the columns of a CSV stay the same day after day.
+        violations={k: by_violation.get(k, 0) for k in get_args(ViolationKind)},
+        anomalies={k: by_anomaly.get(k, 0) for k in ANOMALY_KINDS},
+        callbacks_owed=int(booked or 0),
+        callbacks_made_in_time=int(made or 0),
+    )
