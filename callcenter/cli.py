@@ -1,4 +1,4 @@
-"""The `callcenter` command: serve, db, user, token, recording, audit, qa, station-client."""
+"""The `callcenter` commands: serve, db, user, token, recording, audit, qa, report, …"""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from callcenter.errors import DomainError
 from callcenter.qa import assessment_cli as qa_assessment
 from callcenter.qa import sample_command as qa_sample
 from callcenter.recordings import commands as recording_commands
+from callcenter.reports import cli as report_cli
 
 log = logging.getLogger("callcenter")
 
@@ -127,6 +128,7 @@ def _parser() -> argparse.ArgumentParser:
     qsub = qa.add_subparsers(dest="qa_command", required=True)
     qa_sample.add_sample_parser(qsub, common)
     qa_assessment.add_parser(qsub, common)
+    report_cli.add_parser(sub, common)
     return p
 
 
@@ -404,6 +406,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(_with_engine(settings, lambda e: qa_sample.sample(settings, args, e)))
         if args.command == "qa" and args.qa_command == "assessment":
             return _run(_with_engine(settings, lambda e: qa_assessment.run(settings, args, e)))
+        if args.command == "report":
+            return _run(_with_engine(settings, lambda e: report_cli.run(settings, args, e)))
     except DomainError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1

@@ -6,14 +6,18 @@ refused with a clear 4xx."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from openpyxl import load_workbook
 
+from callcenter import cli
 from callcenter.clock import FakeClock
 from tests.api import month_rows as mr
 from tests.api.test_callbacks_api import SATISFIED, due_list, returned
@@ -225,3 +229,25 @@ async def test_bad_periods_get_a_clear_4xx(
 async def test_agents_do_not_read_reports(hotline: Hotline, day: dict[str, dict[str, str]]) -> None:
     body = await _get(hotline, f"/api/reports/daily?date={DAY}", day["agent"], 403)
     assert body["error"] == "forbidden"
+
+
+async def test_the_command_prints_what_the_api_gives(
+    hotline: Hotline, day: dict[str, dict[str, str]], tmp_path: Path
+) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(f'[database]\nurl = "{hotline.svc.settings.database_url}"\n')
+    out = tmp_path / "day.json"
+    argv = ["report", "daily", "--config", str(config), "--date", DAY, "--out", str(out)]
+    assert await asyncio.to_thread(cli.main, argv) == 0
+    printed = json.loads(out.read_text(encoding="utf-8"))
+    api = await _get(hotline, f"/api/reports/daily?date={DAY}", day["boss"])
+    for body in (printed, api):
+        body.pop("generated_at")
+        body["hotline"]["calls"].pop("pending", None)
+    assert printed == api
+    xlsx = tmp_path / "day.xlsx"
+    argv = ["report", "daily", "--config", str(config), "--date", DAY, "--out", str(xlsx)]
+    assert await asyncio.to_thread(cli.main, argv) == 0
+    assert load_workbook(xlsx).active["A1"].value == "11月23日供暖报修报表"  # type: ignore[index]
+    bad = ["report", "daily", "--config", str(config), "--date", "2026-02-30"]
+    assert await asyncio.to_thread(cli.main, bad) == 1
