@@ -67,6 +67,7 @@ from callcenter.recordings.schemas import recording_json
 from callcenter.recordings.service import Recordings
 from callcenter.recordings.spool import Spool
 from callcenter.reports import http as reports_http
+from callcenter.reports.archiving import Archivist
 from callcenter.reports.service import Reports
 from callcenter.signals import CallRedirector
 from callcenter.stations import http as stations_http
@@ -130,6 +131,7 @@ class Services:
     draws: Draws | None = None
     evaluations: Evaluations | None = None
     reports: Reports | None = None
+    archivist: Archivist | None = None
 
     def _first_hep(self) -> HepSource | None:
         return next((s for s in self.sources.values() if isinstance(s, HepSource)), None)
@@ -184,6 +186,10 @@ class Services:
     def report_service(self) -> Reports:
         assert self.reports is not None, "the reports are not set up"
         return self.reports
+
+    def archivist_service(self) -> Archivist:
+        assert self.archivist is not None, "the report archive is not set up"
+        return self.archivist
 
     def recording_service(self) -> Recordings:
         assert self.recordings is not None, "the recordings are not started"
@@ -507,7 +513,9 @@ def add_routes(app: web.Application, svc: Services) -> None:
         ),
     )
     qa_http.add_routes(app, qa_http.QaDeps(draws=svc.draw_service))
-    reports_http.add_routes(app, reports_http.ReportsDeps(reports=svc.report_service))
+    reports_http.add_routes(
+        app, reports_http.ReportsDeps(reports=svc.report_service, archivist=svc.archivist_service)
+    )
     qa_evaluations_http.add_routes(
         app,
         qa_evaluations_http.EvaluationsDeps(
@@ -567,6 +575,7 @@ def build(
     svc.reports = Reports(
         svc.db, svc.clock, settings.reports, svc.rule, settings.web.timezone, svc.address_book
     )
+    svc.archivist = Archivist(svc.reports)
     svc.evaluations = Evaluations(
         svc.db,
         svc.clock,
@@ -760,6 +769,12 @@ def build(
             )
         yield
 
+    async def reports_ctx(_app: web.Application) -> AsyncIterator[None]:
+        # Yesterday's report (and last week's, last month's) archived at archive_hour.
+        tasks = [owned("reports-archive", svc.archivist_service().run())]
+        yield
+        await stop_all(tasks)
+
     async def qa_ctx(_app: web.Application) -> AsyncIterator[None]:
         # Each day's samples at qa.draw_hour; with spot checks off (no sheets), none.
         tasks = [owned("qa-draw", svc.draw_service().run())] if svc.checklists else []
@@ -791,6 +806,7 @@ def build(
             recordings_ctx,
             sources_ctx,
             qa_ctx,
+            reports_ctx,
             demo_ctx,
         ]
     )

@@ -15,6 +15,7 @@ from callcenter.db import Base
 from callcenter.orders import store as _orders_store  # noqa: F401
 from callcenter.qa import store as _qa_store  # noqa: F401
 from callcenter.recordings import store as _recordings_store  # noqa: F401
+from callcenter.reports import archive as _report_archive  # noqa: F401
 from callcenter.tickets import store as _tickets_store  # noqa: F401
 
 config = context.config

@@ -15,6 +15,7 @@ from callcenter.calls.rings import RingRule
 from callcenter.clock import SystemClock
 from callcenter.config import Settings
 from callcenter.reports import export
+from callcenter.reports.archiving import Archivist
 from callcenter.reports.http import FORMATS
 from callcenter.reports.model import REPORT_KINDS
 from callcenter.reports.schemas import report_json
@@ -65,6 +66,7 @@ async def run(settings: Settings, args: argparse.Namespace, engine: AsyncEngine)
     report = await reports.build(period)
     if fmt == "json":
         body = report_json(report, reports.complete(period))
+        body["archive"] = await Archivist(reports).verdict(period, body)
         data = (json.dumps(body, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
     else:
         data = export.to_csv(report) if fmt == "csv" else export.to_xlsx(report)

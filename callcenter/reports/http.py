@@ -10,14 +10,18 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from aiohttp import web
+from sqlalchemy import select
 
 from callcenter.auth.http import principal
 from callcenter.auth.model import STATS_READERS
-from callcenter.errors import Invalid
-from callcenter.reports import export
+from callcenter.clock import iso_z
+from callcenter.errors import Invalid, NotFound
+from callcenter.reports import archive, export
+from callcenter.reports.archiving import Archivist
 from callcenter.reports.model import REPORT_KINDS
 from callcenter.reports.schemas import report_json
 from callcenter.reports.service import Reports
+from callcenter.web.paging import read_limit
 
 FORMATS = ("json", "csv", "xlsx")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -28,6 +32,7 @@ MOST_DAYS = 400  # a season and then some: the days export of a longer range is 
 @dataclass(frozen=True, slots=True)
 class ReportsDeps:
     reports: Callable[[], Reports]
+    archivist: Callable[[], Archivist]
 
 
 REPORTS = web.AppKey("reports", ReportsDeps)
@@ -57,7 +62,9 @@ async def get_report(request: web.Request) -> web.Response:
     await reports.check(period)
     report = await reports.build(period)
     if fmt == "json":
-        return web.json_response(report_json(report, reports.complete(period)))
+        body = report_json(report, reports.complete(period))
+        body["archive"] = await request.app[REPORTS].archivist().verdict(period, body)
+        return web.json_response(body)
     filename = f"report-{kind}-{period.key.replace('/', '-')}.{fmt}"
     disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
     if fmt == "csv":
@@ -113,7 +120,65 @@ async def get_days(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def get_archive(request: web.Request) -> web.Response:
+    """The archived reports, newest first, and whether the chain is intact."""
+    reports = request.app[REPORTS].reports()
+    await principal(request, STATS_READERS)
+    limit = read_limit(request)
+    async with reports.db().connect() as conn:
+        rows = await conn.execute(
+            select(
+                archive.report_archive.c.seq,
+                archive.report_archive.c.kind,
+                archive.report_archive.c.period,
+                archive.report_archive.c.archived_at,
+                archive.report_archive.c.sha256,
+            )
+            .order_by(archive.report_archive.c.seq.desc())
+            .limit(limit)
+        )
+        entries = [
+            {"seq": r.seq, "kind": r.kind, "period": r.period,
+             "archived_at": iso_z(r.archived_at), "sha256": r.sha256}
+            for r in rows
+        ]  # fmt: skip
+    verdict = await archive.verify(reports.db())
+    return web.json_response(
+        {
+            "chain": {"ok": verdict.ok, "entries": verdict.entries, "reason": verdict.reason,
+                      "broken_at": verdict.broken_at},
+            "entries": entries,
+        }
+    )  # fmt: skip
+
+
+async def get_archived(request: web.Request) -> web.Response:
+    """One archived report, exactly as kept (its SHA-256 is over these bytes)."""
+    reports = request.app[REPORTS].reports()
+    await principal(request, STATS_READERS)
+    kind, period = request.match_info["kind"], request.match_info["period"]
+    async with reports.db().connect() as conn:
+        kept = (
+            await conn.execute(
+                select(archive.report_archive.c.body, archive.report_archive.c.sha256).where(
+                    archive.report_archive.c.kind == kind,
+                    archive.report_archive.c.period == period,
+                )
+            )
+        ).first()
+    if kept is None:
+        raise NotFound("not-archived", f"no archived {kind[:16]} report of {period[:16]}")
+    return web.Response(
+        body=kept.body.encode("utf-8"),
+        content_type="application/json",
+        charset="utf-8",
+        headers={"X-Content-SHA256": kept.sha256},
+    )
+
+
 def add_routes(app: web.Application, deps: ReportsDeps) -> None:
     app[REPORTS] = deps
     app.router.add_get("/api/reports/days", get_days, name="report_days")
+    app.router.add_get("/api/reports/archive", get_archive, name="report_archive")
+    app.router.add_get("/api/reports/archive/{kind}/{period}", get_archived, name="report_archived")
     app.router.add_get("/api/reports/{kind}", get_report, name="report")
