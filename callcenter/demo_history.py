@@ -32,6 +32,7 @@ from callcenter.calls.model import AgentRef, CallState, LegState, new_id
 from callcenter.clock import FakeClock
 from callcenter.errors import DomainError
 from callcenter.events import ViolationKind, ViolationRecorded
+from callcenter.orders.service import Orders
 from callcenter.qa import periods
 from callcenter.qa.model import Scope
 from callcenter.recordings.service import Inbound
@@ -235,9 +236,28 @@ async def _ticket(
         call=call.id,
     )
     try:
-        await then.create(agent, new)
+        found = await then.create(agent, new)
+        if found.ticket.station is not None and rng.random() < 0.85:
+            await _repair(svc, agent, found.ticket.id, at, rng)
     except DomainError as exc:
         log.warning("demo history: ticket refused: %s", exc.message)
+
+
+async def _repair(
+    svc: Services, agent: Principal, ticket_id: str, at: datetime, rng: random.Random
+) -> None:
+    """Sent to its station a minute later and, mostly, returned repaired hours after: the
+    daily report of that day has repairs and unfinished orders. On clocks stopped at those
+    moments, with nobody told (the moments are past; no callback is booked)."""
+    if svc.orders is None:
+        return
+    sent = Orders(svc.orders.db, FakeClock(at + timedelta(minutes=1)), svc.orders.book,
+                  svc.orders.settings)  # fmt: skip
+    order = await sent.dispatch(agent, ticket_id)
+    if rng.random() < 0.7:
+        back_at = at + timedelta(hours=rng.uniform(1.5, 5.0))
+        back = Orders(svc.orders.db, FakeClock(back_at), svc.orders.book, svc.orders.settings)
+        await back.act(agent, order.id, "return", note="已修好")
 
 
 async def _record(svc: Services, call_pk: str, lines: list[tuple[str, str]]) -> bool:

@@ -76,6 +76,15 @@ async def test_the_demo_starts_with_a_sample_queue_a_qa_lead_can_score(
 
     assert tickets >= 1
 
+    # Yesterday's report form holds the shift: its tickets, some sent to their station and
+    # returned (the seed makes it so), the rest unfinished.
+    form = await _get(h, f"/api/reports/daily?date={yesterday}", lead)
+    assert form["summary"]["repair_reports"] >= tickets
+    assert form["summary"]["repaired"] >= 1
+    assert form["total"]["unfinished"] == (
+        form["total"]["cumulative_reports"] - form["total"]["cumulative_repairs"]
+    )
+
     # The lead scores the first sample as it stands.
     first = daily[0]
     detail = await _get(h, f"/api/qa/samples/{first['id']}", lead)
