@@ -13,9 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from callcenter.anomalies.model import ANOMALY_KINDS
 from callcenter.anomalies.store import anomalies
 from callcenter.callbacks.store import callbacks
-from callcenter.calls import stats
-from callcenter.calls import store as calls_store
 from callcenter.calls.rings import RingRule
+from callcenter.calls.stats_sql import answer_totals
 from callcenter.calls.store import violations
 from callcenter.events import ViolationKind
 from callcenter.orders.store import orders
@@ -121,8 +120,7 @@ async def summary(
 async def hotline(
     conn: AsyncConnection, rule: RingRule, tz: Any, now: datetime, start: datetime, end: datetime
 ) -> Hotline:
-    calls = await calls_store.calls_between(conn, start, end, monitored_only=True)
-    _, total = stats.answer_stats(calls, rule, None, tz, now)
+    total = await answer_totals(conn, rule, tz, now, start, end)
     v = violations.c
     by_violation = {
         r.kind: int(r.n)
