@@ -27,11 +27,16 @@ def _count(condition: Any) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def first_return() -> Any:
-    """Each ticket's first order its station returned: when the ticket was repaired."""
+def first_return(season_start: datetime, end: datetime) -> Any:
+    """Each ticket's first order its station returned: when the ticket was repaired. Only
+    orders sent in the season up to the period's end can matter (indexed by dispatched_at)."""
     return (
         select(orders.c.ticket_id, func.min(orders.c.returned_at).label("returned_at"))
-        .where(orders.c.returned_at.is_not(None))
+        .where(
+            orders.c.returned_at.is_not(None),
+            orders.c.dispatched_at >= season_start,
+            orders.c.dispatched_at < end,
+        )
         .group_by(orders.c.ticket_id)
         .subquery("first_return")
     )
@@ -49,7 +54,7 @@ async def station_rows(
     end: datetime,
 ) -> tuple[StationRow, ...]:
     """Every station of the book in its order, then the unassigned row when it holds any."""
-    fr = first_return()
+    fr = first_return(season_start, end)
     t = tickets.c
     stmt = (
         select(
