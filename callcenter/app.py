@@ -47,6 +47,9 @@ from callcenter.events import (
     TicketTouched,
     ViolationRecorded,
 )
+from callcenter.metrics import http as metrics_http
+from callcenter.metrics.collect import Live, LiveCollector
+from callcenter.metrics.service import Metrics
 from callcenter.mqtt.broker import start_embedded_broker
 from callcenter.mqtt.publisher import MqttPublisher
 from callcenter.orders import http as orders_http
@@ -132,6 +135,8 @@ class Services:
     evaluations: Evaluations | None = None
     reports: Reports | None = None
     archivist: Archivist | None = None
+    # Only with [metrics] set: its registry, told of calls and of published events.
+    metrics: Metrics | None = None
 
     def _first_hep(self) -> HepSource | None:
         return next((s for s in self.sources.values() if isinstance(s, HepSource)), None)
@@ -294,19 +299,30 @@ def handlers(svc: Services) -> dict[type, list[Handler]]:
             topic = f"{svc.settings.mqtt.topic_prefix}/{ANOMALIES_TOPIC}"
             svc.publisher.publish(topic, message, qos=1)
 
+    async def to_metrics(event: object) -> None:
+        if svc.metrics is not None:
+            svc.metrics.published(event, svc.clock.now())
+
     return {
-        AnomalyRaised: [anomaly_to_mqtt, anomaly_to_live],
-        AnomalyOverdue: [anomaly_to_mqtt, anomaly_to_live],
+        AnomalyRaised: [anomaly_to_mqtt, anomaly_to_live, to_metrics],
+        AnomalyOverdue: [anomaly_to_mqtt, anomaly_to_live, to_metrics],
         # Callbacks before the live pages: a desk told of a return finds its callback booked.
-        OrderChanged: [order_deadlines, order_callbacks, order_to_outbox, order_to_live],
+        OrderChanged: [
+            order_deadlines,
+            order_callbacks,
+            order_to_outbox,
+            order_to_live,
+            to_metrics,
+        ],
         TicketTouched: [ticket_to_live, complaint_callback],
         CallbackRecorded: [callback_to_live],
         OverflowAttempted: [overflow_to_mqtt, to_live],
         PhoneRang: [to_live],
         PhoneStopped: [to_live],
         CallClosed: [to_live, link_recordings],
-        ViolationRecorded: [violation_to_mqtt, to_live],
-        RingLimitReached: [ring_limit_to_mqtt, to_live, ring_limit_action],
+        ViolationRecorded: [violation_to_mqtt, to_live, to_metrics],
+        # Metrics first: the alert's lateness is timed as it goes out, not after the others.
+        RingLimitReached: [to_metrics, ring_limit_to_mqtt, to_live, ring_limit_action],
     }
 
 
@@ -645,6 +661,7 @@ def build(
             shutdown_grace=settings.database.shutdown_flush_seconds,
         )
         resumed = await tracker.restore()
+        tracker.observer = svc.metrics
         if resumed:
             log.info("resumed open calls count=%d", resumed)
         svc.tracker = tracker
@@ -811,4 +828,31 @@ def build(
         ]
     )
     add_routes(app, svc)
+    add_metrics(app, svc, mqtt)
     return app
+
+
+def add_metrics(app: web.Application, svc: Services, mqtt: bool) -> None:
+    """GET /metrics on the main listener behind metrics.token, and/or alone on
+    metrics.listen; nothing at all when neither is set."""
+    settings = svc.settings.metrics
+    if not settings.enabled:
+        return
+    svc.metrics = Metrics(svc.rule)
+    live = Live(
+        tracker=lambda: svc.tracker,
+        sources=lambda: svc.sources.values(),
+        publisher=lambda: svc.publisher,
+        mqtt_enabled=mqtt,
+        live_clients=lambda: len(svc.hub.clients),
+        now=svc.clock.now,
+        rule=svc.rule,
+    )
+    collector = LiveCollector(live)
+    svc.metrics.registry.register(collector)
+    deps = metrics_http.MetricsDeps(svc.metrics, collector, svc.db, settings.token)
+    if settings.token:
+        metrics_http.add_routes(app, deps)
+    if settings.listen is not None:
+        web_listen = (svc.settings.web.listen.host, svc.settings.web.listen.port)
+        app.cleanup_ctx.append(metrics_http.separate_listener(settings, deps, web_listen))

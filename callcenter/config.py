@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from callcenter.auth.model import ALL_ROLES
 from callcenter.auth.shifts import DAYS, Shift, minute_of_day
 from callcenter.errors import ConfigError as ConfigError  # its home is errors.py
+from callcenter.metrics.settings import MetricsSettings as MetricsSettings
+from callcenter.metrics.settings import parse_metrics
 from callcenter.orders.settings import OrdersSettings as OrdersSettings
 from callcenter.orders.settings import parse_orders
 from callcenter.privacy import DEFAULT_FULL_NUMBER_ROLES
@@ -249,6 +251,7 @@ class Settings:
     orders: OrdersSettings = field(default_factory=OrdersSettings)
     qa: QaSettings = field(default_factory=QaSettings)
     reports: ReportsSettings = field(default_factory=ReportsSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     # No [[pbx]] tables: one HEP source on sip.hep_listen.
     pbx: tuple[PbxSettings, ...] = ()
     # Relative paths (SQLite file, recordings) are resolved against this directory.
@@ -623,8 +626,11 @@ def parse_settings(raw: dict[str, Any], base_dir: Path | None = None) -> Setting
         if name == "reports":
             sections["reports"] = parse_reports(value)
             continue
+        if name == "metrics":
+            sections["metrics"] = parse_metrics(value)
+            continue
         if name not in _SECTIONS:
-            known = ", ".join(sorted([*_SECTIONS, "orders", "pbx", "qa", "reports"]))
+            known = ", ".join(sorted([*_SECTIONS, "metrics", "orders", "pbx", "qa", "reports"]))
             raise ConfigError(name, f"unknown section (known: {known})")
         sections[name] = _section(name, _SECTIONS[name], value)
     settings = Settings(**sections, base_dir=base_dir or Path.cwd())

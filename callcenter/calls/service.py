@@ -15,9 +15,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -40,6 +41,13 @@ CallKey = tuple[str, str, str]
 # traffic (a skewed clock or a replay): its deadline then runs from when we saw it.
 _MAX_CLOCK_AHEAD = timedelta(seconds=2)
 _KEEP_CLOSED = timedelta(seconds=60)
+
+
+class CallObserver(Protocol):
+    """Told of each call offered and each change as it is applied (the metrics' hook)."""
+
+    def call_offered(self, call: CallState) -> None: ...
+    def call_changed(self, call: CallState, events: Sequence[object], now: datetime) -> None: ...
 
 
 class AgentDirectory:
@@ -98,6 +106,7 @@ class CallTracker:
         # Inputs changed or refused to keep memory and the database bounded, by kind.
         self.refused: Counter[str] = Counter()
         self._tasks: list[asyncio.Task[None]] = []
+        self.observer: CallObserver | None = None
 
     @property
     def flush_failures(self) -> int:
@@ -127,6 +136,8 @@ class CallTracker:
                 self._evict_idlest()
             call = model.offer(event, self.directory.lookup)
             self.calls[key] = call
+            if self.observer is not None:
+                self.observer.call_offered(call)
             self._mark(call)
             return
         self.calls.move_to_end(key)
@@ -168,6 +179,8 @@ class CallTracker:
         if not events and not call.dirty:
             return
         self._mark(call)
+        if self.observer is not None and events:
+            self.observer.call_changed(call, events, self.clock.now())
         for ev in events:
             if isinstance(ev, PhoneRang) and ev.monitored:
                 self._schedule(call, ev)
