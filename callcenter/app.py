@@ -828,11 +828,11 @@ def build(
         ]
     )
     add_routes(app, svc)
-    add_metrics(app, svc, mqtt)
+    add_metrics(app, svc)
     return app
 
 
-def add_metrics(app: web.Application, svc: Services, mqtt: bool) -> None:
+def add_metrics(app: web.Application, svc: Services) -> None:
     """GET /metrics on the main listener behind metrics.token, and/or alone on
     metrics.listen; nothing at all when neither is set."""
     settings = svc.settings.metrics
@@ -843,7 +843,6 @@ def add_metrics(app: web.Application, svc: Services, mqtt: bool) -> None:
         tracker=lambda: svc.tracker,
         sources=lambda: svc.sources.values(),
         publisher=lambda: svc.publisher,
-        mqtt_enabled=mqtt,
         live_clients=lambda: len(svc.hub.clients),
         now=svc.clock.now,
         rule=svc.rule,

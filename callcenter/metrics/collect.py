@@ -27,7 +27,6 @@ class Live:
     tracker: Callable[[], CallTracker | None]
     sources: Callable[[], Iterable[PbxSource]]
     publisher: Callable[[], MqttPublisher | None]
-    mqtt_enabled: bool
     live_clients: Callable[[], int]
     now: Callable[[], datetime]
     rule: RingRule
@@ -134,7 +133,7 @@ def sources(live: Live) -> Iterator[Family]:
 
 def mqtt(live: Live) -> Iterator[Family]:
     publisher = live.publisher()
-    if not live.mqtt_enabled or publisher is None:
+    if publisher is None:  # MQTT off
         return
     yield _gauge(
         "callcenter_mqtt_up", "1: connected to the MQTT broker.", float(publisher.connected)

@@ -150,6 +150,7 @@ async def test_the_separate_listener_serves_only_metrics_without_a_token(
     assert h.svc.metrics is not None and h.svc.metrics.address is not None
     host, port = h.svc.metrics.address
     Phone(h, "one").ring()
+    h.clock.advance(16)  # past the 15 s limit, still ringing
     await h.svc.calls().settled()
     async with aiohttp.ClientSession() as session:
         async with session.get(f"http://{host}:{port}/metrics") as response:
@@ -159,6 +160,7 @@ async def test_the_separate_listener_serves_only_metrics_without_a_token(
             assert other.status == 404
     assert value(m, "callcenter_calls_offered_total") == 1
     assert value(m, "callcenter_legs_ringing") == 1
+    assert value(m, "callcenter_legs_ringing_past_limit") == 1
     # Only the listener: the main one has no /metrics without a token configured.
     assert (await h.client.get("/metrics")).status == 404
 
