@@ -39,8 +39,9 @@ def a_call(draw: Any, n: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     final = draw(st.sampled_from([None, "answered", "abandoned", "unanswered", "lost"]))
     answered_at = offered + draw(ring) if final == "answered" or draw(st.booleans()) else None
     ended = None if final is None else offered + draw(ring) + timedelta(seconds=1)
+    monitored = draw(st.sampled_from([True, True, False]))
     call = {"id": f"c{n}", "source": "hep", "sip_call_id": f"s{n}", "call_tag": "",
-            "caller": "1", "dialed": "96069", "monitored": draw(st.sampled_from([True, True, False])),
+            "caller": "1", "dialed": "96069", "monitored": monitored,
             "offered_at": offered, "answered_at": answered_at, "ended_at": ended,
             "final": final, "hung_up_by": None, "answered_leg": None}  # fmt: skip
     rows = []
