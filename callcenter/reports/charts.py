@@ -32,10 +32,10 @@ from callcenter.reports.svg import (
     Canvas,
     Fill,
     heading,
-    label,
     legend,
     note,
     text_width,
+    tick_label,
     ticks,
 )
 
@@ -159,7 +159,7 @@ def _offered_panel(c: Canvas, d: Hourly, lang: Lang, slot: float) -> None:
     for v in steps:
         y = BARS_BOTTOM - (BARS_BOTTOM - BARS_TOP) * v / top
         c.line(LEFT, y, RIGHT, y, GRID if v else INK)
-        c.text(LEFT - 10, y + 6, label(v), 16, anchor="end", cls="tick")
+        c.text(LEFT - 10, y + 6, tick_label(v), 16, anchor="end", cls="tick")
     for hours, (key, colour, pattern, _, _), offset in (
         (d.day, DAY, 0.12),
         (d.last_week, WEEK, 0.52),
@@ -229,7 +229,7 @@ def rings(series: Series, d: Rings, lang: Lang) -> str:
     for v in steps:
         y = R_BOTTOM - (R_BOTTOM - R_TOP) * v / top
         c.line(R_LEFT, y, R_RIGHT, y, GRID if v else INK)
-        c.text(R_LEFT - 10, y + 6, label(v), 16, anchor="end", cls="tick")
+        c.text(R_LEFT - 10, y + 6, tick_label(v), 16, anchor="end", cls="tick")
     c.text(30, (R_TOP + R_BOTTOM) / 2, tr(lang, "rings.calls"), 18, anchor="middle", rotate=True)
     for i, col in enumerate(columns):
         if col is None:

@@ -32,6 +32,7 @@ from callcenter.reports.svg import (
     legend,
     note,
     text_width,
+    tick_label,
     ticks,
 )
 
@@ -65,7 +66,7 @@ def _axis(
     for v in steps:
         x = x0 + (x1 - x0) * v / top
         c.line(x, y0 - 6, x, y1, GRID if v else INK)
-        c.text(x, y1 + 24, label(v), 16, anchor="middle", cls="tick")
+        c.text(x, y1 + 24, tick_label(v), 16, anchor="middle", cls="tick")
 
 
 def _rows(
@@ -97,7 +98,7 @@ def _rows(
 
 
 # -- agents ----------------------------------------------------------------------------------
-BAR_X0, BAR_X1 = 250, 560
+BAR_X0, BAR_X1 = 250, 540
 TIME_X0, TIME_X1 = 660, 1010
 
 

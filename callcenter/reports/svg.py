@@ -59,13 +59,13 @@ def num(x: float) -> str:
 
 def ticks(top: float, count: int = 5) -> list[float]:
     """0 and round steps (1, 2, 5 × 10ⁿ; whole numbers for counts) up to at least `top`."""
-    if not top > 0 or not math.isfinite(top):
+    if not top > 1 or not math.isfinite(top):  # steps are whole: nothing finer than 0, 1
         return [0.0, 1.0]
     rough = top / count
     power = 10 ** math.floor(math.log10(rough))
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= rough)
     step = max(step, 1.0)
-    n = math.ceil(top / step - 1e-9)
+    n = max(1, math.ceil(top / step - 1e-9))
     return [i * step for i in range(n + 1)]
 
 
@@ -75,6 +75,16 @@ def label(x: float) -> str:
     if float(x).is_integer():
         return str(int(x))
     return f"{x:.1f}"
+
+
+def tick_label(x: float) -> str:
+    """An axis tick, short enough to stand beside its neighbours: 2500, 25k, 2.5M, 2.5G
+    (the figures themselves are written out in full on the bars)."""
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e4, "k")):
+        if abs(x) >= size:
+            scale = 1e3 if suffix == "k" else size
+            return label(round(x / scale, 1)) + suffix
+    return label(x)
 
 
 def text_width(text: str, size: float) -> float:
