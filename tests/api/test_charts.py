@@ -360,6 +360,9 @@ async def test_today_is_the_default_and_stands_at_now(
     [
         ("hourly?date=2026-13-01", 400, "bad-period", "date"),
         ("hourly?date=23.11.2026", 400, "bad-period", "date"),
+        # The calendar's ends: no season before the first day, no day after the last.
+        ("hourly?date=0001-01-01", 400, "bad-period", "date"),
+        ("hourly?date=9999-12-31", 400, "bad-period", "date"),
         ("rings?date=2026-11-30", 400, "future-period", "date"),
         ("agents?date=2020-01-01", 404, "outside-data", None),
         ("pie?date=2026-11-23", 404, "no-such-chart", None),
