@@ -70,6 +70,7 @@ from callcenter.recordings.schemas import recording_json
 from callcenter.recordings.service import Recordings
 from callcenter.recordings.spool import Spool
 from callcenter.reports import http as reports_http
+from callcenter.reports import http_charts as reports_charts_http
 from callcenter.reports.archiving import Archivist
 from callcenter.reports.service import Reports
 from callcenter.signals import CallRedirector
@@ -532,6 +533,7 @@ def add_routes(app: web.Application, svc: Services) -> None:
     reports_http.add_routes(
         app, reports_http.ReportsDeps(reports=svc.report_service, archivist=svc.archivist_service)
     )
+    reports_charts_http.add_routes(app)
     qa_evaluations_http.add_routes(
         app,
         qa_evaluations_http.EvaluationsDeps(

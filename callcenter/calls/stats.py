@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, Literal
 
-from callcenter.calls.model import CallState, LegState
+from callcenter.calls.model import AgentRef, CallState, LegState
 from callcenter.calls.rings import RingRule
 
 GroupBy = Literal["agent", "hour", "day"] | None
@@ -137,3 +137,54 @@ def answer_stats(
 
 def local_day_start(now: datetime, tz: tzinfo) -> datetime:
     return now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def answer_stats_by_hour(
+    calls: Iterable[CallState], rule: RingRule, tz: tzinfo, now: datetime
+) -> list[AnswerStats]:
+    """The figures of each local hour 0–23 (index = hour the call was offered), for the
+    monitored calls: the same AnswerStats as the total, so the hours add up to it."""
+    hours = [AnswerStats() for _ in range(24)]
+    for call in calls:
+        if call.monitored:
+            hours[call.offered_at.astimezone(tz).hour].add(call, rule, now)
+    return hours
+
+
+def offered(call: CallState) -> bool:
+    """Counted in `offered` by AnswerStats: an inbound (monitored) call that was not lost."""
+    return call.monitored and call.final != "lost"
+
+
+def answered_on(call: CallState, rule: RingRule) -> tuple[int, float] | None:
+    """(ring, seconds) at which an answered call's phone was picked up, counted as RingRule
+    counts rings on the answering leg; None if unanswered. A phone answered before any
+    ringing was seen (no 180) answered on ring 1 after 0 s: RingRule.rings(0) == 1."""
+    if call.answered_at is None:
+        return None
+    leg = call.primary_leg()
+    answered = (leg.answered_at if leg else None) or call.answered_at
+    started = leg.ring_started_at if leg else None
+    if started is None or answered < started:
+        return 1, 0.0
+    return rule.rings_between(started, answered), (answered - started).total_seconds()
+
+
+def answering_agent(call: CallState) -> AgentRef | None:
+    """The agent whose phone answered the call (None: unanswered, or no agent's phone)."""
+    if call.answered_at is None:
+        return None
+    leg = call.primary_leg()
+    return leg.agent if leg is not None else None
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The q-quantile (0 ≤ q ≤ 1) by linear interpolation between closest ranks, as
+    PostgreSQL's percentile_cont: the median of 1, 2, 3, 10 is 2.5. None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    pos = q * (len(ordered) - 1)
+    low = int(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)

@@ -52,16 +52,18 @@ class Reports:
         today = self.today()
         try:
             day = _day(kind, text) if text is not None else _last(kind, today)
-        except ValueError:
+            if kind == "season":
+                first = season_start_for(self.settings.season_start, day)
+                return model.season_period(first, self._next_season(first))
+            season = self.settings.season_of(day)
+            make = {"daily": model.daily, "weekly": model.weekly, "monthly": model.monthly}[kind]
+            return make(day, season)
+        # OverflowError: a date at the calendar's ends (0001-01-01, 9999-12-31) has no
+        # season before it or no day after it.
+        except (ValueError, OverflowError):
             raise Invalid(
                 "bad-period", f"a {kind} report needs e.g. {EXAMPLES[kind]}", "period"
             ) from None
-        if kind == "season":
-            first = season_start_for(self.settings.season_start, day)
-            return model.season_period(first, self._next_season(first))
-        season = self.settings.season_of(day)
-        make = {"daily": model.daily, "weekly": model.weekly, "monthly": model.monthly}[kind]
-        return make(day, season)
 
     def _next_season(self, first: date) -> date:
         if len(self.settings.season_start) == 10:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from callcenter.anomalies.model import ANOMALY_KINDS
+from callcenter.anomalies.model import ANOMALY_KINDS, COMPLAINTS, AnomalyKind
 from callcenter.anomalies.store import anomalies
 from callcenter.callbacks.store import callbacks
 from callcenter.calls.rings import RingRule
@@ -161,3 +161,66 @@ async def hotline(
         callbacks_owed=int(booked or 0),
         callbacks_made_in_time=int(made or 0),
     )
+
+
+# -- the charts' figures (series.py) ---------------------------------------------------------
+# An open order's state on the charts, most urgent first.
+OrderState = Literal["overdue", "sent", "accepted"]
+ORDER_STATES: tuple[OrderState, ...] = ("overdue", "sent", "accepted")
+
+
+def _done(col: Any, as_of: datetime) -> Any:
+    return and_(col.is_not(None), col <= as_of)
+
+
+async def open_orders(conn: AsyncConnection, as_of: datetime) -> dict[str, dict[str, int]]:
+    """Orders at their station at `as_of` (dispatched by then, not yet returned, refused or
+    recalled), by station and state: overdue when a step still undone has passed its
+    deadline (as the station portal marks it; a deadline reached exactly is passed, as
+    anomalies.model.missed says), else accepted once the station accepted or contacted the
+    resident, else sent. Read from the steps' times, so a past day's end is answered too."""
+    o = orders.c
+    accepted = func.coalesce(o.accepted_at, o.contacted_at)
+    overdue = or_(
+        and_(o.accept_due <= as_of, not_(_done(accepted, as_of))),
+        and_(o.contact_due <= as_of, not_(_done(o.contacted_at, as_of))),
+        o.repair_due <= as_of,
+    )
+    still_there = and_(
+        o.dispatched_at <= as_of,
+        or_(o.returned_at.is_(None), o.returned_at > as_of),
+        or_(o.closed_at.is_(None), o.closed_at > as_of),
+    )
+    rows = await conn.execute(
+        select(
+            o.station,
+            _count(overdue).label("overdue"),
+            _count(and_(not_(overdue), not_(_done(accepted, as_of)))).label("sent"),
+            _count(and_(not_(overdue), _done(accepted, as_of))).label("accepted"),
+        )
+        .where(still_there)
+        .group_by(o.station)
+    )
+    return {r.station: {s: int(getattr(r, s)) for s in ORDER_STATES} for r in rows}
+
+
+async def anomaly_states(
+    conn: AsyncConnection, start: datetime, end: datetime, as_of: datetime
+) -> dict[AnomalyKind, tuple[int, int]]:
+    """Every kind: (open, closed) at `as_of` of the anomalies that occurred in [start, end)
+    (the report's count, split). A complaint (COMPLAINTS) is closed when a lead closed it;
+    any other kind once reported to the department head (an agent's own log is reported as
+    it is logged; a late step the service saw, when the owning agent reports it)."""
+    a = anomalies.c
+    complaint = a.kind.in_(sorted(COMPLAINTS))
+    closed = or_(
+        and_(complaint, a.closed_at.is_not(None), a.closed_at <= as_of),
+        and_(not_(complaint), a.reported_at.is_not(None), a.reported_at <= as_of),
+    )
+    rows = await conn.execute(
+        select(a.kind, _count(not_(closed)).label("open"), _count(closed).label("closed"))
+        .where(a.occurred_at >= start, a.occurred_at < end)
+        .group_by(a.kind)
+    )
+    found = {r.kind: (int(r.open), int(r.closed)) for r in rows}
+    return {k: found.get(k, (0, 0)) for k in ANOMALY_KINDS}
