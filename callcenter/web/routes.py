@@ -93,6 +93,7 @@ def add_routes(app: web.Application, deps: SiteDeps) -> None:
     app.router.add_get("/desk", _page("desk.html"), name="desk_page")
     app.router.add_get("/station", _page("station.html"), name="station_page")
     app.router.add_get("/qa", _page("qa.html"), name="qa_page")
+    app.router.add_get("/reports", _page("reports.html"), name="reports_page")
     app.router.add_get("/login", _page("login.html"), name="login_page")
     app.router.add_get("/api/openapi.json", openapi, name="openapi")
     app.router.add_get("/api/health", health, name="health")

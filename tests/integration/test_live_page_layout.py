@@ -236,14 +236,15 @@ async def test_a_keyboard_user_signs_in_and_sees_the_focus_everywhere(
     brand = page.locator(".topbar .brand")
     await brand.click()  # Tab goes on from here
     # The desk's link first: a lead follows every agent's tickets there.
-    for expected in ("desk-link", "qa-link", "zh-CN", "en", "logout", "notice-close"):
+    links = ("desk-link", "qa-link", "reports-link")
+    for expected in (*links, "zh-CN", "en", "logout", "notice-close"):
         await page.keyboard.press("Tab")
         await assert_ring(page, expected)
     await page.keyboard.press("Enter")
     await expect(page.locator("#notices")).to_be_hidden()
     # The language switch works from the keyboard too.
     await brand.click()
-    for _ in range(3):  # the desk, the spot checks, then the language
+    for _ in range(4):  # the desk, the spot checks, the reports, then the language
         await page.keyboard.press("Tab")
     await assert_ring(page, "zh-CN")
     await page.keyboard.press("Enter")

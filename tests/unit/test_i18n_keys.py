@@ -9,6 +9,7 @@ from typing import get_args
 
 import pytest
 
+from callcenter.anomalies.model import ANOMALY_KINDS
 from callcenter.auth.model import Role
 from callcenter.config import PBX_KINDS
 from callcenter.events import ViolationKind
@@ -91,6 +92,18 @@ def test_the_station_portal_names_every_order_status_step_and_action(lang: str) 
     names += [f"portal.step.{k.removesuffix('_late')}" for k in DEADLINE_KINDS]
     names += [f"portal.ok.{a}" for a in actions]
     names += [f"portal.action.{a}" for a in (*actions, "dispatched", "recalled", "delivered")]
+    assert sorted(set(names) - load(lang).keys()) == []
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_report_form_names_every_figure_it_prints(lang: str) -> None:
+    """reports-form.js builds these keys: each anomaly and violation kind the report counts,
+    the station columns of each kind of report."""
+    names = [f"report.anomaly.{k}" for k in ANOMALY_KINDS]
+    names += [f"kind.{k}" for k in get_args(ViolationKind)]
+    names += [f"report.col.{c}.{kind}" for c in ("reports", "repairs")
+              for kind in ("daily", "weekly", "monthly", "season")]  # fmt: skip
+    names += [f"report.title.{kind}" for kind in ("daily", "weekly", "monthly", "season")]
     assert sorted(set(names) - load(lang).keys()) == []
 
 

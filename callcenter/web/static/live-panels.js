@@ -64,6 +64,7 @@ function renderSide() {
 // -- header and connection status --------------------------------------------------------
 const DESK_ROLES = ["agent", "team_lead", "qa_lead", "supervisor", "admin"];
 const QA_ROLES = ["team_lead", "qa_lead", "supervisor", "admin"];
+const REPORT_ROLES = ["team_lead", "qa_lead", "supervisor", "admin"]; // STATS_READERS
 
 export function renderHeader() {
   const me = state.me;
@@ -77,6 +78,8 @@ export function renderHeader() {
   $("desk-link").hidden = !DESK_ROLES.includes(me.role);
   // Spot checks (录音抽查): the leads score there; an agent finds 我的测评 on the desk.
   $("qa-link").hidden = !QA_ROLES.includes(me.role);
+  // The report form (日报表) the supervisors print each morning.
+  $("reports-link").hidden = !REPORT_ROLES.includes(me.role);
 }
 
 export function renderConn() {
