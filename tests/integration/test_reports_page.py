@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Locator, expect
 
 from tests.api import test_reports_api as the_day
 from tests.api.test_reports_api import DAY, UNMATCHED, _get
@@ -321,6 +321,47 @@ async def test_the_downloads_are_the_same_period_as_csv_and_xlsx(
         response = await tab.page.request.get(f"{base_url(hotline)}{href}")
         assert response.status == 200 and kind in response.headers["content-type"]
         assert f"report-weekly-2026-W48.{fmt}" in response.headers["content-disposition"]
+
+
+async def test_the_days_charts_are_under_the_form_and_equal_the_chart_api(
+    hotline: Hotline, day: Day, browser: Browser
+) -> None:
+    tab = await reports_tab(browser, hotline, f"?kind=daily&date={DAY}")
+    charts = tab.page.locator("#charts img")
+    await expect(charts).to_have_count(5)
+    await expect(tab.page.locator("#charts-title")).to_have_text(f"{DAY} 图表")
+    names = [await img.get_attribute("data-chart") for img in await charts.all()]
+    assert names == ["hourly", "rings", "agents", "stations", "anomalies"]
+    hourly = tab.page.locator('#charts img[data-chart="hourly"]')
+    assert await hourly.get_attribute("src") == f"/api/reports/charts/hourly?date={DAY}&lang=zh-CN"
+    assert "每小时来电" in (await hourly.get_attribute("alt") or "")
+    await all_drawn(charts)
+    # The picture is the chart API's, for the report's day: the day's offered calls are in it.
+    svg = await tab.page.request.get(f"{base_url(hotline)}/api/reports/charts/hourly?date={DAY}")
+    figures = await tab.page.request.get(
+        f"{base_url(hotline)}/api/reports/charts/hourly?date={DAY}&format=json"
+    )
+    assert svg.status == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+    report = await _get(hotline, f"/api/reports/daily?date={DAY}", day["boss"])
+    hours = (await figures.json())["hours"]
+    assert sum(h["offered"] for h in hours) == report["hotline"]["calls"]["offered"]
+
+    # A week not over shows today's charts (the app's clock: Tuesday the 24th), in the
+    # language switched to.
+    await tab.page.get_by_role("button", name="English").click()
+    await tab.page.goto(f"{base_url(hotline)}/reports?kind=weekly&week=2026-W48")
+    await expect(tab.page.locator("#charts-title")).to_have_text("Charts of 2026-11-24")
+    assert (await hourly.get_attribute("src") or "").endswith("date=2026-11-24&lang=en")
+    await all_drawn(charts)
+    assert tab.problems == []
+
+
+async def all_drawn(images: Locator) -> None:
+    """Each image was drawn by the browser (a broken one has no natural width)."""
+    for img in await images.all():
+        await img.scroll_into_view_if_needed()
+        await expect(img).to_have_js_property("complete", True)
+        assert await img.evaluate("(i) => i.naturalWidth") > 0, await img.get_attribute("src")
 
 
 async def test_only_report_readers_see_the_form(

@@ -7,6 +7,7 @@ import { bindLanguageButtons, onLanguageChange, setTimeZone, startLanguage, t } 
 import { api, SignedOut } from "/static/desk-api.js";
 import { apiPath, fromQuery, KINDS, periodOf, step, toQuery, valueOf } from "/static/reports-period.js";
 import { renderForm } from "/static/reports-form.js";
+import { renderCharts } from "/static/reports-charts.js";
 
 const $ = (id) => document.getElementById(id);
 // Who reads reports: STATS_READERS (the API answers 403 to anyone else).
@@ -68,6 +69,7 @@ function renderAll() {
   renderLinks();
   $("form").hidden = !state.report;
   if (state.report) renderForm(state.report);
+  renderCharts($("charts"), state.report);
 }
 
 /** Show the report `want` names; `how`: "push" a new history entry, "replace" it, or "none"
