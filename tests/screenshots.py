@@ -3,7 +3,11 @@ a small share of pixels allowed to differ, so anti-aliasing noise in text passes
 missing or misdrawn bar fails. CALLCENTER_UPDATE_SCREENSHOTS=1 writes the reference from the
 screenshot instead (then look at it before committing it). On a failure the actual image,
 the reference and a diff (differing pixels in red over a faded reference) are written next
-to each other for a person to look at."""
+to each other for a person to look at.
+
+A whole page's text wraps a pixel differently more often than a chart's: its comparison
+(`scale`) is of the pictures reduced `scale` times, and its height may move a little
+(`height_share`): a wrapped header doubling a row's height, a column lost, still fail."""
 
 from __future__ import annotations
 
@@ -33,11 +37,19 @@ class Difference:
         return self.differing / self.total if self.total else 1.0
 
 
-def difference(actual: Image.Image, expected: Image.Image) -> tuple[Difference, Image.Image]:
+def difference(
+    actual: Image.Image, expected: Image.Image, scale: int = 1, height_share: float = 0.0
+) -> tuple[Difference, Image.Image]:
     """How far `actual` is from `expected`, and a picture of where."""
     a, e = actual.convert("RGB"), expected.convert("RGB")
-    if a.size != e.size:
+    close = a.width == e.width and abs(a.height - e.height) <= height_share * e.height
+    if a.size != e.size and not close:
         return Difference(False, a.width * a.height, a.width * a.height), a
+    if scale > 1:
+        reduced = (max(1, e.width // scale), max(1, e.height // scale))
+        a, e = (i.resize(reduced, Image.Resampling.BOX) for i in (a, e))
+    else:
+        a = a.resize(e.size)
     delta = ImageChops.difference(a, e)
     # The largest channel difference of each pixel, then differing or not.
     worst = ImageChops.lighter(ImageChops.lighter(*delta.split()[:2]), delta.split()[2])
@@ -49,7 +61,12 @@ def difference(actual: Image.Image, expected: Image.Image) -> tuple[Difference, 
 
 
 def assert_matches(
-    png: bytes, reference: Path, out_dir: Path, max_share: float = MAX_SHARE
+    png: bytes,
+    reference: Path,
+    out_dir: Path,
+    max_share: float = MAX_SHARE,
+    scale: int = 1,
+    height_share: float = 0.0,
 ) -> None:
     """The screenshot `png` looks like the committed `reference` (or becomes it, when
     CALLCENTER_UPDATE_SCREENSHOTS=1)."""
@@ -60,7 +77,7 @@ def assert_matches(
         return
     assert reference.exists(), f"no reference {reference}: run with {UPDATE}=1 and look at it"
     with Image.open(reference) as expected:
-        found, picture = difference(actual, expected)
+        found, picture = difference(actual, expected, scale, height_share)
         if found.size_matches and found.share <= max_share:
             return
         out_dir.mkdir(parents=True, exist_ok=True)
