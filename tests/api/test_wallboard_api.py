@@ -8,19 +8,23 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from sqlalchemy import text
 
+from callcenter import cli
 from callcenter.clock import FakeClock
 from callcenter.wallboard import store as wallboard_store
 from tests.api import month_rows as mr
 from tests.api.test_anomaly_complaints_api import COMPLAINT, log
 from tests.api.test_callbacks_api import returned
 from tests.api.test_calls_api import Phone
+from tests.api.test_cli import run
 from tests.api.test_orders_api import dispatch
 from tests.api.test_tickets_api import REPAIR, person, take
 from tests.conftest import Hotline, HotlineFactory
@@ -408,13 +412,34 @@ async def test_the_token_never_reaches_the_services_logs(
 
 def test_serve_runs_without_an_access_log(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     """An access log would print every board's address, its token with it."""
-    from aiohttp import web
-
-    from callcenter import cli
-
     seen: dict[str, Any] = {}
     monkeypatch.setattr(web, "run_app", lambda _app, **kwargs: seen.update(kwargs))
     config = tmp_path / "cc.toml"
     config.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path}/cc.sqlite3"\n')
     assert cli.main(["--config", str(config), "serve"]) == 0
     assert "access_log" in seen and seen["access_log"] is None
+
+
+def test_the_command_creates_lists_and_revokes_a_board(tmp_path: Any) -> None:
+    (tmp_path / "cc.toml").write_text(
+        f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path}/cc.sqlite3"\n'
+        '[web]\nlisten = "127.0.0.1:8080"\n'
+    )
+    assert run(tmp_path, "--config", "cc.toml", "db", "upgrade").returncode == 0
+    made = run(tmp_path, "--config", "cc.toml", "wallboard", "create", "大厅电视")
+    assert made.returncode == 0, made.stderr
+    [token] = re.findall(r"wb_[A-Za-z0-9_-]{43}", made.stdout.split("open on the TV")[0])
+    assert f"http://127.0.0.1:8080/wallboard?token={token}" in made.stdout
+    listing = run(tmp_path, "--config", "cc.toml", "wallboard", "list")
+    assert token not in listing.stdout
+    [row] = listing.stdout.splitlines()[1:]
+    assert row.split("\t")[:3] == ["1", "大厅电视", "active"]
+    revoked = run(tmp_path, "--config", "cc.toml", "wallboard", "revoke", "1")
+    assert revoked.returncode == 0 and "revoked" in revoked.stdout
+    listing = run(tmp_path, "--config", "cc.toml", "wallboard", "list")
+    assert listing.stdout.splitlines()[1].split("\t")[2] == "revoked"
+    unknown = run(tmp_path, "--config", "cc.toml", "wallboard", "revoke", "7")
+    assert unknown.returncode == 1 and "no wallboard token 7" in unknown.stderr
+    with sqlite3.connect(tmp_path / "cc.sqlite3") as db:
+        [(stored,)] = db.execute("SELECT token_hash FROM wallboard_tokens").fetchall()
+    assert stored == hashlib.sha256(token.encode()).hexdigest()
