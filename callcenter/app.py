@@ -86,6 +86,9 @@ from callcenter.telephony.sources import build_source, configured_sources
 from callcenter.tickets import http as tickets_http
 from callcenter.tickets import schemas as tickets_schemas
 from callcenter.tickets.service import Tickets
+from callcenter.wallboard import http as wallboard_http
+from callcenter.wallboard.live import WallboardHub
+from callcenter.wallboard.service import Wallboards
 from callcenter.web import desk, routes, security
 from callcenter.web.errors import error_middleware
 from callcenter.web.live import LiveHub
@@ -138,6 +141,9 @@ class Services:
     archivist: Archivist | None = None
     # Only with [metrics] set: its registry, told of calls and of published events.
     metrics: Metrics | None = None
+    # The TVs in the hotline room (大屏): their tokens and their live feed.
+    wallboards: Wallboards | None = None
+    wallhub: WallboardHub | None = None
 
     def _first_hep(self) -> HepSource | None:
         return next((s for s in self.sources.values() if isinstance(s, HepSource)), None)
@@ -200,6 +206,14 @@ class Services:
     def recording_service(self) -> Recordings:
         assert self.recordings is not None, "the recordings are not started"
         return self.recordings
+
+    def wallboard_service(self) -> Wallboards:
+        assert self.wallboards is not None, "the wallboards are not set up"
+        return self.wallboards
+
+    def wallboard_hub(self) -> WallboardHub:
+        assert self.wallhub is not None, "the wallboards' feed is not set up"
+        return self.wallhub
 
 
 SERVICES = web.AppKey("services", Services)
@@ -304,9 +318,14 @@ def handlers(svc: Services) -> dict[type, list[Handler]]:
         if svc.metrics is not None:
             svc.metrics.published(event, svc.clock.now())
 
+    async def to_wallboards(_event: object) -> None:
+        # A figure the boards show may have moved: they read them again (at most once a second).
+        if svc.wallhub is not None:
+            svc.wallhub.changed()
+
     return {
-        AnomalyRaised: [anomaly_to_mqtt, anomaly_to_live, to_metrics],
-        AnomalyOverdue: [anomaly_to_mqtt, anomaly_to_live, to_metrics],
+        AnomalyRaised: [anomaly_to_mqtt, anomaly_to_live, to_metrics, to_wallboards],
+        AnomalyOverdue: [anomaly_to_mqtt, anomaly_to_live, to_metrics, to_wallboards],
         # Callbacks before the live pages: a desk told of a return finds its callback booked.
         OrderChanged: [
             order_deadlines,
@@ -314,16 +333,24 @@ def handlers(svc: Services) -> dict[type, list[Handler]]:
             order_to_outbox,
             order_to_live,
             to_metrics,
+            to_wallboards,
         ],
-        TicketTouched: [ticket_to_live, complaint_callback],
-        CallbackRecorded: [callback_to_live],
+        # After the complaint's callback is booked: the boards count callbacks due.
+        TicketTouched: [ticket_to_live, complaint_callback, to_wallboards],
+        CallbackRecorded: [callback_to_live, to_wallboards],
         OverflowAttempted: [overflow_to_mqtt, to_live],
-        PhoneRang: [to_live],
-        PhoneStopped: [to_live],
-        CallClosed: [to_live, link_recordings],
-        ViolationRecorded: [violation_to_mqtt, to_live, to_metrics],
+        PhoneRang: [to_live, to_wallboards],
+        PhoneStopped: [to_live, to_wallboards],
+        CallClosed: [to_live, link_recordings, to_wallboards],
+        ViolationRecorded: [violation_to_mqtt, to_live, to_metrics, to_wallboards],
         # Metrics first: the alert's lateness is timed as it goes out, not after the others.
-        RingLimitReached: [to_metrics, ring_limit_to_mqtt, to_live, ring_limit_action],
+        RingLimitReached: [
+            to_metrics,
+            ring_limit_to_mqtt,
+            to_live,
+            ring_limit_action,
+            to_wallboards,
+        ],
     }
 
 
@@ -543,6 +570,9 @@ def add_routes(app: web.Application, svc: Services) -> None:
             timezone=svc.settings.web.timezone,
         ),
     )
+    wallboard_http.add_routes(
+        app, wallboard_http.WallboardDeps(svc.wallboard_service, svc.wallboard_hub())
+    )
 
 
 def build(
@@ -594,6 +624,14 @@ def build(
         svc.db, svc.clock, settings.reports, svc.rule, settings.web.timezone, svc.address_book
     )
     svc.archivist = Archivist(svc.reports)
+    svc.wallboards = Wallboards(
+        svc.db, svc.clock, svc.rule, settings.web.timezone, svc.address_book, lambda: svc.tracker
+    )
+    svc.wallhub = WallboardHub(
+        read=lambda: wallboard_http.read_figures(svc.wallboard_service()),
+        revoked_among=svc.wallboards.revoked_among,
+        seen=svc.wallboards.seen,
+    )
     svc.evaluations = Evaluations(
         svc.db,
         svc.clock,
@@ -800,6 +838,11 @@ def build(
         yield
         await stop_all(tasks)
 
+    async def wallboard_ctx(_app: web.Application) -> AsyncIterator[None]:
+        tasks = [owned("wallboard-feed", svc.wallboard_hub().run())]
+        yield
+        await stop_all(tasks)
+
     async def auth_ctx(_app: web.Application) -> AsyncIterator[None]:
         tasks = [
             owned("token-last-used", auth_service.run_last_used_flusher(svc.db, svc.token_usage))
@@ -811,6 +854,7 @@ def build(
         # on_shutdown runs before aiohttp waits for open handlers: a live page's WebSocket
         # never ends by itself, and would hold SIGTERM for the whole shutdown timeout.
         await svc.hub.close()
+        await svc.wallboard_hub().close()
 
     app.on_shutdown.append(close_live_clients)
     app.cleanup_ctx.extend(
@@ -826,6 +870,7 @@ def build(
             sources_ctx,
             qa_ctx,
             reports_ctx,
+            wallboard_ctx,
             demo_ctx,
         ]
     )

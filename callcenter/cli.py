@@ -1,4 +1,5 @@
-"""The `callcenter` commands: serve, db, user, token, recording, audit, qa, report, …"""
+"""The `callcenter` commands: serve, db, user, token, recording, audit, qa, report, wallboard,
+…"""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from callcenter.qa import assessment_cli as qa_assessment
 from callcenter.qa import sample_command as qa_sample
 from callcenter.recordings import commands as recording_commands
 from callcenter.reports import cli as report_cli
+from callcenter.wallboard import cli as wallboard_cli
 
 log = logging.getLogger("callcenter")
 
@@ -129,6 +131,7 @@ def _parser() -> argparse.ArgumentParser:
     qa_sample.add_sample_parser(qsub, common)
     qa_assessment.add_parser(qsub, common)
     report_cli.add_parser(sub, common)
+    wallboard_cli.add_parser(sub, common)
     return p
 
 
@@ -408,6 +411,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(_with_engine(settings, lambda e: qa_assessment.run(settings, args, e)))
         if args.command == "report":
             return _run(_with_engine(settings, lambda e: report_cli.run(settings, args, e)))
+        if args.command == "wallboard":
+            return _run(_with_engine(settings, lambda e: wallboard_cli.run(settings, args, e)))
     except DomainError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1

@@ -16,6 +16,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
+    func,
     or_,
     select,
     update,
@@ -219,6 +221,18 @@ async def agent_names(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, st
 Cursor = tuple[datetime, str]
 
 
+def open_complaint() -> Any:
+    """An open anomaly: a complaint (tracked until closed) not yet closed. The others are
+    events of a day, never open or closed."""
+    return and_(anomalies.c.kind.in_(sorted(COMPLAINTS)), anomalies.c.closed_at.is_(None))
+
+
+async def count_open(conn: AsyncConnection) -> int:
+    """How many `GET /api/anomalies?state=open` lists (ix_anomalies_kind)."""
+    query = select(func.count()).select_from(anomalies).where(open_complaint())
+    return int(await conn.scalar(query) or 0)
+
+
 async def search(
     conn: AsyncConnection,
     start: datetime | None,
@@ -243,9 +257,7 @@ async def search(
     if ticket_id is not None:
         query = query.where(anomalies.c.ticket_id == ticket_id)
     if open_complaints:
-        query = query.where(
-            anomalies.c.kind.in_(sorted(COMPLAINTS)), anomalies.c.closed_at.is_(None)
-        )
+        query = query.where(open_complaint())
     if before is not None:
         query = query.where(keyset_before(anomalies.c.occurred_at, anomalies.c.id, before))
     query = query.order_by(anomalies.c.occurred_at.desc(), anomalies.c.id.desc()).limit(limit)

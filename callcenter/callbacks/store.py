@@ -147,6 +147,21 @@ async def search(
     return [callback_from_row(r) for r in (await conn.execute(query.limit(limit))).mappings()]
 
 
+async def count_due(conn: AsyncConnection, by: datetime, now: datetime) -> tuple[int, int]:
+    """Callbacks still to make whose due time falls before `by` (the overdue among them
+    too), and how many of those are overdue at `now`: the due list (`GET
+    /api/callbacks?status=due`) cut at `by` (ix_callbacks_status_due)."""
+    c = callbacks.c
+    row = (
+        await conn.execute(
+            select(func.count(), func.coalesce(func.sum(case((c.due_at < now, 1), else_=0)), 0))
+            .select_from(callbacks)
+            .where(c.status == "due", c.due_at < by)
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
 async def figures(
     conn: AsyncConnection, group: str, start: datetime, end: datetime
 ) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
@@ -256,6 +256,16 @@ class CallTracker:
 
     def open_calls(self, source: str) -> list[CallState]:
         return [c for c in self.calls.values() if c.source == source and not c.closed]
+
+    def ringing(self) -> Iterator[LegState]:
+        """The inbound calls' phones ringing now. A leg unknown since a restart is not known
+        to ring (the live page does not tick it): /metrics and the wallboard leave it out."""
+        for call in self.calls.values():
+            if call.closed or not call.monitored:
+                continue
+            for leg in call.legs.values():
+                if leg.ringing and leg.unknown_since is None:
+                    yield leg
 
     async def flush(self) -> None:
         """Write every change since the last flush in one transaction, then publish."""

@@ -49,20 +49,13 @@ def calls(live: Live) -> Iterator[Family]:
     if tracker is None:
         return
     now = live.now()
-    ringing = past_limit = open_calls = 0
+    ringing = past_limit = 0
     deadline = live.rule.deadline
-    for call in tracker.calls.values():
-        if call.closed:
-            continue
-        open_calls += 1
-        if not call.monitored:
-            continue
-        for leg in call.legs.values():
-            # A leg "unknown since restart" is not known to ring: the live page does not tick it.
-            if leg.ringing and leg.unknown_since is None:
-                ringing += 1
-                if leg.ring_started_at is not None and now - leg.ring_started_at >= deadline:
-                    past_limit += 1
+    open_calls = sum(1 for call in tracker.calls.values() if not call.closed)
+    for leg in tracker.ringing():
+        ringing += 1
+        if leg.ring_started_at is not None and now - leg.ring_started_at >= deadline:
+            past_limit += 1
     yield _gauge("callcenter_legs_ringing", "Inbound calls' phones ringing now.", ringing)
     yield _gauge(
         "callcenter_legs_ringing_past_limit", "Phones ringing now past the ring limit.", past_limit

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from callcenter.anomalies.model import COMPLAINTS
-from callcenter.anomalies.store import anomalies
+from callcenter.anomalies.store import anomalies, open_complaint
 from callcenter.orders.model import ACTIVE_STATUSES
 from callcenter.orders.store import orders
 
@@ -40,9 +40,7 @@ async def read_figures(conn: AsyncConnection) -> DatabaseFigures:
         .group_by(anomalies.c.kind)
     )
     complaints = await conn.execute(
-        select(anomalies.c.kind, func.count())
-        .where(anomalies.c.kind.in_(sorted(COMPLAINTS)), anomalies.c.closed_at.is_(None))
-        .group_by(anomalies.c.kind)
+        select(anomalies.c.kind, func.count()).where(open_complaint()).group_by(anomalies.c.kind)
     )
     return DatabaseFigures(
         orders_open={status: 0 for status in ACTIVE_STATUSES} | {r[0]: r[1] for r in by_status},

@@ -149,6 +149,17 @@ async def active_orders(conn: AsyncConnection) -> list[Order]:
     return [order_from_row(r) for r in rows.mappings()]
 
 
+async def open_by_station(conn: AsyncConnection) -> dict[str, int]:
+    """Orders still at a station (未结工单), counted per station: what `GET
+    /api/orders?status=sent,accepted,contacted&station=…` lists."""
+    rows = await conn.execute(
+        select(orders.c.station, func.count())
+        .where(orders.c.status.in_(ACTIVE_STATUSES))
+        .group_by(orders.c.station)
+    )
+    return {r[0]: int(r[1]) for r in rows}
+
+
 async def update_order(conn: AsyncConnection, order_id: str, **values: Any) -> None:
     await conn.execute(update(orders).where(orders.c.id == order_id).values(**values))
 

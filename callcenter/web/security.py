@@ -112,4 +112,9 @@ async def add_headers(_request: web.Request, response: web.StreamResponse) -> No
     """on_response_prepare: the security headers on every response, pages and API alike."""
     page = response.content_type == "text/html"
     response.headers["Content-Security-Policy"] = PAGE_CSP if page else API_CSP
+    # A page with a secret in its address (the wallboard's token) sends no referrer at all:
+    # the stricter policy it set stays.
+    strict = response.headers.get("Referrer-Policy") == "no-referrer"
     response.headers.update(HEADERS)
+    if strict:
+        response.headers["Referrer-Policy"] = "no-referrer"

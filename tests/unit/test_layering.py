@@ -31,6 +31,9 @@ DOMAIN = [
     "qa/periods.py",
     "qa/prefill.py",
     "qa/assessment.py",
+    # the wallboard's tokens and figures: read from the stores and the tracker, no edge
+    "wallboard/model.py",
+    "wallboard/service.py",
 ]
 EDGES = ("callcenter.telephony", "callcenter.mqtt", "callcenter.web", "callcenter.app")
 # Route modules: the web edge, but no PBX source, HEP listener or MQTT publisher.
@@ -43,6 +46,8 @@ ROUTES = [
     "qa/http.py",
     "qa/http_evaluations.py",
     "qa/http_assessment.py",
+    "wallboard/http.py",
+    "wallboard/live.py",
 ]
 
 

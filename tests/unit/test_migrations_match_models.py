@@ -17,6 +17,7 @@ from callcenter.orders import store as _orders  # noqa: F401
 from callcenter.recordings import store as _recordings  # noqa: F401
 from callcenter.reports import archive as _report_archive  # noqa: F401
 from callcenter.tickets import store as _tickets  # noqa: F401
+from callcenter.wallboard import store as _wallboard  # noqa: F401
 
 
 async def test_the_migrated_schema_equals_the_models(db_url: str) -> None:

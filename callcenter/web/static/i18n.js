@@ -80,6 +80,15 @@ export async function startLanguage(profileLanguage) {
   await load(chooseLanguage(profileLanguage));
 }
 
+/** A page told its language in its address (?lang=zh-CN, zh, en), else the browser's;
+ * nothing is remembered (the wallboard: a TV has no one to sign in). */
+export async function showLanguage(wanted) {
+  const asked = String(wanted || "").toLowerCase();
+  if (asked.startsWith("zh")) await load("zh-CN");
+  else if (asked.startsWith("en")) await load("en");
+  else await load(fromBrowser());
+}
+
 /** The user's switch: remembered in this browser, overriding profile and browser. */
 export async function switchLanguage(lang) {
   if (!LANGUAGES.includes(lang)) return;
