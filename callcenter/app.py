@@ -571,7 +571,10 @@ def add_routes(app: web.Application, svc: Services) -> None:
         ),
     )
     wallboard_http.add_routes(
-        app, wallboard_http.WallboardDeps(svc.wallboard_service, svc.wallboard_hub())
+        app,
+        wallboard_http.WallboardDeps(
+            svc.wallboard_service, svc.wallboard_hub(), svc.report_service
+        ),
     )
 
 

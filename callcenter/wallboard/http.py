@@ -1,8 +1,8 @@
-"""The wallboard's routes: its page, its figures and live feed for a board's token, and the
-tokens' API for supervisors, the department head (客服部长) and admins.
+"""The wallboard's routes: its page, its figures, live feed and today's charts for a board's
+token, and the tokens' API for supervisors, the department head (客服部长) and admins.
 
 A board presents its token in the address (?token=), never a login: the token opens these
-three routes only, and no other route knows it. The page sends no Referer anywhere, so the
+four routes only, and no other route knows it. The page sends no Referer anywhere, so the
 token in its address does not travel with the requests it makes."""
 
 from __future__ import annotations
@@ -15,7 +15,10 @@ from typing import Any
 from aiohttp import web
 
 from callcenter.auth.http import json_body, principal
-from callcenter.errors import NotFound
+from callcenter.errors import Invalid, NotFound
+from callcenter.reports import charts, series
+from callcenter.reports.chart_text import LANGS
+from callcenter.reports.service import Reports
 from callcenter.wallboard import schemas
 from callcenter.wallboard.live import WallboardHub
 from callcenter.wallboard.model import TOKEN_ISSUERS
@@ -27,11 +30,15 @@ from callcenter.web.routes import TEMPLATES_DIR
 class WallboardDeps:
     wallboards: Callable[[], Wallboards]
     hub: WallboardHub
+    reports: Callable[[], Reports]
 
 
 WALLBOARD = web.AppKey("wallboard", WallboardDeps)
 NO_STORE = {"Cache-Control": "no-store"}
 ID_RE = re.compile(r"^[0-9]{1,12}$")
+# Today's charts a board may show: not `agents`, which names the agents (a TV in a room is
+# not the place to rank colleagues by name).
+BOARD_CHARTS: tuple[series.ChartName, ...] = ("hourly", "rings", "stations", "anomalies")
 
 
 async def read_figures(wallboards: Wallboards) -> dict[str, Any]:
@@ -74,6 +81,26 @@ async def live(request: web.Request) -> web.StreamResponse:
     return ws
 
 
+async def chart(request: web.Request) -> web.Response:
+    """Today's chart as SVG, drawn as the reports page's (one definition of each figure)."""
+    deps = request.app[WALLBOARD]
+    await deps.wallboards().authenticate(request.query.get("token"))
+    name = request.match_info["name"]
+    if name not in BOARD_CHARTS:
+        raise NotFound("no-such-chart", f"a board shows {', '.join(BOARD_CHARTS)}", "name")
+    lang = request.query.get("lang", "zh-CN")
+    if lang not in LANGS:
+        raise Invalid("bad-parameter", f"lang must be one of {', '.join(LANGS)}", "lang")
+    reports = deps.reports()
+    data = await series.load(reports, name, await series.day(reports, None))
+    return web.Response(
+        body=charts.render(data, lang).encode("utf-8"),
+        content_type="image/svg+xml",
+        charset="utf-8",
+        headers=NO_STORE,
+    )
+
+
 async def create_token(request: web.Request) -> web.Response:
     deps = request.app[WALLBOARD]
     user = await principal(request, TOKEN_ISSUERS)
@@ -106,6 +133,7 @@ def add_routes(app: web.Application, deps: WallboardDeps) -> None:
     app.router.add_get("/wallboard", page, name="wallboard_page")
     app.router.add_get("/api/wallboard/figures", figures, name="wallboard_figures")
     app.router.add_get("/api/wallboard/live", live, name="wallboard_live")
+    app.router.add_get("/api/wallboard/charts/{name}", chart, name="wallboard_chart")
     app.router.add_post("/api/wallboard/tokens", create_token, name="wallboard_tokens_create")
     app.router.add_get("/api/wallboard/tokens", list_tokens, name="wallboard_tokens")
     app.router.add_delete("/api/wallboard/tokens/{id}", revoke_token, name="wallboard_token_revoke")

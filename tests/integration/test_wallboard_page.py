@@ -179,3 +179,28 @@ async def test_on_a_phone_in_chinese_nothing_scrolls_sideways(
     assert width <= PHONE[0], f"the page is {width} px wide on a {PHONE[0]} px phone"
     await page.screenshot(path=str(SHOTS / "wallboard_phone_zh.png"), full_page=True)
     assert problems == []
+
+
+async def test_todays_charts_are_on_the_board_and_it_still_fits_the_tv(
+    hotline: Hotline, browser: Browser, tmp_path: Path
+) -> None:
+    for n in range(3):
+        call = hotline.offer(f"800{n}", CALLER)
+        hotline.answer(call, f"800{n}", at=datetime.now(UTC))
+    board = await new_board(hotline, await boss_api(hotline))
+    page, problems = await open_board(browser, f"{board['url']}&lang=zh-CN")
+    await expect(page.locator("#wall-offered")).to_have_text("3")
+    charts = page.locator("#wall-charts img")
+    await expect(charts).to_have_count(2)
+    for img in await charts.all():
+        await expect(img).to_be_visible()
+        await expect(img).to_have_js_property("complete", True)
+        assert await img.evaluate("(i) => i.naturalWidth") > 0, await img.get_attribute("src")
+    hourly = page.locator('#wall-charts img[data-chart="hourly"]')
+    assert "每小时来电" in (await hourly.get_attribute("alt") or "")
+    await page.screenshot(path=str(tmp_path / "wallboard_charts.png"))
+    # Everything on one TV screen: nobody scrolls a TV.
+    assert await page.evaluate("document.documentElement.scrollHeight <= window.innerHeight + 1"), (
+        tmp_path / "wallboard_charts.png"
+    )
+    assert problems == []

@@ -4,7 +4,7 @@
 // and reconnects with backoff; a refused or revoked token shows a full-screen message and
 // the page asks nothing more.
 
-import { setTimeZone, showLanguage } from "/static/i18n.js";
+import { language, setTimeZone, showLanguage, t } from "/static/i18n.js";
 import {
   $,
   drawBlocked,
@@ -18,6 +18,10 @@ const BACKOFF_MIN_MS = 1000;
 const BACKOFF_MAX_MS = 30000;
 const TICK_MS = 1000;
 const CLOSE_REVOKED = 4401; // the server closes a revoked token's boards with it
+// Today's charts, drawn by the service (the reports' charts); redrawn each minute, as an hour's
+// bar grows slowly and a TV has no one to press reload.
+const CHARTS = ["hourly", "rings"];
+const CHARTS_MS = 60000;
 
 const params = new URLSearchParams(window.location.search);
 const token = params.get("token") || "";
@@ -36,14 +40,45 @@ function show(figures) {
   drawClock(); // in the hotline's zone from the first figures on
   $("wall-head").hidden = false;
   $("wall-board").hidden = false;
+  if (!$("wall-charts").childElementCount) drawCharts();
 }
 
 function block(code) {
   board.blocked = true;
   board.figures = null;
   clearTimeout(retryTimer);
+  $("wall-charts").replaceChildren();
+  fitCharts();
   drawBlocked(code);
 }
+
+/** A TV lays the board out around the charts once one is drawn (wallboard.css). */
+function fitCharts() {
+  const shown = [...$("wall-charts").querySelectorAll("img")].some((img) => !img.hidden);
+  $("wall-board").classList.toggle("with-charts", shown);
+}
+
+/** Today's charts as images; one the service cannot draw (no calls yet at all) is left out. */
+function drawCharts() {
+  if (board.blocked || !board.figures) return;
+  const section = $("wall-charts");
+  const drawn = new Map([...section.querySelectorAll("img")].map((img) => [img.dataset.chart, img]));
+  for (const name of CHARTS) {
+    let img = drawn.get(name);
+    if (!img) {
+      img = document.createElement("img");
+      img.className = "wall-chart";
+      img.dataset.chart = name;
+      img.addEventListener("error", () => { img.hidden = true; fitCharts(); });
+      img.addEventListener("load", () => { img.hidden = false; fitCharts(); });
+      section.append(img);
+    }
+    img.alt = t(`wall.chart.${name}`);
+    const q = new URLSearchParams({ token, lang: language(), at: String(Date.now()) });
+    img.src = `/api/wallboard/charts/${name}?${q}`;
+  }
+}
+
 
 function retry() {
   if (board.blocked) return;
@@ -131,6 +166,7 @@ async function start() {
   drawClock();
   $("wall-head").hidden = false; // "Connecting…" shows even before the first figures
   setInterval(tick, TICK_MS);
+  setInterval(drawCharts, CHARTS_MS);
   connect();
 }
 
