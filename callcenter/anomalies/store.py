@@ -47,6 +47,9 @@ class AnomalyRow(Base):
         Index("ix_anomalies_report_due", "reported_at", "unreported_at", "report_due"),
         Index("ix_anomalies_follow_up", "followed_up_at", "follow_up_late_at", "follow_up_due"),
         Index("ix_anomalies_agent", "agent_id", "occurred_at", "id"),
+        # The open complaints by kind (closed_at IS NULL), counted at every /metrics scrape
+        # and wallboard refresh: without it the count reads every complaint ever logged.
+        Index("ix_anomalies_open", "kind", "closed_at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
