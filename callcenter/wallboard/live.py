@@ -95,8 +95,11 @@ class WallboardHub:
         loop = asyncio.get_running_loop()
         checked = loop.time()
         while True:
+            # Not wait_for: on 3.11 it swallows a cancel that comes as the event is set, and
+            # the service's shutdown would wait for this loop for ever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), self.refresh)
+                async with asyncio.timeout(self.refresh):
+                    await self._changed.wait()
             self._changed.clear()
             if not self.clients:
                 continue
