@@ -152,8 +152,11 @@ class OutboxSender:
                     self.counts = await store.outbox_counts(conn)
             except Exception as exc:  # the database is down: the drains say so already
                 log.debug("outbox counts unavailable error=%s", exc)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that comes as
+            # the event is set, and shutdown would wait for this loop for ever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._recount.wait(), MAX_WAIT_SECONDS)
+                async with asyncio.timeout(MAX_WAIT_SECONDS):
+                    await self._recount.wait()
             self._recount.clear()
             await asyncio.sleep(0.2)  # one count for a burst of changes
 
@@ -188,8 +191,9 @@ class OutboxSender:
             wait = MAX_WAIT_SECONDS
             if due is not None:
                 wait = min(wait, max(0.0, (due - self.clock.now()).total_seconds()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), wait)
+            with contextlib.suppress(TimeoutError):  # asyncio.timeout: see _counting
+                async with asyncio.timeout(wait):
+                    await wake.wait()
 
     # -- MQTT ---------------------------------------------------------------------------------
     async def _mqtt_loop(self) -> None:
