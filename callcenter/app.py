@@ -43,6 +43,7 @@ from callcenter.events import (
     OverflowAttempted,
     PhoneRang,
     PhoneStopped,
+    RecordingStored,
     RingLimitReached,
     TicketTouched,
     ViolationRecorded,
@@ -74,6 +75,7 @@ from callcenter.reports import http_charts as reports_charts_http
 from callcenter.reports.archiving import Archivist
 from callcenter.reports.service import Reports
 from callcenter.signals import CallRedirector
+from callcenter.speech.service import Transcripts
 from callcenter.stations import http as stations_http
 from callcenter.stations import service as stations_service
 from callcenter.stations.model import AddressBook
@@ -144,6 +146,8 @@ class Services:
     # The TVs in the hotline room (大屏): their tokens and their live feed.
     wallboards: Wallboards | None = None
     wallhub: WallboardHub | None = None
+    # Transcripts (issue 16): every recording queued for them.
+    transcripts: Transcripts | None = None
 
     def _first_hep(self) -> HepSource | None:
         return next((s for s in self.sources.values() if isinstance(s, HepSource)), None)
@@ -214,6 +218,10 @@ class Services:
     def wallboard_hub(self) -> WallboardHub:
         assert self.wallhub is not None, "the wallboards' feed is not set up"
         return self.wallhub
+
+    def transcript_service(self) -> Transcripts:
+        assert self.transcripts is not None, "the transcripts are not set up"
+        return self.transcripts
 
 
 SERVICES = web.AppKey("services", Services)
@@ -318,6 +326,13 @@ def handlers(svc: Services) -> dict[type, list[Handler]]:
         if svc.metrics is not None:
             svc.metrics.published(event, svc.clock.now())
 
+    async def queue_transcript(event: object) -> None:
+        # Every new recording is queued, even with no worker yet (the extra not installed):
+        # installing it later transcribes the backlog.
+        assert isinstance(event, RecordingStored)
+        if svc.transcripts is not None and svc.settings.speech.enabled != "off":
+            await svc.transcripts.on_recording_stored(event)
+
     async def to_wallboards(_event: object) -> None:
         # A figure the boards show may have moved: they read them again (at most once a second).
         if svc.wallhub is not None:
@@ -342,6 +357,7 @@ def handlers(svc: Services) -> dict[type, list[Handler]]:
         PhoneRang: [to_live, to_wallboards],
         PhoneStopped: [to_live, to_wallboards],
         CallClosed: [to_live, link_recordings, to_wallboards],
+        RecordingStored: [queue_transcript],
         ViolationRecorded: [violation_to_mqtt, to_live, to_metrics, to_wallboards],
         # Metrics first: the alert's lateness is timed as it goes out, not after the others.
         RingLimitReached: [
@@ -635,6 +651,7 @@ def build(
         revoked_among=svc.wallboards.revoked_among,
         seen=svc.wallboards.seen,
     )
+    svc.transcripts = Transcripts(svc.db, svc.clock)
     svc.evaluations = Evaluations(
         svc.db,
         svc.clock,
@@ -784,7 +801,12 @@ def build(
 
     async def recordings_ctx(_app: web.Application) -> AsyncIterator[None]:
         recs = Recordings(
-            svc.db, svc.clock, settings.recordings, settings.recordings_root, tickets=svc.tickets
+            svc.db,
+            svc.clock,
+            settings.recordings,
+            settings.recordings_root,
+            tickets=svc.tickets,
+            on_stored=svc.bus.publish,
         )
         await asyncio.to_thread(recs.sweep)
         svc.recordings = recs
@@ -798,6 +820,13 @@ def build(
             tasks.append(owned("recordings-spool", svc.spool.run()))
         yield
         await stop_all(tasks)
+
+    async def speech_ctx(_app: web.Application) -> AsyncIterator[None]:
+        if settings.speech.enabled != "off":
+            # A recording of the last day whose queueing was lost (a crash just after it was
+            # stored, a `recording add` that could not queue it) is queued now.
+            await svc.transcript_service().queue_stored(svc.clock.now() - timedelta(days=1))
+        yield
 
     async def demo_ctx(_app: web.Application) -> AsyncIterator[None]:
         tasks = [owned("demo", demo(svc))] if demo is not None else []
@@ -870,6 +899,7 @@ def build(
             outbox_ctx,
             tracker_ctx,
             recordings_ctx,
+            speech_ctx,
             sources_ctx,
             qa_ctx,
             reports_ctx,

@@ -24,6 +24,7 @@ from callcenter.qa import assessment_cli as qa_assessment
 from callcenter.qa import sample_command as qa_sample
 from callcenter.recordings import commands as recording_commands
 from callcenter.reports import cli as report_cli
+from callcenter.speech.service import Transcripts, queue_hook
 from callcenter.wallboard import cli as wallboard_cli
 
 log = logging.getLogger("callcenter")
@@ -355,6 +356,15 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _recording(settings: Settings, args: argparse.Namespace, engine: Any) -> int:
+    # A recording added by hand (MixMonitor's post-command) is queued for transcription by
+    # the command itself: the running service takes it within seconds.
+    transcripts = None
+    if settings.speech.enabled != "off":
+        transcripts = Transcripts(lambda: engine, SystemClock())
+    return await recording_commands.run(settings, args, engine, queue_hook(transcripts))
+
+
 def _run(coro: Coroutine[Any, Any, int]) -> int:
     return asyncio.run(coro)
 
@@ -404,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "stations":
             return _stations(settings, args)
         if args.command in recording_commands.COMMANDS:
-            return _run(_with_engine(settings, lambda e: recording_commands.run(settings, args, e)))
+            return _run(_with_engine(settings, lambda e: _recording(settings, args, e)))
         if qa_sample.is_sample(args):
             return _run(_with_engine(settings, lambda e: qa_sample.sample(settings, args, e)))
         if args.command == "qa" and args.qa_command == "assessment":

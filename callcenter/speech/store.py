@@ -180,21 +180,18 @@ async def enqueue(
 
 
 async def without_job(
-    conn: AsyncConnection, since: datetime, until: datetime, limit: int
+    conn: AsyncConnection, since: datetime, until: datetime | None, limit: int
 ) -> list[tuple[str, bool]]:
-    """(id, empty) of recordings received in [since, until) with no job and not deleted,
-    oldest first."""
-    stmt = (
-        select(recordings.c.id, recordings.c.empty)
-        .where(
-            recordings.c.received_at >= since,
-            recordings.c.received_at < until,
-            recordings.c.deleted_at.is_(None),
-            ~exists().where(jobs.c.recording_id == recordings.c.id),
-        )
-        .order_by(recordings.c.received_at, recordings.c.id)
-        .limit(limit)
+    """(id, empty) of recordings received in [since, until) (None: no end) with no job and
+    not deleted, oldest first."""
+    stmt = select(recordings.c.id, recordings.c.empty).where(
+        recordings.c.received_at >= since,
+        recordings.c.deleted_at.is_(None),
+        ~exists().where(jobs.c.recording_id == recordings.c.id),
     )
+    if until is not None:
+        stmt = stmt.where(recordings.c.received_at < until)
+    stmt = stmt.order_by(recordings.c.received_at, recordings.c.id).limit(limit)
     return [(str(r.id), bool(r.empty)) for r in await conn.execute(stmt)]
 
 
@@ -293,19 +290,29 @@ async def finish(
             state=state,
             reason=reason[:500] if reason else None,
             language=language,
-            finished_at=now if state in ("done", "skipped", "failed") else None,
-            claimed_by=None if state == "queued" else worker,
+            finished_at=now,
             lease_until=None,
         )
     )
     return bool(result.rowcount)
 
 
-async def release(conn: AsyncConnection, recording_id: str, worker: str) -> bool:
-    """Give an unfinished job back (a shutdown): queued again, the try not counted."""
+async def requeue(conn: AsyncConnection, recording_id: str, worker: str, reason: str) -> bool:
+    """Queue a job this worker holds again (its worker process died): the try counted."""
     result = await conn.execute(
         update(jobs)
         .where(_mine(recording_id, worker))
+        .values(state="queued", reason=reason[:500], claimed_by=None, lease_until=None)
+    )
+    return bool(result.rowcount)
+
+
+async def release(conn: AsyncConnection, worker: str) -> int:
+    """Give back every job this worker still holds (a shutdown): queued again at once, the
+    try not counted."""
+    result = await conn.execute(
+        update(jobs)
+        .where(jobs.c.state == "running", jobs.c.claimed_by == worker)
         .values(
             state="queued",
             attempts=jobs.c.attempts - 1,
@@ -314,7 +321,7 @@ async def release(conn: AsyncConnection, recording_id: str, worker: str) -> bool
             started_at=None,
         )
     )
-    return bool(result.rowcount)
+    return int(result.rowcount)
 
 
 async def abandon(conn: AsyncConnection, recording_id: str, now: datetime, reason: str) -> bool:
