@@ -75,7 +75,8 @@ from callcenter.reports import http_charts as reports_charts_http
 from callcenter.reports.archiving import Archivist
 from callcenter.reports.service import Reports
 from callcenter.signals import CallRedirector
-from callcenter.speech.service import Transcripts
+from callcenter.speech.queue import TranscriptionQueue
+from callcenter.speech.service import Transcribe, Transcripts, engine_transcriber
 from callcenter.stations import http as stations_http
 from callcenter.stations import service as stations_service
 from callcenter.stations.model import AddressBook
@@ -146,8 +147,11 @@ class Services:
     # The TVs in the hotline room (大屏): their tokens and their live feed.
     wallboards: Wallboards | None = None
     wallhub: WallboardHub | None = None
-    # Transcripts (issue 16): every recording queued for them.
+    # Transcripts (issue 16): read and searched always; the queue worked only with the
+    # extra callcenter[speech] (or a tests' transcribe); `speech_off` says why not.
     transcripts: Transcripts | None = None
+    speech_queue: TranscriptionQueue | None = None
+    speech_off: str = ""
 
     def _first_hep(self) -> HepSource | None:
         return next((s for s in self.sources.values() if isinstance(s, HepSource)), None)
@@ -331,7 +335,8 @@ def handlers(svc: Services) -> dict[type, list[Handler]]:
         # installing it later transcribes the backlog.
         assert isinstance(event, RecordingStored)
         if svc.transcripts is not None and svc.settings.speech.enabled != "off":
-            await svc.transcripts.on_recording_stored(event)
+            if await svc.transcripts.on_recording_stored(event) and svc.speech_queue is not None:
+                svc.speech_queue.wake()
 
     async def to_wallboards(_event: object) -> None:
         # A figure the boards show may have moved: they read them again (at most once a second).
@@ -415,8 +420,15 @@ def components(svc: Services) -> dict[str, Any]:
         "recordings": recordings_status(svc),
         "orders": svc.outbox.status() if svc.outbox is not None else {},
         "anomalies": deadlines_status(svc),
+        "speech": speech_status(svc),
         "live_clients": len(svc.hub.clients),
     }
+
+
+def speech_status(svc: Services) -> dict[str, Any]:
+    if svc.speech_queue is None:
+        return {"enabled": False, "message": svc.speech_off}
+    return {"enabled": True, **svc.speech_queue.status()}
 
 
 def deadlines_status(svc: Services) -> dict[str, Any]:
@@ -602,7 +614,11 @@ def build(
     hep: bool = True,
     mqtt: bool = True,
     demo: Callable[[Services], Coroutine[Any, Any, None]] | None = None,
+    transcribe: Transcribe | None = None,
 ) -> web.Application:
+    """The app on `settings`. `transcribe`: what the transcription workers run on a
+    recording (tests give their own); by default the engine, when callcenter[speech] is
+    installed."""
     svc = Services(
         settings=settings,
         clock=clock or SystemClock(),
@@ -821,12 +837,38 @@ def build(
         yield
         await stop_all(tasks)
 
+    async def speech_check(_app: web.Application) -> AsyncIterator[None]:
+        # First of all: speech.enabled = true without the extra stops start-up before
+        # anything is opened.
+        s = settings.speech
+        if s.enabled == "off":
+            svc.speech_off = 'transcription off (speech.enabled = "off")'
+            yield
+            return
+        run, why = (transcribe, "") if transcribe else engine_transcriber(s.chunk_seconds)
+        if run is None:
+            if s.enabled == "required":
+                raise StartupError(f"speech.enabled: true, but {why}")
+            svc.speech_off = why
+            log.warning("%s; recordings are queued until it is", why)
+        else:
+            svc.speech_queue = TranscriptionQueue(
+                svc.db, svc.clock, settings.recordings_root, run, workers=s.workers, nice=s.nice
+            )
+        yield
+
     async def speech_ctx(_app: web.Application) -> AsyncIterator[None]:
+        tasks = []
         if settings.speech.enabled != "off":
             # A recording of the last day whose queueing was lost (a crash just after it was
             # stored, a `recording add` that could not queue it) is queued now.
             await svc.transcript_service().queue_stored(svc.clock.now() - timedelta(days=1))
+        if svc.speech_queue is not None:
+            tasks.append(owned("speech-queue", svc.speech_queue.run()))
         yield
+        await stop_all(tasks)
+        if svc.speech_queue is not None:
+            await svc.speech_queue.close()
 
     async def demo_ctx(_app: web.Application) -> AsyncIterator[None]:
         tasks = [owned("demo", demo(svc))] if demo is not None else []
@@ -891,6 +933,7 @@ def build(
     app.on_shutdown.append(close_live_clients)
     app.cleanup_ctx.extend(
         [
+            speech_check,
             database,
             stations_ctx,
             auth_ctx,
