@@ -24,6 +24,7 @@ from callcenter.qa import assessment_cli as qa_assessment
 from callcenter.qa import sample_command as qa_sample
 from callcenter.recordings import commands as recording_commands
 from callcenter.reports import cli as report_cli
+from callcenter.speech import backfill_cli as speech_backfill
 from callcenter.speech.service import Transcripts, queue_hook
 from callcenter.wallboard import cli as wallboard_cli
 
@@ -133,6 +134,9 @@ def _parser() -> argparse.ArgumentParser:
     qa_assessment.add_parser(qsub, common)
     report_cli.add_parser(sub, common)
     wallboard_cli.add_parser(sub, common)
+    speech = sub.add_parser("speech", parents=[common], help="transcripts of recordings")
+    speech_sub = speech.add_subparsers(dest="speech_command", required=True)
+    speech_backfill.add_parser(speech_sub, common)
     return p
 
 
@@ -421,6 +425,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(_with_engine(settings, lambda e: qa_assessment.run(settings, args, e)))
         if args.command == "report":
             return _run(_with_engine(settings, lambda e: report_cli.run(settings, args, e)))
+        if args.command == "speech" and args.speech_command == "backfill":
+            return _run(_with_engine(settings, lambda e: speech_backfill.run(settings, args, e)))
         if args.command == "wallboard":
             return _run(_with_engine(settings, lambda e: wallboard_cli.run(settings, args, e)))
     except DomainError as exc:
