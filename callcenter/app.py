@@ -75,6 +75,7 @@ from callcenter.reports import http_charts as reports_charts_http
 from callcenter.reports.archiving import Archivist
 from callcenter.reports.service import Reports
 from callcenter.signals import CallRedirector
+from callcenter.speech import http as speech_http
 from callcenter.speech.queue import TranscriptionQueue
 from callcenter.speech.service import Transcribe, Transcripts, engine_transcriber
 from callcenter.stations import http as stations_http
@@ -582,7 +583,11 @@ def add_routes(app: web.Application, svc: Services) -> None:
         recordings_http.RecordingsDeps(
             recordings=svc.recording_service,
             max_upload_bytes=svc.settings.recordings.max_upload_mb * 1024 * 1024,
+            said=svc.transcript_service().search,
         ),
+    )
+    speech_http.add_routes(
+        app, speech_http.SpeechDeps(svc.recording_service, svc.transcript_service)
     )
     qa_http.add_routes(app, qa_http.QaDeps(draws=svc.draw_service))
     reports_http.add_routes(
