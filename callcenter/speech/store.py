@@ -385,15 +385,6 @@ async def transcript(conn: AsyncConnection, recording_id: str) -> StoredTranscri
     )
 
 
-async def count_transcripts(conn: AsyncConnection, recording_id: str) -> int:
-    stmt = (
-        select(func.count())
-        .select_from(transcripts)
-        .where(transcripts.c.recording_id == recording_id)
-    )
-    return int((await conn.execute(stmt)).scalar_one())
-
-
 async def said(
     conn: AsyncConnection, words: str, *, limit: int, before: Cursor | None = None
 ) -> list[Recording]:
