@@ -43,6 +43,7 @@ from callcenter.events import (
     OverflowAttempted,
     PhoneRang,
     PhoneStopped,
+    RecordingStored,
     RingLimitReached,
     TicketTouched,
     ViolationRecorded,
@@ -74,6 +75,9 @@ from callcenter.reports import http_charts as reports_charts_http
 from callcenter.reports.archiving import Archivist
 from callcenter.reports.service import Reports
 from callcenter.signals import CallRedirector
+from callcenter.speech import http as speech_http
+from callcenter.speech.queue import TranscriptionQueue
+from callcenter.speech.service import Transcribe, Transcripts, engine_transcriber
 from callcenter.stations import http as stations_http
 from callcenter.stations import service as stations_service
 from callcenter.stations.model import AddressBook
@@ -144,6 +148,11 @@ class Services:
     # The TVs in the hotline room (大屏): their tokens and their live feed.
     wallboards: Wallboards | None = None
     wallhub: WallboardHub | None = None
+    # Transcripts (issue 16): read and searched always; the queue worked only with the
+    # extra callcenter[speech] (or a tests' transcribe); `speech_off` says why not.
+    transcripts: Transcripts | None = None
+    speech_queue: TranscriptionQueue | None = None
+    speech_off: str = ""
 
     def _first_hep(self) -> HepSource | None:
         return next((s for s in self.sources.values() if isinstance(s, HepSource)), None)
@@ -214,6 +223,10 @@ class Services:
     def wallboard_hub(self) -> WallboardHub:
         assert self.wallhub is not None, "the wallboards' feed is not set up"
         return self.wallhub
+
+    def transcript_service(self) -> Transcripts:
+        assert self.transcripts is not None, "the transcripts are not set up"
+        return self.transcripts
 
 
 SERVICES = web.AppKey("services", Services)
@@ -318,6 +331,14 @@ def handlers(svc: Services) -> dict[type, list[Handler]]:
         if svc.metrics is not None:
             svc.metrics.published(event, svc.clock.now())
 
+    async def queue_transcript(event: object) -> None:
+        # Every new recording is queued, even with no worker yet (the extra not installed):
+        # installing it later transcribes the backlog.
+        assert isinstance(event, RecordingStored)
+        if svc.transcripts is not None and svc.settings.speech.enabled != "off":
+            if await svc.transcripts.on_recording_stored(event) and svc.speech_queue is not None:
+                svc.speech_queue.wake()
+
     async def to_wallboards(_event: object) -> None:
         # A figure the boards show may have moved: they read them again (at most once a second).
         if svc.wallhub is not None:
@@ -342,6 +363,7 @@ def handlers(svc: Services) -> dict[type, list[Handler]]:
         PhoneRang: [to_live, to_wallboards],
         PhoneStopped: [to_live, to_wallboards],
         CallClosed: [to_live, link_recordings, to_wallboards],
+        RecordingStored: [queue_transcript],
         ViolationRecorded: [violation_to_mqtt, to_live, to_metrics, to_wallboards],
         # Metrics first: the alert's lateness is timed as it goes out, not after the others.
         RingLimitReached: [
@@ -399,8 +421,15 @@ def components(svc: Services) -> dict[str, Any]:
         "recordings": recordings_status(svc),
         "orders": svc.outbox.status() if svc.outbox is not None else {},
         "anomalies": deadlines_status(svc),
+        "speech": speech_status(svc),
         "live_clients": len(svc.hub.clients),
     }
+
+
+def speech_status(svc: Services) -> dict[str, Any]:
+    if svc.speech_queue is None:
+        return {"enabled": False, "message": svc.speech_off}
+    return {"enabled": True, **svc.speech_queue.status()}
 
 
 def deadlines_status(svc: Services) -> dict[str, Any]:
@@ -554,7 +583,11 @@ def add_routes(app: web.Application, svc: Services) -> None:
         recordings_http.RecordingsDeps(
             recordings=svc.recording_service,
             max_upload_bytes=svc.settings.recordings.max_upload_mb * 1024 * 1024,
+            said=svc.transcript_service().search,
         ),
+    )
+    speech_http.add_routes(
+        app, speech_http.SpeechDeps(svc.recording_service, svc.transcript_service)
     )
     qa_http.add_routes(app, qa_http.QaDeps(draws=svc.draw_service))
     reports_http.add_routes(
@@ -586,7 +619,11 @@ def build(
     hep: bool = True,
     mqtt: bool = True,
     demo: Callable[[Services], Coroutine[Any, Any, None]] | None = None,
+    transcribe: Transcribe | None = None,
 ) -> web.Application:
+    """The app on `settings`. `transcribe`: what the transcription workers run on a
+    recording (tests give their own); by default the engine, when callcenter[speech] is
+    installed."""
     svc = Services(
         settings=settings,
         clock=clock or SystemClock(),
@@ -635,6 +672,7 @@ def build(
         revoked_among=svc.wallboards.revoked_among,
         seen=svc.wallboards.seen,
     )
+    svc.transcripts = Transcripts(svc.db, svc.clock)
     svc.evaluations = Evaluations(
         svc.db,
         svc.clock,
@@ -784,7 +822,12 @@ def build(
 
     async def recordings_ctx(_app: web.Application) -> AsyncIterator[None]:
         recs = Recordings(
-            svc.db, svc.clock, settings.recordings, settings.recordings_root, tickets=svc.tickets
+            svc.db,
+            svc.clock,
+            settings.recordings,
+            settings.recordings_root,
+            tickets=svc.tickets,
+            on_stored=svc.bus.publish,
         )
         await asyncio.to_thread(recs.sweep)
         svc.recordings = recs
@@ -798,6 +841,39 @@ def build(
             tasks.append(owned("recordings-spool", svc.spool.run()))
         yield
         await stop_all(tasks)
+
+    async def speech_check(_app: web.Application) -> AsyncIterator[None]:
+        # First of all: speech.enabled = true without the extra stops start-up before
+        # anything is opened.
+        s = settings.speech
+        if s.enabled == "off":
+            svc.speech_off = 'transcription off (speech.enabled = "off")'
+            yield
+            return
+        run, why = (transcribe, "") if transcribe else engine_transcriber(s.chunk_seconds)
+        if run is None:
+            if s.enabled == "required":
+                raise StartupError(f"speech.enabled: true, but {why}")
+            svc.speech_off = why
+            log.warning("%s; recordings are queued until it is", why)
+        else:
+            svc.speech_queue = TranscriptionQueue(
+                svc.db, svc.clock, settings.recordings_root, run, workers=s.workers, nice=s.nice
+            )
+        yield
+
+    async def speech_ctx(_app: web.Application) -> AsyncIterator[None]:
+        tasks = []
+        if settings.speech.enabled != "off":
+            # A recording of the last day whose queueing was lost (a crash just after it was
+            # stored, a `recording add` that could not queue it) is queued now.
+            await svc.transcript_service().queue_stored(svc.clock.now() - timedelta(days=1))
+        if svc.speech_queue is not None:
+            tasks.append(owned("speech-queue", svc.speech_queue.run()))
+        yield
+        await stop_all(tasks)
+        if svc.speech_queue is not None:
+            await svc.speech_queue.close()
 
     async def demo_ctx(_app: web.Application) -> AsyncIterator[None]:
         tasks = [owned("demo", demo(svc))] if demo is not None else []
@@ -862,6 +938,7 @@ def build(
     app.on_shutdown.append(close_live_clients)
     app.cleanup_ctx.extend(
         [
+            speech_check,
             database,
             stations_ctx,
             auth_ctx,
@@ -870,6 +947,7 @@ def build(
             outbox_ctx,
             tracker_ctx,
             recordings_ctx,
+            speech_ctx,
             sources_ctx,
             qa_ctx,
             reports_ctx,

@@ -24,6 +24,8 @@ from callcenter.qa import assessment_cli as qa_assessment
 from callcenter.qa import sample_command as qa_sample
 from callcenter.recordings import commands as recording_commands
 from callcenter.reports import cli as report_cli
+from callcenter.speech import backfill_cli as speech_backfill
+from callcenter.speech.service import Transcripts, queue_hook
 from callcenter.wallboard import cli as wallboard_cli
 
 log = logging.getLogger("callcenter")
@@ -132,6 +134,9 @@ def _parser() -> argparse.ArgumentParser:
     qa_assessment.add_parser(qsub, common)
     report_cli.add_parser(sub, common)
     wallboard_cli.add_parser(sub, common)
+    speech = sub.add_parser("speech", parents=[common], help="transcripts of recordings")
+    speech_sub = speech.add_subparsers(dest="speech_command", required=True)
+    speech_backfill.add_parser(speech_sub, common)
     return p
 
 
@@ -355,6 +360,15 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _recording(settings: Settings, args: argparse.Namespace, engine: Any) -> int:
+    # A recording added by hand (MixMonitor's post-command) is queued for transcription by
+    # the command itself: the running service takes it within seconds.
+    transcripts = None
+    if settings.speech.enabled != "off":
+        transcripts = Transcripts(lambda: engine, SystemClock())
+    return await recording_commands.run(settings, args, engine, queue_hook(transcripts))
+
+
 def _run(coro: Coroutine[Any, Any, int]) -> int:
     return asyncio.run(coro)
 
@@ -404,13 +418,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "stations":
             return _stations(settings, args)
         if args.command in recording_commands.COMMANDS:
-            return _run(_with_engine(settings, lambda e: recording_commands.run(settings, args, e)))
+            return _run(_with_engine(settings, lambda e: _recording(settings, args, e)))
         if qa_sample.is_sample(args):
             return _run(_with_engine(settings, lambda e: qa_sample.sample(settings, args, e)))
         if args.command == "qa" and args.qa_command == "assessment":
             return _run(_with_engine(settings, lambda e: qa_assessment.run(settings, args, e)))
         if args.command == "report":
             return _run(_with_engine(settings, lambda e: report_cli.run(settings, args, e)))
+        if args.command == "speech" and args.speech_command == "backfill":
+            return _run(_with_engine(settings, lambda e: speech_backfill.run(settings, args, e)))
         if args.command == "wallboard":
             return _run(_with_engine(settings, lambda e: wallboard_cli.run(settings, args, e)))
     except DomainError as exc:

@@ -28,6 +28,8 @@ from callcenter.qa.settings import QaSettings as QaSettings
 from callcenter.qa.settings import parse_qa
 from callcenter.reports.settings import ReportsSettings as ReportsSettings
 from callcenter.reports.settings import parse_reports
+from callcenter.speech.settings import SpeechSettings as SpeechSettings
+from callcenter.speech.settings import parse_speech
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +254,7 @@ class Settings:
     qa: QaSettings = field(default_factory=QaSettings)
     reports: ReportsSettings = field(default_factory=ReportsSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    speech: SpeechSettings = field(default_factory=SpeechSettings)
     # No [[pbx]] tables: one HEP source on sip.hep_listen.
     pbx: tuple[PbxSettings, ...] = ()
     # Relative paths (SQLite file, recordings) are resolved against this directory.
@@ -629,8 +632,12 @@ def parse_settings(raw: dict[str, Any], base_dir: Path | None = None) -> Setting
         if name == "metrics":
             sections["metrics"] = parse_metrics(value)
             continue
+        if name == "speech":
+            sections["speech"] = parse_speech(value)
+            continue
         if name not in _SECTIONS:
-            known = ", ".join(sorted([*_SECTIONS, "metrics", "orders", "pbx", "qa", "reports"]))
+            own = ["metrics", "orders", "pbx", "qa", "reports", "speech"]
+            known = ", ".join(sorted([*_SECTIONS, *own]))
             raise ConfigError(name, f"unknown section (known: {known})")
         sections[name] = _section(name, _SECTIONS[name], value)
     settings = Settings(**sections, base_dir=base_dir or Path.cwd())

@@ -123,3 +123,13 @@ class TicketTouched:
     agent: str | None
     by: str  # who touched it: the agent, or a lead changing it
     at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingStored:
+    """A new recording (录音) was stored: new bytes, not a copy of a stored one. `empty`: the
+    analysis heard nothing above the silence threshold."""
+
+    recording_id: str
+    empty: bool
+    received_at: datetime

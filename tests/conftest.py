@@ -31,6 +31,9 @@ def settings_for(db_url: str, **sections: Any) -> Settings:
         "rings": {"cycle_seconds": 5.0, "limit": 3},
         # Never the repository's recordings/: an upload in a test lands in a temporary store.
         "recordings": {"root": tempfile.mkdtemp(prefix="cc-rec-")},
+        # With callcenter[speech] installed every recording a test stores would be
+        # transcribed by the real model; the speech tests turn it on themselves.
+        "speech": {"enabled": "off"},
     }
     for name, values in sections.items():
         raw[name] = {**raw.get(name, {}), **values} if isinstance(values, dict) else values

@@ -24,7 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from callcenter.recordings.store import audit, audit_head
 
-Action = Literal["ingest", "link", "play", "download", "delete"]
+# transcript: its transcript was read (issue 16); search: recordings were searched by what
+# was said in them (no recording named: the detail holds the words and how many matched).
+Action = Literal["ingest", "link", "play", "download", "delete", "transcript", "search"]
 GENESIS = "0" * 64
 _BATCH = 2000
 

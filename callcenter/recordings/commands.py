@@ -7,6 +7,7 @@ import argparse
 import getpass
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callcenter.clock import SystemClock
 from callcenter.config import Settings
 from callcenter.errors import DomainError
+from callcenter.events import RecordingStored
 from callcenter.recordings import audit
 from callcenter.recordings.schemas import recording_json
 from callcenter.recordings.service import Inbound, Recordings
@@ -52,7 +54,14 @@ def _actor() -> str:
         return "cli"
 
 
-async def run(settings: Settings, args: argparse.Namespace, engine: AsyncEngine) -> int:
+async def run(
+    settings: Settings,
+    args: argparse.Namespace,
+    engine: AsyncEngine,
+    on_stored: Callable[[RecordingStored], Awaitable[None]] | None = None,
+) -> int:
+    """`on_stored`: told of a new recording after its commit (cli.py: the transcription
+    queue)."""
     if args.command == "audit":
         verdict = await audit.verify(engine)
         if verdict.intact:
@@ -64,7 +73,11 @@ async def run(settings: Settings, args: argparse.Namespace, engine: AsyncEngine)
         )
         return 1
     service = Recordings(
-        lambda: engine, SystemClock(), settings.recordings, settings.recordings_root
+        lambda: engine,
+        SystemClock(),
+        settings.recordings,
+        settings.recordings_root,
+        on_stored=on_stored,
     )
     try:
         path = service.checked_path(args.file, announced=False)

@@ -14,24 +14,28 @@ from callcenter.auth.http import json_body, principal
 from callcenter.auth.model import ALL_ROLES, Principal, Role
 from callcenter.errors import Forbidden, Invalid, NotFound, Unavailable
 from callcenter.recordings import storage
-from callcenter.recordings.model import LISTENERS, UPLOADERS, Recording, media_type
+from callcenter.recordings.model import LISTENERS, SEARCHERS, UPLOADERS, Recording, media_type
 from callcenter.recordings.schemas import recording_json
 from callcenter.recordings.service import Inbound, Recordings
+from callcenter.recordings.store import Cursor
 from callcenter.web.errors import error_response
 from callcenter.web.paging import paged, read_cursor, read_limit
 
 
 @dataclass(frozen=True, slots=True)
 class RecordingsDeps:
-    """What the recording routes need: the recordings service and the upload limit."""
+    """What the recording routes need: the recordings service, the upload limit and the
+    search by what was said (the transcripts', which writes each search to the audit log)."""
 
     recordings: Callable[[], Recordings]
     max_upload_bytes: int
+    said: Callable[[Principal, str, int, Cursor | None], Awaitable[list[Recording]]] | None = None
 
 
 RECORDINGS = web.AppKey("recordings", RecordingsDeps)
 
 MAX_LIMIT = 1000
+MAX_SAID = 100
 _UPLOAD_BUFFER = 1 << 20  # an upload is written to disk a MiB at a time, in a worker thread
 
 
@@ -60,11 +64,15 @@ async def _calls_of_ticket(service: Recordings, user: Principal, ticket: str) ->
 
 
 async def list_recordings(request: web.Request) -> web.Response:
-    """Newest first, paged; agents see the recordings of calls they answered."""
+    """Newest first, paged; agents see the recordings of calls they answered. `said=`:
+    those whose transcript holds the words, for the roles that may search."""
     deps = request.app[RECORDINGS]
     user = await principal(request, LISTENERS)
     service = deps.recordings()
     limit = read_limit(request, 100, MAX_LIMIT)
+    said = request.query.get("said", "").strip()
+    if said:
+        return await _said(request, deps, user, said, limit)
     ticket = request.query.get("ticket") or None
     call_ids = await _calls_of_ticket(service, user, ticket) if ticket else None
     agent_id = user.id if user.role == Role.AGENT and call_ids is None else None
@@ -76,6 +84,26 @@ async def list_recordings(request: web.Request) -> web.Response:
         unlinked=_flag(request, "unlinked"),
         agent_id=agent_id,
     )
+    last = (rows[-1].received_at, rows[-1].id) if rows else None
+    return paged(request, [recording_json(r) for r in rows], limit, last)
+
+
+async def _said(
+    request: web.Request, deps: RecordingsDeps, user: Principal, words: str, limit: int
+) -> web.Response:
+    if user.role not in SEARCHERS:
+        raise Forbidden(
+            "forbidden", "searching what was said is for QA leads, supervisors and admins"
+        )
+    if any(request.query.get(name) for name in ("call", "ticket", "unlinked")):
+        raise Invalid(
+            "bad-parameter", "said is searched on its own: leave out call, ticket, unlinked", "said"
+        )
+    if len(words) > MAX_SAID:
+        raise Invalid("bad-parameter", f"said is at most {MAX_SAID} characters", "said")
+    if deps.said is None:
+        raise Unavailable("no-transcripts", "transcripts are not set up in this service")
+    rows = await deps.said(user, words, limit, read_cursor(request))
     last = (rows[-1].received_at, rows[-1].id) if rows else None
     return paged(request, [recording_json(r) for r in rows], limit, last)
 

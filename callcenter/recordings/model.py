@@ -21,6 +21,9 @@ Via = Literal["esl", "cli", "spool", "upload"]
 LISTENERS = frozenset({Role.AGENT, Role.TEAM_LEAD, Role.QA_LEAD, Role.SUPERVISOR, Role.ADMIN})
 # Who may hear every recording, not only their own.
 ALL_RECORDINGS = frozenset({Role.TEAM_LEAD, Role.QA_LEAD, Role.SUPERVISOR, Role.ADMIN})
+# Who may search recordings by what was said in them (said=, issue 16): the supervisors
+# and QA who look across every agent's calls; each search is written to the audit log.
+SEARCHERS = frozenset({Role.QA_LEAD, Role.SUPERVISOR, Role.ADMIN})
 # Who may upload over HTTP: a PBX or recorder with a token of its own role (it may do
 # nothing else), team leads and admins.
 UPLOADERS = frozenset({Role.PBX, Role.TEAM_LEAD, Role.ADMIN})

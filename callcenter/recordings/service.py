@@ -10,7 +10,7 @@ import logging
 import shutil
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -23,6 +23,7 @@ from callcenter.auth.model import Principal, Role
 from callcenter.clock import Clock
 from callcenter.config import RecordingsSettings
 from callcenter.errors import DomainError, NotFound
+from callcenter.events import RecordingStored
 from callcenter.recordings import audit, storage, store
 from callcenter.recordings.analysis import RAW_INPUTS, BadAudio, Rules, analyse
 from callcenter.recordings.audit import Entry
@@ -110,12 +111,15 @@ class Recordings:
         settings: RecordingsSettings,
         root: Path,
         tickets: TicketLookup | None = None,
+        on_stored: Callable[[RecordingStored], Awaitable[None]] | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         self.settings = settings
         self.root = root
         self.tickets: TicketLookup = tickets or NoTickets()
+        # After a new recording's commit (the service: the bus; the command line: the queue).
+        self.on_stored = on_stored
         self.rules = Rules(settings.silence_dbfs, settings.min_sound_ms)
         self.import_dirs = tuple(Path(d) for d in settings.import_dirs)
         self.stats = Stats()
@@ -231,6 +235,8 @@ class Recordings:
             recording.id, inbound.via, recording.call_ref, recording.call_id,
             result.empty, result.duration_seconds,
         )  # fmt: skip
+        if self.on_stored is not None:
+            await self.on_stored(RecordingStored(recording.id, result.empty, now))
         return Stored(recording, True)
 
     async def _again(self, existing: Recording, inbound: Inbound) -> Stored:

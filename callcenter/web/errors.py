@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -25,8 +26,15 @@ _STATUS: dict[type[errors.DomainError], int] = {
 }
 
 
-def error_response(status: int, code: str, message: str, field: str | None = None) -> web.Response:
-    body = {"error": code, "message": message, "field": field}
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> web.Response:
+    """The error body; `extra` adds what a client acts on (a transcript's job state)."""
+    body: dict[str, Any] = {"error": code, "message": message, "field": field, **(extra or {})}
     return web.json_response(body, status=status)
 
 

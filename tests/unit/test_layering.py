@@ -34,6 +34,10 @@ DOMAIN = [
     # the wallboard's tokens and figures: read from the stores and the tracker, no edge
     "wallboard/model.py",
     "wallboard/service.py",
+    # transcripts: the queue and its worker loop know the database, never an edge
+    "speech/model.py",
+    "speech/service.py",
+    "speech/queue.py",
 ]
 EDGES = ("callcenter.telephony", "callcenter.mqtt", "callcenter.web", "callcenter.app")
 # Route modules: the web edge, but no PBX source, HEP listener or MQTT publisher.
@@ -48,6 +52,7 @@ ROUTES = [
     "qa/http_assessment.py",
     "wallboard/http.py",
     "wallboard/live.py",
+    "speech/http.py",
 ]
 
 

@@ -16,6 +16,7 @@ from callcenter.calls import store as _calls  # noqa: F401
 from callcenter.orders import store as _orders  # noqa: F401
 from callcenter.recordings import store as _recordings  # noqa: F401
 from callcenter.reports import archive as _report_archive  # noqa: F401
+from callcenter.speech import store as _speech  # noqa: F401
 from callcenter.tickets import store as _tickets  # noqa: F401
 from callcenter.wallboard import store as _wallboard  # noqa: F401
 
