@@ -30,6 +30,9 @@ COMPOUND_SURNAMES = (
     "欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文",
     "司徒", "夏侯", "令狐", "澹台", "轩辕", "端木", "百里", "呼延", "南宫", "西门", "申屠",
 )  # fmt: skip
+# A number with one digit heard wrong is still the number read back (the recognizer's slip or
+# the agent's: the reviewer listens); with two wrong it is another number. So a phone number
+# is allowed at most one digit edit whatever the tolerance.
 # A phone number read back in groups (138，0000，0001) with a word between ("嗯", "对"):
 # digits at most this many units or seconds apart are one number.
 DIGIT_FILLER = 2
@@ -143,7 +146,7 @@ def _phones(heard: Heard, phone: str, tolerance: float) -> list[Found]:
         digits = [heard.units[i] for i in run]
         for form in forms:
             pattern = pinyin.units(form)
-            for hit in pinyin.search(pattern, digits, tolerance):
+            for hit in pinyin.search(pattern, digits, min(tolerance, 1 / len(pattern))):
                 # Digits are digits, not homophones: confidence is the share of them right.
                 score = 1.0 - hit.edits / len(pattern)
                 found.append(_Candidate(score, run[hit.first], run[hit.last - 1] + 1, forms[0]))

@@ -14,7 +14,8 @@ filled): each clause by its characters (confidence 1), else by its toneless piny
 `tolerance` syllable edits per syllable (homophones the recognizer wrote: 停滞→停止). The
 clauses heard in order, each within MAX_PAUSE of the previous, make one Found whose confidence
 is the clauses' mean score (a clause not heard scores 0: two of three heard exactly is 2/3)
-and whose `missing` names the clauses not heard. Only Mandarin transcripts are matched.
+and whose `missing` names the clauses not heard; it counts only if a clause of ANCHOR_UNITS
+syllables or more is among them. Only Mandarin transcripts are matched.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ MAX_PAUSE = 5.0
 # A phrase is heard only if a clause of this many syllables is: 您好 or 再见 alone, which
 # anyone says, is no evidence of the opening or the closing.
 ANCHOR_UNITS = 4
-_BREAKS = re.compile(r"[，。！？、；：,.!?;:\s]+|\{[^{}]*\}")
+_BREAKS = re.compile(r"[，。！？、；：,.!?;:]+|\{[^{}]*\}")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 WORK_NUMBER = "工号"
 
@@ -161,12 +162,18 @@ def find_phrases(
     if not transcript.mandarin:
         return []
     heard = pinyin.heard(transcript)
-    out = [
-        found
-        for item, texts in phrases.items()
-        for text in dict.fromkeys(texts)
-        for found in _phrase_found(heard, item, text, tolerance)
-    ]
+    out: list[Found] = []
+    for item, texts in phrases.items():
+        # An item's phrases are ways of saying one thing (007 or 007号): where two were
+        # heard in the same words, the more confident tells.
+        candidates = [
+            f for text in dict.fromkeys(texts) for f in _phrase_found(heard, item, text, tolerance)
+        ]
+        kept: list[Found] = []
+        for f in sorted(candidates, key=lambda f: (-f.confidence, f.start)):
+            if all(f.end <= k.start or k.end <= f.start for k in kept):
+                kept.append(f)
+        out += kept
     return sorted(out, key=lambda f: (f.start, f.item))
 
 
