@@ -74,3 +74,7 @@ class Found:
     end: float
     confidence: float  # 0–1
     how: Literal["exact", "pinyin", "readback"]
+    # A long sentence is rarely said word for word: it is listened for clause by clause (or
+    # an address part by part), and `missing` names what was not heard, for the reviewer.
+    clauses: int = 1
+    missing: tuple[str, ...] = ()
