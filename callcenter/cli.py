@@ -24,6 +24,7 @@ from callcenter.qa import assessment_cli as qa_assessment
 from callcenter.qa import sample_command as qa_sample
 from callcenter.recordings import commands as recording_commands
 from callcenter.reports import cli as report_cli
+from callcenter.speech import cli as speech_cli
 from callcenter.wallboard import cli as wallboard_cli
 
 log = logging.getLogger("callcenter")
@@ -132,6 +133,7 @@ def _parser() -> argparse.ArgumentParser:
     qa_assessment.add_parser(qsub, common)
     report_cli.add_parser(sub, common)
     wallboard_cli.add_parser(sub, common)
+    speech_cli.add_parser(sub, common)
     return p
 
 
@@ -413,6 +415,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(_with_engine(settings, lambda e: report_cli.run(settings, args, e)))
         if args.command == "wallboard":
             return _run(_with_engine(settings, lambda e: wallboard_cli.run(settings, args, e)))
+        if args.command == "speech":
+            return speech_cli.run(settings, args)
     except DomainError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
