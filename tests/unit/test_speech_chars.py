@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from callcenter.speech.audio import SAMPLE_RATE, chunks
+from callcenter.speech.audio import SAMPLE_RATE, chunks, trim_to_sound
 from callcenter.speech.chars import character_error_rate, chars_from_words, in_order
 from callcenter.speech.model import Char
 
@@ -95,3 +95,35 @@ def test_chunks_stay_near_their_size_whatever_the_length() -> None:
     assert sum(len(a) for _, a in got) == 40 * 30 * SAMPLE_RATE
     offsets = [o for o, _ in got]
     assert offsets == sorted(offsets)
+
+
+def with_pause(*parts: tuple[float, float]) -> np.ndarray:
+    """(seconds, amplitude) pieces: a tone where amplitude > 0, digital silence elsewhere."""
+    out = []
+    for seconds, amplitude in parts:
+        t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+        out.append((amplitude * np.sin(2 * np.pi * 300 * t)).astype(np.float32))
+    return np.concatenate(out)
+
+
+def test_a_character_that_took_in_a_pause_is_pulled_back_to_its_sound() -> None:
+    # 1 s of speech, 2 s of pause, 0.5 s of speech: 好 ends late, 再 starts early.
+    audio = with_pause((1.0, 0.5), (2.0, 0.0), (0.5, 0.5))
+    chars = [Char("您", 10.0, 10.6), Char("好", 10.6, 12.0), Char("再", 12.0, 13.4)]
+    got = trim_to_sound(chars, audio, offset=10.0)
+    assert got[0] == chars[0]  # short: left alone
+    assert (got[1].start, got[1].end) == (10.6, 11.0)
+    assert (got[2].start, got[2].end) == (13.0, 13.4)
+
+
+def test_a_span_holding_the_last_words_tail_keeps_its_own_sound() -> None:
+    audio = with_pause((0.2, 0.5), (1.0, 0.0), (0.4, 0.5))
+    got = trim_to_sound([Char("一", 0.0, 1.6)], audio, offset=0.0)
+    assert (got[0].start, got[0].end) == (1.2, 1.6)
+
+
+def test_a_noisy_line_leaves_the_times_alone() -> None:
+    rng = np.random.default_rng(1)
+    audio = (0.3 * rng.standard_normal(3 * SAMPLE_RATE)).astype(np.float32)
+    chars = [Char("好", 0.2, 2.0)]
+    assert trim_to_sound(chars, audio, offset=0.0) == chars
