@@ -25,6 +25,7 @@ from callcenter.qa import sample_command as qa_sample
 from callcenter.recordings import commands as recording_commands
 from callcenter.reports import cli as report_cli
 from callcenter.speech import backfill_cli as speech_backfill
+from callcenter.speech import cli as speech_cli
 from callcenter.speech.service import Transcripts, queue_hook
 from callcenter.wallboard import cli as wallboard_cli
 
@@ -134,9 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     qa_assessment.add_parser(qsub, common)
     report_cli.add_parser(sub, common)
     wallboard_cli.add_parser(sub, common)
-    speech = sub.add_parser("speech", parents=[common], help="transcripts of recordings")
-    speech_sub = speech.add_subparsers(dest="speech_command", required=True)
-    speech_backfill.add_parser(speech_sub, common)
+    speech_backfill.add_parser(speech_cli.add_parser(sub, common), common)
     return p
 
 
@@ -429,6 +428,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(_with_engine(settings, lambda e: speech_backfill.run(settings, args, e)))
         if args.command == "wallboard":
             return _run(_with_engine(settings, lambda e: wallboard_cli.run(settings, args, e)))
+        if args.command == "speech":
+            return speech_cli.run(settings, args)
     except DomainError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
