@@ -4,7 +4,7 @@
     enabled = "auto"        # "auto": on when the extra is installed; "off"; true: required
     workers = 1             # worker processes transcribing at once (each ~350 MB)
     nice = 10               # their CPU priority below call handling (os.nice, 0-19)
-    chunk_seconds = 600.0   # long recordings are transcribed this many seconds at a time
+    chunk_seconds = 60.0    # long recordings are transcribed this many seconds at a time
     pinyin_tolerance = 0.2  # phrase spotting: share of toneless syllables that may differ
 
 Whether the extra is installed is known only at start-up (app.py): "required" without it
@@ -26,7 +26,7 @@ class SpeechSettings:
     enabled: Enabled = "auto"
     workers: int = 1
     nice: int = 10
-    chunk_seconds: float = 600.0
+    chunk_seconds: float = 60.0
     pinyin_tolerance: float = 0.2
 
 
