@@ -62,9 +62,13 @@ async def test_the_agent_listens_and_signs_and_a_signed_evaluation_cannot_be_dis
     await log_in(agent, hotline.base_url, "李娜")
     await expect(agent).to_have_url(f"{hotline.base_url}/desk")
     await expect(agent.locator("#qa-link")).to_have_text("我的测评 / My evaluations")
-    await agent.locator("#qa-link").focus()
+    link = agent.locator("#qa-link")
+    await link.focus()
+    # The desk may still be drawing its header: Enter only once the link holds the focus.
+    await expect(link).to_be_focused()
     await agent.keyboard.press("Enter")
-    await expect(agent.locator("#evals-title")).to_have_text("我的测评")
+    await expect(agent).to_have_url(f"{hotline.base_url}/qa", timeout=15_000)
+    await expect(agent.locator("#evals-title")).to_have_text("我的测评", timeout=15_000)
     # A second tab left open on the same evaluation, still offering 有异议.
     stale = await agent.context.new_page()
     await stale.goto(f"{hotline.base_url}/qa")
