@@ -76,6 +76,7 @@ from callcenter.reports.archiving import Archivist
 from callcenter.reports.service import Reports
 from callcenter.signals import CallRedirector
 from callcenter.speech import http as speech_http
+from callcenter.speech.evidence import Spotter
 from callcenter.speech.queue import TranscriptionQueue
 from callcenter.speech.service import Transcribe, Transcripts, engine_transcriber
 from callcenter.stations import http as stations_http
@@ -673,6 +674,13 @@ def build(
         seen=svc.wallboards.seen,
     )
     svc.transcripts = Transcripts(svc.db, svc.clock)
+    # Phrase spotting: a first pass stored with each transcript, and again on the desk.
+    spotter = Spotter(
+        lambda: svc.checklists,
+        settings.desk.holidays,
+        settings.web.timezone,
+        settings.speech.pinyin_tolerance,
+    )
     svc.evaluations = Evaluations(
         svc.db,
         svc.clock,
@@ -681,6 +689,7 @@ def build(
         rule=svc.rule,
         holidays=settings.desk.holidays,
         timezone=settings.web.timezone,
+        spotter=spotter if settings.speech.enabled != "off" else None,
     )
 
     async def database(_app: web.Application) -> AsyncIterator[None]:
@@ -858,7 +867,13 @@ def build(
             log.warning("%s; recordings are queued until it is", why)
         else:
             svc.speech_queue = TranscriptionQueue(
-                svc.db, svc.clock, settings.recordings_root, run, workers=s.workers, nice=s.nice
+                svc.db,
+                svc.clock,
+                settings.recordings_root,
+                run,
+                workers=s.workers,
+                nice=s.nice,
+                first_pass=spotter.first_pass,
             )
         yield
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -11,11 +12,14 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+import callcenter.app as app_module
 from callcenter.app import SERVICES, Services, build
 from callcenter.auth import service as auth_service
 from callcenter.clock import Clock, FakeClock
 from callcenter.config import Settings, parse_settings
+from callcenter.speech.service import OFF
 from tests.integration import bench
+from tests.speech_helpers import Script, scripted
 
 PASSWORD = "correct horse battery"
 
@@ -124,3 +128,31 @@ def hotline_factory(db_url: str, aiohttp_client: Any) -> HotlineFactory:
 @pytest.fixture
 async def hotline(hotline_factory: HotlineFactory, db_url: str) -> AsyncIterator[Hotline]:
     yield await hotline_factory(db_url)
+
+
+@pytest.fixture
+def speech_hotline(
+    db_url: str, aiohttp_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Any]:
+    """A service on the test's database and recordings store with transcription on: with a
+    script (tests/speech_helpers), its workers run it; without, it is a machine without
+    callcenter[speech] (whatever this one has)."""
+    clock = FakeClock()
+
+    async def make(script: Script | None = None, **speech: Any) -> Hotline:
+        if script is None:
+            monkeypatch.setattr(app_module, "engine_transcriber", lambda _chunk: (None, OFF))
+        settings = settings_for(
+            db_url, recordings={"root": str(tmp_path / "rec")}, speech={"enabled": "auto", **speech}
+        )
+        app = build(
+            settings,
+            clock=clock,
+            migrate=True,
+            mqtt=False,
+            hep=False,
+            transcribe=functools.partial(scripted, script) if script is not None else None,
+        )
+        return Hotline(await aiohttp_client(app), app[SERVICES], clock)
+
+    return make

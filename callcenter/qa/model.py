@@ -51,13 +51,16 @@ class Sample:
 @dataclass(frozen=True, slots=True)
 class Score:
     """One checklist item: points deducted (0 … the item's points), a comment, and the
-    evidence the service had for it when it pre-filled it."""
+    evidence the service had for it when it pre-filled it (the ticket's fields, the call's
+    facts, where the transcript heard the script)."""
 
     key: str
     deducted: int
     comment: str = ""
     evidence: str | None = None
     prefilled: bool = False
+    # The reviewer confirmed the transcript's suggestion for this item (qa/heard.py).
+    confirmed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from callcenter.qa.checklists import Checklist
 from callcenter.qa.model import FINDINGS, Finding, Score
 from callcenter.qa.service import Decision, Listed, SampleView
 from callcenter.recordings.schemas import recording_json
+from callcenter.speech.findings import listened_json
 from callcenter.tickets.schemas import ticket_json
 
 MAX_COMMENT = 2000
@@ -71,6 +72,10 @@ def sample_json(view: SampleView, full_number: bool) -> dict[str, Any]:
             ],
             "call": view.facts,
             "opening": view.opening,
+            # Where the transcript heard the script: evidence and suggestions to confirm.
+            "speech": listened_json(
+                view.heard, view.checklist, s.recording_id, masked=not full_number
+            ),
         },
     }
 
@@ -85,6 +90,7 @@ def _score_json(s: Score, checklist: Checklist | None) -> dict[str, Any]:
         "deducted": s.deducted,
         "comment": s.comment,
         "prefilled": s.prefilled,
+        "confirmed": s.confirmed,
         "evidence": s.evidence,
     }
 
@@ -150,7 +156,8 @@ def _text(body: dict[str, Any], key: str, most: int, field: str, required: bool 
 
 
 def scores(raw: Any, field: str = "scores") -> tuple[Score, ...]:
-    """[{key, deducted, comment}]: the shape only; the sheet's rules are model.score_error."""
+    """[{key, deducted, comment, confirmed}]: the shape only; the sheet's rules are
+    model.score_error, the transcript's suggestions qa/heard.keep."""
     if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_SCORES:
         raise Invalid("bad-field", f"{field} must be a list of 1-{MAX_SCORES} items", field)
     out = []
@@ -158,7 +165,7 @@ def scores(raw: Any, field: str = "scores") -> tuple[Score, ...]:
         where = f"{field}[{n}]"
         if not isinstance(item, dict):
             raise Invalid("bad-field", f"{where} must be an object", where)
-        _unknown(item, {"key", "deducted", "comment"}, f"{where}.")
+        _unknown(item, {"key", "deducted", "comment", "confirmed"}, f"{where}.")
         key = item.get("key")
         if not isinstance(key, str) or not 1 <= len(key) <= 32:
             raise Invalid("bad-field", f"{where}.key must name a checklist item", f"{where}.key")
@@ -167,7 +174,11 @@ def scores(raw: Any, field: str = "scores") -> tuple[Score, ...]:
             # The item names the field: an out-of-range whole number is model.score_error's.
             raise Invalid("bad-score", f"{key[:32]}: deducted must be a whole number", key)
         comment = _text(item, "comment", MAX_ITEM_COMMENT, f"{where}.comment")
-        out.append(Score(key=key, deducted=deducted, comment=comment))
+        confirmed = item.get("confirmed", False)
+        if not isinstance(confirmed, bool):
+            why = f"{where}.confirmed must be true or false"
+            raise Invalid("bad-field", why, f"{where}.confirmed")
+        out.append(Score(key=key, deducted=deducted, comment=comment, confirmed=confirmed))
     return tuple(out)
 
 

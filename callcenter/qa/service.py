@@ -28,6 +28,7 @@ from callcenter.errors import Conflict, Forbidden, Invalid, NotFound
 from callcenter.qa import store
 from callcenter.qa.checklists import Checklist, Sheet
 from callcenter.qa.context import SampleContext, load_context
+from callcenter.qa.heard import OFF, keep, listen
 from callcenter.qa.model import (
     QA_READERS,
     Evaluation,
@@ -38,6 +39,8 @@ from callcenter.qa.model import (
     score_error,
 )
 from callcenter.qa.prefill import Suggestion, call_facts_json, opening_json
+from callcenter.speech.evidence import Spotter
+from callcenter.speech.findings import Listened
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +68,7 @@ class SampleView:
     facts: dict[str, Any]  # answered within the ring limit, who hung up first
     opening: dict[str, Any] | None  # the greeting the script asked for on the call's date
     evaluation_id: str | None
+    heard: Listened = OFF  # where the transcript heard the script
 
 
 def new_id() -> str:
@@ -85,8 +89,10 @@ class Evaluations:
         rule: RingRule,
         holidays: tuple[Holiday, ...],
         timezone: str,
+        spotter: Spotter | None = None,
     ) -> None:
         self.db = db
+        self.spotter = spotter
         self.clock = clock
         self.checklists = checklists
         self.station_name = station_name
@@ -117,14 +123,15 @@ class Evaluations:
                     store.qa_evaluations.c.sample_id == sample.id
                 )
             )
-        checklist = self.checklists().get(sample.sheet)
+            checklist = self.checklists().get(sample.sheet)
+            heard = await listen(conn, self.spotter, sample, context, checklist)
         suggested = context.suggestions(checklist, self.station_name) if checklist else []
         opening = None
         if checklist is not None and context.offered_at is not None:
             on = context.offered_at.astimezone(self.timezone).date()
             opening = opening_json(checklist, on, self.holidays, context.work_number)
         facts = call_facts_json(context.facts, self.rule)
-        return SampleView(sample, context, checklist, suggested, facts, opening, scored)
+        return SampleView(sample, context, checklist, suggested, facts, opening, scored, heard)
 
     async def score(
         self,
@@ -154,12 +161,8 @@ class Evaluations:
             if problem is not None:
                 raise Invalid("bad-score", problem[1], problem[0])
             suggested = {s.key: s for s in context.suggestions(checklist, self.station_name)}
-            kept = tuple(
-                replace(s, evidence=suggested[s.key].evidence, prefilled=True)
-                if s.key in suggested
-                else s
-                for s in scores
-            )
+            heard = await listen(conn, self.spotter, sample, context, checklist)
+            kept = keep(checklist, scores, suggested, heard)
             taken = await conn.execute(
                 update(store.qa_samples)
                 .where(store.qa_samples.c.id == sample.id, store.qa_samples.c.status == "queued")
@@ -177,8 +180,8 @@ class Evaluations:
                 sheet=sample.sheet,
                 checklist_version=checklist.version,
                 checklist_sha256=checklist.sha256,
-                scores=kept,
-                deducted=sum(s.deducted for s in kept),
+                scores=kept.scores,
+                deducted=sum(s.deducted for s in kept.scores),
                 comment=comment,
                 good_example=good_example,
                 status="open",
@@ -198,9 +201,7 @@ class Evaluations:
                 "good_example": good_example,
                 "findings": list(findings),
                 "comment": comment,
-                "overridden": [
-                    s.key for s in kept if s.prefilled and s.deducted != suggested[s.key].deducted
-                ],
+                "overridden": kept.overridden,
             }
             await store.add_event(conn, evaluation.id, now, user.name, "scored", detail)
         log.info("sample scored sample=%s evaluation=%s by=%s", sample.id, evaluation.id, user.name)
@@ -367,8 +368,14 @@ class Evaluations:
             if problem is not None:
                 raise Invalid("bad-score", problem[1], problem[0])
             old = {s.key: s for s in e.scores}
+            # The lead's revision is a decision of its own: what the reviewer confirmed stays so.
             kept = tuple(
-                replace(s, evidence=old[s.key].evidence, prefilled=old[s.key].prefilled)
+                replace(
+                    s,
+                    evidence=old[s.key].evidence,
+                    prefilled=old[s.key].prefilled,
+                    confirmed=s.confirmed or old[s.key].confirmed,
+                )
                 if s.key in old
                 else s
                 for s in scores

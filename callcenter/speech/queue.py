@@ -14,7 +14,7 @@ import os
 import signal
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
@@ -22,7 +22,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from callcenter.clock import Clock
 from callcenter.recordings import store as recordings_store
@@ -33,6 +33,9 @@ from callcenter.speech.service import Transcribe
 from callcenter.speech.store import Job
 
 log = logging.getLogger(__name__)
+
+# Phrase spotting's first pass on a new transcript (speech/evidence.Spotter.first_pass).
+FirstPass = Callable[[AsyncConnection, str, Transcript], Awaitable[Any]]
 
 # Tries per job: a worker process dying on it, or the service dying while it ran (its lease
 # passed), counts as one. A shutdown gives the job back without counting.
@@ -81,8 +84,10 @@ class TranscriptionQueue:
         nice: int = 10,
         lease: timedelta = LEASE,
         name: str | None = None,
+        first_pass: FirstPass | None = None,
     ) -> None:
         self.db = db
+        self.first_pass = first_pass
         self.clock = clock
         self.root = root
         self.transcribe = transcribe
@@ -257,6 +262,11 @@ class TranscriptionQueue:
         log.error("transcription job %s failed: %s", rid, reason)
 
     async def _store(self, rid: str, outcome: Outcome) -> None:
+        findings = None
+        if outcome.transcript is not None and self.first_pass is not None:
+            # Read apart from the transaction below: a failed read there would abort it.
+            async with self.db().connect() as conn:
+                findings = await self.first_pass(conn, rid, outcome.transcript)
         async with self.db().begin() as conn:
             now = self.clock.now()
             mine = await store.finish(
@@ -264,7 +274,7 @@ class TranscriptionQueue:
                 reason=outcome.reason, language=outcome.language,
             )  # fmt: skip
             if mine and outcome.transcript is not None:
-                await store.put_transcript(conn, rid, outcome.transcript, now)
+                await store.put_transcript(conn, rid, outcome.transcript, now, findings)
         if not mine:
             log.warning("transcription job %s was taken by another worker; result dropped", rid)
             return

@@ -340,9 +340,14 @@ async def abandon(conn: AsyncConnection, recording_id: str, now: datetime, reaso
 
 # -- transcripts ------------------------------------------------------------------------------
 async def put_transcript(
-    conn: AsyncConnection, recording_id: str, t: Transcript, now: datetime
+    conn: AsyncConnection,
+    recording_id: str,
+    t: Transcript,
+    now: datetime,
+    findings: Any = None,
 ) -> None:
-    """In the transaction that marks the job done: a transcript made again replaces the old."""
+    """In the transaction that marks the job done: a transcript made again replaces the old.
+    `findings`: phrase spotting's first pass (speech/evidence.py), JSON-able."""
     await conn.execute(delete(transcripts).where(transcripts.c.recording_id == recording_id))
     await conn.execute(
         transcripts.insert(),
@@ -357,7 +362,9 @@ async def put_transcript(
                 "model": t.model[:128],
                 "model_sha256": t.model_sha256[:64],
                 "created_at": now,
-                "findings": None,
+                "findings": json.dumps(findings, ensure_ascii=False)
+                if findings is not None
+                else None,
             }
         ],
     )

@@ -21,8 +21,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-import callcenter.app as app_module
-from callcenter.app import SERVICES, build
 from callcenter.clock import FakeClock
 from callcenter.config import parse_settings
 from callcenter.errors import ConfigError, StartupError
@@ -31,39 +29,13 @@ from callcenter.recordings.service import Inbound
 from callcenter.recordings.store import audit as audit_table
 from callcenter.speech import store
 from callcenter.speech.queue import TranscriptionQueue
-from callcenter.speech.service import OFF
 from tests.api.test_recordings_api import answered_call
 from tests.audio import audio
-from tests.conftest import Hotline, settings_for
-from tests.speech_helpers import Script, scripted, tone
+from tests.conftest import Hotline
+from tests.speech_helpers import scripted, tone
 from tests.waiting import eventually
 
 Make = Any
-
-
-@pytest.fixture
-def make(db_url: str, aiohttp_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Make:
-    """A service on the test's database and recordings store: with a script, its workers
-    run it; without, it is a machine without callcenter[speech] (whatever this one has)."""
-    clock = FakeClock()
-
-    async def make(script: Script | None = None, **speech: Any) -> Hotline:
-        if script is None:
-            monkeypatch.setattr(app_module, "engine_transcriber", lambda _chunk: (None, OFF))
-        settings = settings_for(
-            db_url, recordings={"root": str(tmp_path / "rec")}, speech={"enabled": "auto", **speech}
-        )
-        app = build(
-            settings,
-            clock=clock,
-            migrate=True,
-            mqtt=False,
-            hep=False,
-            transcribe=functools.partial(scripted, script) if script is not None else None,
-        )
-        return Hotline(await aiohttp_client(app), app[SERVICES], clock)
-
-    return make
 
 
 async def add(h: Hotline, path: Path, call: str | None = None) -> Recording:
@@ -105,8 +77,10 @@ async def audit_entries(h: Hotline, action: str) -> list[tuple[str | None, str, 
 
 
 # -- queueing ---------------------------------------------------------------------------------
-async def test_a_recording_added_twice_is_one_queued_job(make: Make, tmp_path: Path) -> None:
-    h = await make()
+async def test_a_recording_added_twice_is_one_queued_job(
+    speech_hotline: Make, tmp_path: Path
+) -> None:
+    h = await speech_hotline()
     path, _ = tone(tmp_path, 440)
     rec = await add(h, path)
     again = await add(h, path)  # the same bytes: the stored recording answers
@@ -119,9 +93,9 @@ async def test_a_recording_added_twice_is_one_queued_job(make: Make, tmp_path: P
 
 
 async def test_without_the_extra_recordings_wait_and_health_says_transcription_is_off(
-    make: Make, tmp_path: Path
+    speech_hotline: Make, tmp_path: Path
 ) -> None:
-    h = await make()
+    h = await speech_hotline()
     rec = await add(h, tone(tmp_path, 500)[0])
     lead = await h.token("lead", "team_lead")
     health = await (await h.client.get("/api/health", headers=lead)).json()
@@ -135,26 +109,26 @@ async def test_without_the_extra_recordings_wait_and_health_says_transcription_i
     assert body["state"] == "queued" and body["job"]["attempts"] == 0
 
 
-async def test_an_empty_recording_is_skipped_at_once_as_no_speech(make: Make) -> None:
-    h = await make()
+async def test_an_empty_recording_is_skipped_at_once_as_no_speech(speech_hotline: Make) -> None:
+    h = await speech_hotline()
     rec = await add(h, audio().silent)
     job = await job_of(h, rec.id)
     assert job is not None and job.state == "skipped" and job.finished_at is not None
     assert job.reason is not None and job.reason.startswith("no-speech: ")
 
 
-async def test_with_speech_off_nothing_is_queued(make: Make, tmp_path: Path) -> None:
-    h = await make(enabled="off")
+async def test_with_speech_off_nothing_is_queued(speech_hotline: Make, tmp_path: Path) -> None:
+    h = await speech_hotline(enabled="off")
     rec = await add(h, tone(tmp_path, 550)[0])
     assert await job_of(h, rec.id) is None
 
 
 # -- the worker -------------------------------------------------------------------------------
 async def test_the_worker_stores_the_transcript_at_a_lower_cpu_priority(
-    make: Make, tmp_path: Path
+    speech_hotline: Make, tmp_path: Path
 ) -> None:
     path, sha = tone(tmp_path, 600)
-    h = await make({sha: ("text", "暖气漏水了")}, nice=7)
+    h = await speech_hotline({sha: ("text", "暖气漏水了")}, nice=7)
     rec = await add(h, path)
     job = await settled(h, rec.id)
     assert (job.state, job.attempts, job.reason, job.language) == ("done", 1, None, "zh")
@@ -166,17 +140,21 @@ async def test_the_worker_stores_the_transcript_at_a_lower_cpu_priority(
     assert (body["language"], body["model_sha256"]) == ("zh", "5" * 64)
     # The worker ran 7 steps below this process (os.nice is capped at 19).
     assert body["model"] == f"scripted (nice {min(os.nice(0) + 7, 19)})"
-    assert body["job"]["state"] == "done" and body["findings"] is None
+    assert body["job"]["state"] == "done"
+    # A recording of no call is listened to as an intake: nothing of the script was heard.
+    findings = body["findings"]
+    assert findings["sheet"] == "intake" and findings["items"]
+    assert all(i["found"] is None for i in findings["items"])
     assert await transcripts_of(h, rec.id) == 1
 
 
 async def test_skipped_failed_and_raising_jobs_keep_their_reasons_and_the_loop_goes_on(
-    make: Make, tmp_path: Path
+    speech_hotline: Make, tmp_path: Path
 ) -> None:
     (spanish, s1), (corrupt, s2), (buggy, s3), (fine, s4) = (
         tone(tmp_path, hz) for hz in (700, 710, 720, 730)
     )
-    h = await make(
+    h = await speech_hotline(
         {
             s1: ("skip", "not-mandarin", "es"),
             s2: ("fail", "corrupt-audio"),
@@ -195,10 +173,10 @@ async def test_skipped_failed_and_raising_jobs_keep_their_reasons_and_the_loop_g
 
 
 async def test_a_dying_worker_process_is_replaced_its_job_retried_once_then_failed(
-    make: Make, tmp_path: Path
+    speech_hotline: Make, tmp_path: Path
 ) -> None:
     (crashing, s1), (after, s2) = tone(tmp_path, 800), tone(tmp_path, 810)
-    h = await make({s1: ("exit",), s2: ("text", "再见")})
+    h = await speech_hotline({s1: ("exit",), s2: ("text", "再见")})
     job = await settled(h, (await add(h, crashing)).id)
     assert (job.state, job.attempts) == ("failed", 2)
     assert job.reason is not None and job.reason.startswith("worker-died: ")
@@ -210,10 +188,10 @@ async def test_a_dying_worker_process_is_replaced_its_job_retried_once_then_fail
 
 
 async def test_a_job_left_running_by_a_dead_service_is_taken_again_after_its_lease_once(
-    make: Make, tmp_path: Path
+    speech_hotline: Make, tmp_path: Path
 ) -> None:
     path, sha = tone(tmp_path, 900)
-    first = await make()
+    first = await speech_hotline()
     rec = await add(first, path)
     clock: FakeClock = first.clock  # type: ignore[assignment]
     # The first service's worker claimed it, then the service died (no one gives it back).
@@ -222,7 +200,9 @@ async def test_a_job_left_running_by_a_dead_service_is_taken_again_after_its_lea
             conn, rec.id, "dead-host:1:x", clock.now(), clock.now() + timedelta(seconds=60)
         )
     await first.client.close()
-    second = await make({sha: ("text", "您好")})  # the restart: a new service, same database
+    second = await speech_hotline(
+        {sha: ("text", "您好")}
+    )  # the restart: a new service, same database
     queue = second.svc.speech_queue
     assert queue is not None
     held = await job_of(second, rec.id)
@@ -238,10 +218,10 @@ async def test_a_job_left_running_by_a_dead_service_is_taken_again_after_its_lea
 
 
 async def test_shutdown_gives_an_unfinished_job_back_to_the_queue(
-    make: Make, tmp_path: Path
+    speech_hotline: Make, tmp_path: Path
 ) -> None:
     path, sha = tone(tmp_path, 950)
-    h = await make()  # no worker of its own: the queue below is driven by hand
+    h = await speech_hotline()  # no worker of its own: the queue below is driven by hand
     rec = await add(h, path)
     queue = TranscriptionQueue(
         h.svc.db, h.clock, tmp_path / "rec", functools.partial(scripted, {sha: ("sleep", "60")})
@@ -263,10 +243,10 @@ async def test_shutdown_gives_an_unfinished_job_back_to_the_queue(
 
 # -- reading and searching --------------------------------------------------------------------
 async def test_who_may_hear_a_recording_may_read_its_transcript_and_each_read_is_audited(
-    make: Make, tmp_path: Path
+    speech_hotline: Make, tmp_path: Path
 ) -> None:
     path, sha = tone(tmp_path, 1000)
-    h = await make({sha: ("text", "请问您家地址")})
+    h = await speech_hotline({sha: ("text", "请问您家地址")})
     li, wang = await h.token("li.na", "agent", "2001"), await h.token("wang.wei", "agent", "2002")
     lead = await h.token("lead", "team_lead")
     rec = await add(h, path, await answered_call(h, "sip-tr-1", "2001"))
@@ -285,10 +265,10 @@ async def test_who_may_hear_a_recording_may_read_its_transcript_and_each_read_is
 
 
 async def test_said_finds_recordings_by_their_words_for_those_who_may_search(
-    make: Make, tmp_path: Path
+    speech_hotline: Make, tmp_path: Path
 ) -> None:
     (a, s1), (b, s2), (c, s3) = (tone(tmp_path, hz) for hz in (1100, 1110, 1120))
-    h = await make(
+    h = await speech_hotline(
         {s1: ("text", "我家暖气漏水了"), s2: ("text", "屋里不热"), s3: ("text", "漏水50%了")}
     )
     ids = []
@@ -350,10 +330,10 @@ def test_speech_settings_read_true_as_required_and_false_as_off() -> None:
 
 
 async def test_speech_required_without_the_extra_stops_start_up_naming_the_key(
-    make: Make,
+    speech_hotline: Make,
 ) -> None:
     with pytest.raises(StartupError, match=r"^speech\.enabled: true, but transcription off"):
-        await make(enabled=True)
+        await speech_hotline(enabled=True)
 
 
 # -- the command line -------------------------------------------------------------------------
