@@ -8,9 +8,10 @@ import { Player } from "/static/qa-player.js";
 import { showSample } from "/static/qa-score.js";
 import { evals, loadEvaluations, startEvaluations } from "/static/qa-evals.js";
 import { startCoverage } from "/static/qa-coverage.js";
+import { loadTranscript } from "/static/transcript-view.js";
 
 const $ = (id) => document.getElementById(id);
-const state = { me: null, queue: [], at: -1, sample: null, sheet: null, item: 0 };
+const state = { me: null, queue: [], at: -1, sample: null, sheet: null, item: 0, transcript: null };
 let player = null;
 
 function renderHeader() {
@@ -67,9 +68,38 @@ async function openSample(i) {
   $("scoring").hidden = false;
   $("save-status").textContent = "";
   player.load(state.sample.recording && state.sample.recording.audio_url);
-  state.sheet = showSample(state.sample, listed.agent && listed.agent.name, renderTotal);
+  state.sheet = showSample(state.sample, listed.agent && listed.agent.name, renderTotal, playFrom);
   renderTotal();
-  focusItem(0);
+  await showTranscript(state.sample);
+  // What the transcript did not hear is what the reviewer listens for first.
+  const unheard = state.sheet.firstUnheard();
+  focusItem(unheard >= 0 ? unheard : 0);
+}
+
+function playFrom(seconds) {
+  const a = $("audio");
+  a.currentTime = Math.max(0, seconds);
+  a.play().catch(() => {});
+}
+
+/** The transcript beside the player, the sheet's evidence marked in it (issue 16). */
+async function showTranscript(sample) {
+  if (state.transcript) state.transcript.destroy();
+  state.transcript = null;
+  const box = $("sample-transcript");
+  const speech = sample.prefill && sample.prefill.speech;
+  box.hidden = !speech || speech.state === "off" || !sample.recording;
+  if (box.hidden) {
+    box.replaceChildren();
+    return;
+  }
+  const rows = state.sheet ? state.sheet.rows : [];
+  state.transcript = await loadTranscript(box, sample.recording.id, $("audio"), {
+    fetcher: api,
+    items: speech.items,
+    pollMs: 5000,
+    onItem: (item) => focusItem(rows.findIndex((r) => r.item.key === item.key)),
+  }).catch(() => null);
 }
 
 function renderTotal() {
@@ -167,6 +197,7 @@ function onKey(ev) {
     p: () => toggleFinding("invalid_promise"),
     w: () => toggleFinding("wrong_guidance"),
     n: () => openSample(state.at + 1),
+    y: () => state.sheet && state.sheet.confirm(state.item),
   }[ev.key.length === 1 ? ev.key.toLowerCase() : ev.key];
   if (handled) {
     ev.preventDefault();

@@ -1,0 +1,213 @@
+"""The scoring desk with the transcript, on the real model (callcenter[speech]) in a real
+Chromium: a call spliced from the corpus's real Mandarin clips is recorded, the service's
+worker transcribes it and finds the sheet's phrases; the QA lead sees the transcript beside
+the player, the item not heard focused first and marked, a heard one played from its mark,
+confirms the suggestions from the keyboard and saves; the evaluation keeps the evidence.
+
+The sheet is the test's own (a config/qa directory of one intake sheet) whose phrases are
+words of the clips: Whisper base hears read speech, and the corpus has no recorded call
+that follows our script."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from playwright.async_api import Browser, expect
+
+from callcenter.app import SERVICES, build
+from callcenter.auth.service import add_user
+from callcenter.config import parse_settings
+from callcenter.qa import store as qa_store
+from callcenter.qa.model import Sample
+from callcenter.recordings.service import Inbound
+from callcenter.speech import store as speech_store
+from tests.audio import CORPUS
+from tests.integration.test_desk_page import PHONE, api_json, no_sideways_scroll
+from tests.integration.test_live_page import PASSWORD, RINGS, Hotline, log_in, open_tab
+from tests.integration.test_qa_desk import TICKET, api_json_as, user_id
+from tests.waiting import eventually
+
+pytestmark = pytest.mark.integration
+
+# The clips and where they are put: 1.5 s of silence, 0122, 2 s, 0121, 1 s (8 kHz µ-law).
+SHEET = """
+sheet = "intake"
+version = 1
+zh = "测试表"
+en = "Test sheet"
+
+[[item]]
+key = "opening"
+points = 5
+zh = "用语第一句"
+en = "Opening sentence"
+phrases = ["一二线城市虽然也处于调整中"]
+
+[[item]]
+key = "ask_phone"
+points = 1
+zh = "询问电话"
+en = "Asked for the phone number"
+phrases = ["请问您的联系电话是"]
+
+[[item]]
+key = "closing"
+points = 4
+zh = "结束语"
+en = "Closing sentence"
+phrases = ["甚至出现交易几乎停滞的情况"]
+"""
+FIRST_AT = 1.5
+SECOND_AT = FIRST_AT + 4.115 + 2.0  # BAC009S0764W0122 lasts 4.115 s
+
+
+def spliced_call(folder: Path) -> Path:
+    parts = []
+    for i, seconds in enumerate((FIRST_AT, 2.0, 1.0)):
+        parts.append(folder / f"silence{i}.wav")
+        subprocess.run(
+            ["sox", "-R", "-n", "-r", "16000", "-b", "16", "-c", "1", str(parts[-1]),
+             "trim", "0", str(seconds)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+    a, b = CORPUS / "BAC009S0764W0122.wav", CORPUS / "BAC009S0764W0121.wav"
+    call = folder / "call-8k.wav"
+    subprocess.run(
+        ["sox", "-R", str(parts[0]), str(a), str(parts[1]), str(b), str(parts[2]),
+         "-r", "8000", "-e", "u-law", str(call)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return call
+
+
+@pytest.fixture
+async def hotline(tmp_path: Path) -> AsyncIterator[Hotline]:
+    sheets = tmp_path / "qa"
+    sheets.mkdir()
+    (sheets / "intake.toml").write_text(SHEET, encoding="utf-8")
+    settings = parse_settings(
+        {
+            "database": {"url": f"sqlite+aiosqlite:///{tmp_path}/t.sqlite3"},
+            "mqtt": {"url": ""},
+            "sip": {"hep_listen": "127.0.0.1:0"},
+            "rings": RINGS,
+            "web": {"listen": "127.0.0.1:0"},
+            "recordings": {"root": str(tmp_path / "recordings")},
+            "qa": {"checklists_dir": str(sheets)},
+            # The real engine: start-up fails if the extra is missing, never a silent skip.
+            "speech": {"enabled": True},
+        }
+    )
+    app = build(settings, migrate=True, mqtt=False)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    h = Hotline(f"http://{host}:{port}", app[SERVICES])
+    db, clock = h.svc.db(), h.svc.clock
+    await add_user(db, clock, "李娜", "agent", PASSWORD, "2001", work_number="027")
+    await add_user(db, clock, "qa.zhou", "qa_lead", PASSWORD, language="en")
+    await h.svc.directory.reload(db)
+    try:
+        yield h
+    finally:
+        await runner.cleanup()
+
+
+async def transcribed_sample(h: Hotline, folder: Path) -> tuple[str, str]:
+    """李娜 answers, types the ticket; the call's recording arrives and is transcribed by
+    the real model; the QA lead's sample of it. Returns (sample id, recording id)."""
+    call_id = h.offer("2001", "13800000001")
+    h.answer(call_id, "2001")
+    h.hang_up(call_id)
+    await h.svc.calls().settled()
+    our_call = (await api_json_as(h, "GET", "/api/calls?limit=1"))[0]["id"]
+    await api_json_as(h, "POST", "/api/tickets", {**TICKET, "call": our_call})
+    path = spliced_call(folder)
+    rec = await h.svc.recording_service().add_file(path, Inbound("cli", "t", path.name, our_call))
+    rid = rec.recording.id
+
+    async def done() -> speech_store.Job | None:
+        async with h.svc.db().connect() as conn:
+            job = await speech_store.job(conn, rid)
+        return job if job is not None and job.state not in ("queued", "running") else None
+
+    job = await eventually(done, within=180)  # the worker loads the model first
+    assert (job.state, job.language) == ("done", "zh"), job
+    sample = Sample(
+        id=uuid.uuid4().hex,
+        reviewer_id=await user_id(h, "qa.zhou"),
+        scope="daily",
+        period="2026-12-04",
+        seed="test",
+        recording_id=rid,
+        call_id=our_call,
+        agent_id=await user_id(h, "李娜"),
+        ticket_id=None,
+        sheet="intake",
+        weight=1.0,
+        drawn_at=h.svc.clock.now(),
+    )
+    async with h.svc.db().begin() as conn:
+        await conn.execute(qa_store.qa_samples.insert(), [qa_store.sample_row(sample)])
+    return sample.id, rid
+
+
+async def test_the_desk_shows_where_the_script_was_heard_and_the_lead_confirms_it(
+    hotline: Hotline, browser: Browser, tmp_path: Path
+) -> None:
+    sample_id, rid = await transcribed_sample(hotline, tmp_path)
+    tab = await open_tab(browser, locale="en-US", width=PHONE[0], height=PHONE[1])
+    page = tab.page
+    await log_in(page, hotline.base_url, "qa.zhou")
+    await page.goto(f"{hotline.base_url}/qa")
+    sample = await api_json(page, f"/api/qa/samples/{sample_id}")
+    heard = {i["key"]: i for i in sample["body"]["prefill"]["speech"]["items"]}
+    # Each phrase where its clip was put (the clip's first word is a few tenths in).
+    assert FIRST_AT <= heard["opening"]["found"]["start"] <= FIRST_AT + 0.8
+    assert SECOND_AT <= heard["closing"]["found"]["start"] <= SECOND_AT + 0.8
+    assert heard["ask_phone"]["found"] is None and heard["ask_phone"]["suggested"] == 1
+
+    # The transcript beside the player; the item not heard is focused first and marked.
+    transcript = page.locator("#sample-transcript")
+    await expect(transcript).to_be_visible()
+    await expect(transcript).to_contain_text("城市", timeout=15_000)
+    ask_phone = page.locator("#items .qa-item[data-key=ask_phone]")
+    await expect(ask_phone).to_be_focused()
+    await expect(ask_phone.locator(".qa-unheard")).to_be_visible()
+    await expect(ask_phone.locator(".qa-deducted")).to_have_value("1")
+
+    # A heard item plays from its mark.
+    closing = page.locator("#items .qa-item[data-key=closing]")
+    await expect(closing.locator(".qa-heard q")).to_contain_text("交易")
+    await closing.locator(".qa-seek").click()
+    start = heard["closing"]["found"]["start"]
+    at = await page.evaluate("document.getElementById('audio').currentTime")
+    assert start - 0.05 <= at <= start + 1.5  # it plays on from the mark
+
+    # Saving with the suggestions unconfirmed is refused, naming them.
+    await ask_phone.focus()
+    await page.keyboard.press("Control+Enter")
+    await expect(page.locator("#save-status")).to_contain_text("confirm or override")
+    # Y on each item confirms its suggestion; the ask-phone item stays deducted 1.
+    for key in ("opening", "ask_phone", "closing"):
+        row = page.locator(f"#items .qa-item[data-key={key}]")
+        await row.focus()
+        await page.keyboard.press("y")
+        await expect(row.locator(".qa-confirm input")).to_be_checked()
+    await no_sideways_scroll(page)
+    await page.keyboard.press("Control+Enter")
+    await expect(page.locator("#save-status")).to_have_text("Saved. No sample left.")
+    [evaluation] = (await api_json(page, "/api/qa/evaluations"))["body"]
+    scores = {s["key"]: s for s in evaluation["scores"]}
+    assert scores["ask_phone"]["deducted"] == 1 and scores["ask_phone"]["confirmed"]
+    assert scores["ask_phone"]["evidence"] == "speech: not heard in the transcript"
+    assert scores["closing"]["evidence"].startswith("speech: heard")
+    assert evaluation["deducted"] == 1
+    assert rid == evaluation["recording_id"]
