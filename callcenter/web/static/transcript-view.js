@@ -93,6 +93,7 @@ class View {
     if (audio) {
       for (const ev of ["timeupdate", "seeked", "loadedmetadata"]) audio.addEventListener(ev, this.onTime);
     }
+    for (const view of [...live]) if (!view.box.isConnected) view.destroy(); // gone with its page part
     live.add(this);
   }
 
