@@ -4,6 +4,9 @@
 // character being said lights up as the audio plays. Shared by the desk and the QA page.
 
 import { language, onLanguageChange, t } from "/static/i18n.js";
+import { languageName, renderNoTranscript } from "/static/transcript-states.js";
+
+export { noTranscriptText, renderNoTranscript } from "/static/transcript-states.js";
 
 const EPSILON = 0.002; // the findings' times are the characters' own, rounded to 1 ms
 const MOST_HITS = 30; // search hits marked on the timeline: past that they are a smear
@@ -32,15 +35,6 @@ export function clock(seconds) {
 /** An item's name in the page's language. */
 export function itemName(item) {
   return (language() === "zh-CN" ? item.zh : item.en) || item.zh || item.en || item.key;
-}
-
-function languageName(code) {
-  if (!code) return "?";
-  try {
-    return new Intl.DisplayNames([language()], { type: "language" }).of(code) || code;
-  } catch {
-    return code;
-  }
 }
 
 function play(audio, seconds) {
@@ -92,6 +86,11 @@ class View {
     this.onTime = () => this.follow();
     if (audio) {
       for (const ev of ["timeupdate", "seeked", "loadedmetadata"]) audio.addEventListener(ev, this.onTime);
+      // Without the transcript's own length the timeline waits for the player's.
+      if (!(Number(transcript.duration_seconds) > 0)) {
+        this.onLength = () => this.box.isConnected && this.draw();
+        audio.addEventListener("durationchange", this.onLength);
+      }
     }
     for (const view of [...live]) if (!view.box.isConnected) view.destroy(); // gone with its page part
     live.add(this);
@@ -128,8 +127,15 @@ class View {
       section.append(el("p", "tx-missed-title", t("tx.not_heard")));
       const ul = el("ul", "tx-missed");
       for (const item of missed) {
-        const li = el("li", "tx-missed-item", itemName(item));
+        const li = el("li", "tx-missed-item");
         li.dataset.key = item.key;
+        if (this.options.onItem) {
+          // The page has the item elsewhere (the QA sheet's row): the name leads there.
+          const button = el("button", "tx-item", itemName(item));
+          button.type = "button";
+          button.addEventListener("click", () => this.options.onItem(item));
+          li.append(button);
+        } else li.append(itemName(item));
         if (item.points) li.append(" ", el("span", "muted small", t("tx.points", { points: item.points })));
         ul.append(li);
       }
@@ -350,6 +356,7 @@ class View {
     live.delete(this);
     if (this.audio) {
       for (const ev of ["timeupdate", "seeked", "loadedmetadata"]) this.audio.removeEventListener(ev, this.onTime);
+      if (this.onLength) this.audio.removeEventListener("durationchange", this.onLength);
     }
   }
 }
@@ -370,33 +377,6 @@ export function renderTranscript(box, transcript, items, audio, options = {}) {
     hits: view.hits.map(([first]) => view.chars[first][1]),
     destroy: () => view.destroy(),
   };
-}
-
-/** Why there is no transcript: the 404 `no-transcript` body ({state, job}) in words. */
-export function noTranscriptText(body) {
-  const job = (body && body.job) || {};
-  const state = body ? body.state : null;
-  const [code, ...rest] = String(job.reason || "").split(": ");
-  const detail = rest.join(": ");
-  if (state === "queued") return t("tx.state.queued");
-  if (state === "running") return t("tx.state.running");
-  if (state === "skipped") {
-    if (code === "not-mandarin") return t("tx.state.not_mandarin", { language: languageName(job.language) });
-    if (code === "no-speech") return t("tx.state.no_speech");
-    return t("tx.state.skipped", { reason: job.reason || "?" });
-  }
-  if (state === "failed") {
-    const known = ["corrupt-audio", "worker-died", "abandoned"].includes(code);
-    return t("tx.state.failed", { reason: known ? t(`tx.reason.${code}`) : detail || code || "?" });
-  }
-  return t("tx.state.none");
-}
-
-/** The no-transcript state in `box`, as one line. */
-export function renderNoTranscript(box, body) {
-  const p = el("p", `tx-none muted small tx-state-${(body && body.state) || "none"}`, noTranscriptText(body));
-  p.setAttribute("role", "status");
-  box.replaceChildren(p);
 }
 
 /**
