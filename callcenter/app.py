@@ -584,7 +584,7 @@ def add_routes(app: web.Application, svc: Services) -> None:
         recordings_http.RecordingsDeps(
             recordings=svc.recording_service,
             max_upload_bytes=svc.settings.recordings.max_upload_mb * 1024 * 1024,
-            said=svc.transcript_service().search,
+            said=speech_http.searcher(svc.transcript_service),
         ),
     )
     speech_http.add_routes(

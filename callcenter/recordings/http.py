@@ -21,15 +21,20 @@ from callcenter.recordings.store import Cursor
 from callcenter.web.errors import error_response
 from callcenter.web.paging import paged, read_cursor, read_limit
 
+Said = Callable[
+    [Principal, str, int, Cursor | None], Awaitable[list[tuple[Recording, dict[str, Any]]]]
+]
+
 
 @dataclass(frozen=True, slots=True)
 class RecordingsDeps:
     """What the recording routes need: the recordings service, the upload limit and the
-    search by what was said (the transcripts', which writes each search to the audit log)."""
+    search by what was said (the transcripts', which writes each search to the audit log):
+    each recording found, with what the search adds to its JSON (where, who answered)."""
 
     recordings: Callable[[], Recordings]
     max_upload_bytes: int
-    said: Callable[[Principal, str, int, Cursor | None], Awaitable[list[Recording]]] | None = None
+    said: Said | None = None
 
 
 RECORDINGS = web.AppKey("recordings", RecordingsDeps)
@@ -104,8 +109,8 @@ async def _said(
     if deps.said is None:
         raise Unavailable("no-transcripts", "transcripts are not set up in this service")
     rows = await deps.said(user, words, limit, read_cursor(request))
-    last = (rows[-1].received_at, rows[-1].id) if rows else None
-    return paged(request, [recording_json(r) for r in rows], limit, last)
+    last = (rows[-1][0].received_at, rows[-1][0].id) if rows else None
+    return paged(request, [recording_json(r) | extra for r, extra in rows], limit, last)
 
 
 async def _heard(request: web.Request) -> tuple[Recordings, Principal, Recording]:

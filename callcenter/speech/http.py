@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
 from callcenter.auth.http import principal
+from callcenter.auth.model import Principal
 from callcenter.errors import Forbidden
-from callcenter.recordings.model import LISTENERS
+from callcenter.recordings.http import Said
+from callcenter.recordings.model import LISTENERS, Recording
 from callcenter.recordings.service import Recordings
-from callcenter.speech.schemas import job_json, missing_message, transcript_json
+from callcenter.recordings.store import Cursor
+from callcenter.speech.schemas import job_json, missing_message, said_json, transcript_json
 from callcenter.speech.service import Transcripts
 from callcenter.web.errors import error_response
 
@@ -45,6 +49,19 @@ async def get_transcript(request: web.Request) -> web.Response:
     response = web.json_response(transcript_json(found, job))
     response.headers["Cache-Control"] = "private, no-store"  # as confidential as the audio
     return response
+
+
+def searcher(transcripts: Callable[[], Transcripts]) -> Said:
+    """The recordings routes' said= search: each recording found, with what the transcript
+    adds to its JSON (the recordings capability never imports this one)."""
+
+    async def said(
+        user: Principal, words: str, limit: int, before: Cursor | None
+    ) -> list[tuple[Recording, dict[str, Any]]]:
+        found = await transcripts().search(user, words, limit, before)
+        return [(f.recording, said_json(f)) for f in found]
+
+    return said
 
 
 def add_routes(app: web.Application, deps: SpeechDeps) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from callcenter.clock import iso_z
+from callcenter.speech.said import SaidIn
 from callcenter.speech.store import Job, StoredTranscript
 
 
@@ -53,3 +54,20 @@ def missing_message(job: Job | None) -> str:
         "skipped": f"no transcript: skipped ({job.reason})",
         "failed": f"no transcript: transcription failed ({job.reason})",
     }.get(job.state, "no transcript")
+
+
+def said_json(found: SaidIn) -> dict[str, Any]:
+    """What a said= search adds to a recording's JSON: who answered the call, and where the
+    words were first said (to start the player there) with the words around them."""
+    agent = None
+    if found.agent is not None:
+        agent = {"name": found.agent, "work_number": found.work_number}
+    return {
+        "agent": agent,
+        "said": {
+            "at": found.at,
+            "end": found.end,
+            "snippet": found.snippet,
+            "count": found.count,
+        },
+    }

@@ -23,6 +23,7 @@ from callcenter.recordings.model import Recording
 from callcenter.recordings.store import Cursor
 from callcenter.speech import store
 from callcenter.speech.model import Transcript
+from callcenter.speech.said import SaidIn, said
 from callcenter.speech.store import Job, StoredTranscript
 
 log = logging.getLogger(__name__)
@@ -97,11 +98,12 @@ class Transcripts:
 
     async def search(
         self, user: Principal, words: str, limit: int, before: Cursor | None = None
-    ) -> list[Recording]:
-        """Recordings in whose transcript `words` were said, newest first; the search (who,
-        the words, how many matched) is written to the audit log."""
+    ) -> list[SaidIn]:
+        """Recordings in whose transcript `words` were said, newest first, with where they
+        were first said; the search (who, the words, how many matched) is written to the
+        audit log."""
         async with self.db().begin() as conn:
-            found = await store.said(conn, words, limit=limit, before=before)
+            found = await said(conn, words, limit=limit, before=before)
             detail = f"said={words} found={len(found)}" + (" (next page)" if before else "")
             await audit.append(conn, self.clock.now(), [Entry("search", None, user.name, detail)])
         return found

@@ -36,9 +36,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapped, mapped_column
 
-from callcenter.db import Base, UTCDateTime, keyset_before
-from callcenter.recordings.model import Recording
-from callcenter.recordings.store import Cursor, recording_from_row, recordings
+from callcenter.db import Base, UTCDateTime
+from callcenter.recordings.store import recordings
 from callcenter.speech.model import Char, JobState, Transcript
 
 
@@ -390,19 +389,3 @@ async def transcript(conn: AsyncConnection, recording_id: str) -> StoredTranscri
         created_at=m["created_at"],
         findings=json.loads(m["findings"]) if m["findings"] is not None else None,
     )
-
-
-async def said(
-    conn: AsyncConnection, words: str, *, limit: int, before: Cursor | None = None
-) -> list[Recording]:
-    """Recordings whose transcript contains `words`, newest first (keyset paged like the
-    recordings list). LIKE's wildcards in `words` are matched as themselves."""
-    stmt = (
-        select(recordings)
-        .join(transcripts, transcripts.c.recording_id == recordings.c.id)
-        .where(transcripts.c.text.contains(words, autoescape=True))
-    )
-    if before is not None:
-        stmt = stmt.where(keyset_before(recordings.c.received_at, recordings.c.id, before))
-    stmt = stmt.order_by(recordings.c.received_at.desc(), recordings.c.id.desc()).limit(limit)
-    return [recording_from_row(r._mapping) for r in await conn.execute(stmt)]

@@ -28,7 +28,9 @@ from callcenter.recordings.model import Recording
 from callcenter.recordings.service import Inbound
 from callcenter.recordings.store import audit as audit_table
 from callcenter.speech import store
+from callcenter.speech.model import Char
 from callcenter.speech.queue import TranscriptionQueue
+from callcenter.speech.said import SNIPPET_AROUND, first_said
 from tests.api.test_recordings_api import answered_call
 from tests.audio import audio
 from tests.conftest import Hotline
@@ -294,6 +296,50 @@ async def test_said_finds_recordings_by_their_words_for_those_who_may_search(
     searches = await audit_entries(h, "search")
     assert searches[0] == (None, "qa", "said=漏水 found=2")
     assert len(searches) == 4  # the three allowed searches and the percent one
+
+
+async def test_said_names_where_the_words_were_first_said_and_who_answered(
+    speech_hotline: Make, tmp_path: Path
+) -> None:
+    """A supervisor goes straight to the words: the second they were first said (the
+    scripted transcript says a character every quarter second from 0.5 s), the words around
+    them, how often, and the agent whose phone answered; a recording with no call has none."""
+    (a, s1), (b, s2) = tone(tmp_path, 1200), tone(tmp_path, 1210)
+    said = "您好请问漏水在哪里楼上也漏水了"
+    h = await speech_hotline({s1: ("text", said), s2: ("text", "漏水")})
+    await h.add_user("li.na", "agent", "2001")
+    answered = await add(h, a, await answered_call(h, "sip-said-1", "2001"))
+    await settled(h, answered.id)
+    h.clock.advance(1)  # type: ignore[attr-defined]
+    no_call = await add(h, b)
+    await settled(h, no_call.id)
+    boss = await h.token("boss", "supervisor")
+    found = await (await h.client.get("/api/recordings?said=漏水", headers=boss)).json()
+    assert [r["id"] for r in found] == [no_call.id, answered.id]
+    first, second = found[1], found[0]
+    assert first["agent"] == {"name": "li.na", "work_number": None}
+    assert first["said"] == {
+        "at": pytest.approx(0.5 + 4 * 0.25),
+        "end": pytest.approx(0.7 + 5 * 0.25),
+        "snippet": said,  # shorter than the context either side: all of it, no ellipsis
+        "count": 2,
+    }
+    assert second["agent"] is None and second["said"]["at"] == pytest.approx(0.5)
+    assert first["audio_url"] == f"/api/recordings/{answered.id}/audio"  # a recording still
+
+
+def test_a_long_transcript_is_cut_to_the_words_and_a_clause_either_side() -> None:
+    text = "一二三四五六七八九十" * 3 + "暖气漏水" + "甲乙丙丁戊己庚辛壬癸" * 3
+    chars = [Char(c, i * 0.1, i * 0.1 + 0.1) for i, c in enumerate(text)]
+    start, end, snippet, count = first_said(text, chars, "漏水")
+    assert (start, end, count) == (pytest.approx(3.2), pytest.approx(3.4), 1)
+    assert snippet == "…" + text[32 - SNIPPET_AROUND : 34 + SNIPPET_AROUND] + "…"
+
+
+def test_words_inside_a_several_letter_character_are_placed_on_it() -> None:
+    chars = [Char("连", 1.0, 1.2), Char("WiFi", 1.2, 1.8), Char("了", 1.8, 2.0)]
+    start, end, _snippet, count = first_said("连WiFi了", chars, "wifi")
+    assert (start, end, count) == (1.2, 1.8, 1)
 
 
 # -- settings ---------------------------------------------------------------------------------

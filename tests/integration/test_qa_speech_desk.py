@@ -4,8 +4,8 @@ worker transcribes it and finds the sheet's phrases; the QA lead sees the transc
 the player, the item not heard focused first and marked, a heard one played from its mark,
 confirms the suggestions from the keyboard and saves; the evaluation keeps the evidence.
 
-The sheet is the test's own (a config/qa directory of one intake sheet) whose phrases are
-words of the clips: Whisper base hears read speech, and the corpus has no recorded call
+The intake sheet is the shipped one with the clips' words as its opening and closing
+phrases: Whisper base hears read speech, and the corpus has no recorded call
 that follows our script."""
 
 from __future__ import annotations
@@ -35,33 +35,12 @@ from tests.waiting import eventually
 pytestmark = pytest.mark.integration
 
 # The clips and where they are put: 1.5 s of silence, 0122, 2 s, 0121, 1 s (8 kHz µ-law).
-SHEET = """
-sheet = "intake"
-version = 1
-zh = "测试表"
-en = "Test sheet"
-
-[[item]]
-key = "opening"
-points = 5
-zh = "用语第一句"
-en = "Opening sentence"
-phrases = ["一二线城市虽然也处于调整中"]
-
-[[item]]
-key = "ask_phone"
-points = 1
-zh = "询问电话"
-en = "Asked for the phone number"
-phrases = ["请问您的联系电话是"]
-
-[[item]]
-key = "closing"
-points = 4
-zh = "结束语"
-en = "Closing sentence"
-phrases = ["甚至出现交易几乎停滞的情况"]
-"""
+CONFIG_QA = Path(__file__).resolve().parents[2] / "config" / "qa"
+# The intake sheet as shipped, its opening and closing phrases the clips' words.
+PHRASES = {
+    "您好，大龙供暖报修{工号}为您服务，请问您有什么问题": "一二线城市虽然也处于调整中",
+    "好！维修人员会尽快跟您联系。感谢您的来电。再见！": "甚至出现交易几乎停滞的情况",
+}
 FIRST_AT = 1.5
 SECOND_AT = FIRST_AT + 4.115 + 2.0  # BAC009S0764W0122 lasts 4.115 s
 
@@ -89,7 +68,13 @@ def spliced_call(folder: Path) -> Path:
 async def hotline(tmp_path: Path) -> AsyncIterator[Hotline]:
     sheets = tmp_path / "qa"
     sheets.mkdir()
-    (sheets / "intake.toml").write_text(SHEET, encoding="utf-8")
+    intake = (CONFIG_QA / "intake.toml").read_text(encoding="utf-8")
+    for said, clip in PHRASES.items():
+        assert said in intake
+        intake = intake.replace(said, clip)
+    (sheets / "intake.toml").write_text(intake, encoding="utf-8")
+    callback = (CONFIG_QA / "callback.toml").read_text(encoding="utf-8")
+    (sheets / "callback.toml").write_text(callback, encoding="utf-8")
     settings = parse_settings(
         {
             "database": {"url": f"sqlite+aiosqlite:///{tmp_path}/t.sqlite3"},
@@ -166,21 +151,29 @@ async def test_the_desk_shows_where_the_script_was_heard_and_the_lead_confirms_i
     tab = await open_tab(browser, locale="en-US", width=PHONE[0], height=PHONE[1])
     page = tab.page
     await log_in(page, hotline.base_url, "qa.zhou")
+    await expect(page).to_have_url(f"{hotline.base_url}/")
     await page.goto(f"{hotline.base_url}/qa")
+    await expect(page.locator("#queue-list .qa-open")).to_have_count(1)
     sample = await api_json(page, f"/api/qa/samples/{sample_id}")
     heard = {i["key"]: i for i in sample["body"]["prefill"]["speech"]["items"]}
     # Each phrase where its clip was put (the clip's first word is a few tenths in).
     assert FIRST_AT <= heard["opening"]["found"]["start"] <= FIRST_AT + 0.8
     assert SECOND_AT <= heard["closing"]["found"]["start"] <= SECOND_AT + 0.8
     assert heard["ask_phone"]["found"] is None and heard["ask_phone"]["suggested"] == 1
+    assert heard["opening"]["suggested"] == 0 and heard["closing"]["suggested"] == 0
+    # Nothing of the rest was said (the read-backs of the ticket neither).
+    unheard = [k for k, i in heard.items() if i["found"] is None]
+    assert unheard == ["ask_name", "ask_phone", "read_back_address", "read_back_name",
+                       "read_back_phone"]  # fmt: skip
 
-    # The transcript beside the player; the item not heard is focused first and marked.
+    # The transcript beside the player; the first item not heard is focused and marked.
     transcript = page.locator("#sample-transcript")
     await expect(transcript).to_be_visible()
     await expect(transcript).to_contain_text("城市", timeout=15_000)
+    ask_name = page.locator("#items .qa-item[data-key=ask_name]")
+    await expect(ask_name).to_be_focused()
+    await expect(ask_name.locator(".qa-unheard")).to_be_visible()
     ask_phone = page.locator("#items .qa-item[data-key=ask_phone]")
-    await expect(ask_phone).to_be_focused()
-    await expect(ask_phone.locator(".qa-unheard")).to_be_visible()
     await expect(ask_phone.locator(".qa-deducted")).to_have_value("1")
 
     # A heard item plays from its mark.
@@ -195,8 +188,8 @@ async def test_the_desk_shows_where_the_script_was_heard_and_the_lead_confirms_i
     await ask_phone.focus()
     await page.keyboard.press("Control+Enter")
     await expect(page.locator("#save-status")).to_contain_text("confirm or override")
-    # Y on each item confirms its suggestion; the ask-phone item stays deducted 1.
-    for key in ("opening", "ask_phone", "closing"):
+    # Y on each item confirms its suggestion (the unheard ones deducted in full).
+    for key in heard:
         row = page.locator(f"#items .qa-item[data-key={key}]")
         await row.focus()
         await page.keyboard.press("y")
@@ -209,5 +202,6 @@ async def test_the_desk_shows_where_the_script_was_heard_and_the_lead_confirms_i
     assert scores["ask_phone"]["deducted"] == 1 and scores["ask_phone"]["confirmed"]
     assert scores["ask_phone"]["evidence"] == "speech: not heard in the transcript"
     assert scores["closing"]["evidence"].startswith("speech: heard")
-    assert evaluation["deducted"] == 1
+    ticket = sum(p["deducted"] for p in sample["body"]["prefill"]["items"])
+    assert evaluation["deducted"] == ticket + sum(i["suggested"] for i in heard.values())
     assert rid == evaluation["recording_id"]

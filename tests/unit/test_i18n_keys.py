@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import get_args
+from typing import get_args, get_type_hints
 
 import pytest
 
@@ -14,6 +14,7 @@ from callcenter.auth.model import Role
 from callcenter.config import PBX_KINDS
 from callcenter.events import ViolationKind
 from callcenter.orders.model import DEADLINE_KINDS, ORDER_STATUSES, StationAction
+from callcenter.speech.model import Found
 from callcenter.telephony.source import State as SourceState
 
 WEB = Path(__file__).resolve().parents[2] / "callcenter" / "web"
@@ -115,6 +116,15 @@ def test_the_live_page_knows_every_source_state_and_kind() -> None:
     assert tones and kinds
     assert sorted(re.findall(r"(\w+):", tones.group(1))) == sorted(get_args(SourceState))
     assert sorted(re.findall(r'"(\w+)"', kinds.group(1))) == sorted(PBX_KINDS)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_transcript_view_names_how_each_phrase_was_heard(lang: str) -> None:
+    """transcript-view.js builds t(`tx.how.${found.how}`) for each way spotting hears a
+    phrase, and transcript-states.js names the failures it knows."""
+    names = [f"tx.how.{how}" for how in get_args(get_type_hints(Found)["how"])]
+    names += [f"tx.reason.{code}" for code in ("corrupt-audio", "worker-died", "abandoned")]
+    assert sorted(set(names) - load(lang).keys()) == []
 
 
 PRODUCT = {"zh-CN": "供暖报修热线", "en": "Heating Repair Hotline"}

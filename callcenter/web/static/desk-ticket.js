@@ -1,16 +1,20 @@
 // The ticket view: the ticket the form just saved, or one opened from the recent tickets;
 // its summary, its recordings with a player and its timeline, kept current while it shows
 // (the recording comes once the call ends; a live message brings a change), and its
-// anomalies (desk-anomalies.js). Also how a ticket looks in a list, for the screen-pop and
-// the recent tickets.
+// anomalies (desk-anomalies.js); beneath each player its transcript (transcript-view.js).
+// Also how a ticket looks in a list, for the screen-pop and the recent tickets.
 
 import { localTime, t } from "/static/i18n.js";
 import { anomaliesFor } from "/static/desk-anomalies.js";
 import { api, SignedOut } from "/static/desk-api.js";
+import { loadTranscript } from "/static/transcript-view.js";
 
 const $ = (id) => document.getElementById(id);
 const RECORDING_POLL_MS = 3000;
 const RECORDING_POLL_MAX = 60; // three minutes after the call ends
+// A transcript is made minutes after the recording (a minute of audio at a time, below
+// call handling): while it is queued or being made, the view asks again this often.
+const TRANSCRIPT_POLL_MS = 30000;
 
 const view = {
   ticket: null, // the ticket as the API answered
@@ -186,6 +190,7 @@ export function renderTicket() {
   if (recs.length !== shown.size || recs.some((r) => !shown.has(r.id))) {
     // Redrawn only when the set changes: a player keeps its position while the rest updates.
     list2.replaceChildren(...recs.map(recordingItem));
+    for (const li of list2.children) showTranscript(li);
   }
   const timeline = $("saved-timeline");
   timeline.replaceChildren(
@@ -217,8 +222,23 @@ function recordingItem(r) {
   meta.className = "muted small";
   const seconds = Number(r.duration_seconds ?? r.duration ?? 0);
   meta.textContent = seconds ? t("saved.duration", { seconds: Math.round(seconds) }) : "";
-  li.append(audio, meta);
+  const transcript = document.createElement("div");
+  transcript.className = "recording-transcript";
+  li.append(audio, meta, transcript);
   return li;
+}
+
+/** The transcript beneath a recording's player; nothing for one the user may not read. */
+function showTranscript(li) {
+  const recording = (view.ticket.recordings || []).find((r) => r.id === li.dataset.id);
+  if (!recording || recording.deleted) return;
+  const box = li.querySelector(".recording-transcript");
+  loadTranscript(box, recording.id, li.querySelector("audio"), {
+    fetcher: api,
+    pollMs: TRANSCRIPT_POLL_MS,
+  }).catch((err) => {
+    if (!(err instanceof SignedOut)) console.warn("loading the transcript failed", err);
+  });
 }
 
 /** A ticket in a list: when, what, its state; where (and, for a lead, who took it). */

@@ -1,6 +1,7 @@
 // The spot-check page (录音抽查, entry module): a lead's queue and scoring desk driven from the
 // keyboard, the evaluations and their disputes; an agent's own evaluations (我的测评).
-// The sheet is qa-score.js, the player qa-player.js, the evaluations qa-evals.js.
+// The sheet is qa-score.js, the player qa-player.js, the evaluations qa-evals.js; the search
+// by what was said qa-said.js.
 
 import { bindLanguageButtons, localTime, onLanguageChange, startLanguage, t } from "/static/i18n.js";
 import { api, SignedOut } from "/static/desk-api.js";
@@ -9,6 +10,7 @@ import { showSample } from "/static/qa-score.js";
 import { evals, loadEvaluations, startEvaluations } from "/static/qa-evals.js";
 import { startCoverage } from "/static/qa-coverage.js";
 import { loadTranscript } from "/static/transcript-view.js";
+import { startSaid } from "/static/qa-said.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { me: null, queue: [], at: -1, sample: null, sheet: null, item: 0, transcript: null };
@@ -250,6 +252,7 @@ async function start() {
   });
   startEvaluations();
   startCoverage(me);
+  startSaid(me);
   if (lead) await loadQueue();
   await loadEvaluations();
   if (lead && state.queue.length) await openSample(0);
