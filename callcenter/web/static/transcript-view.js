@@ -364,8 +364,9 @@ class View {
 /**
  * Show `transcript` (GET /api/recordings/{id}/transcript's body) in `box`, tied to `audio`.
  * `items`: the checklist items with their `found` evidence (null: none were listened for;
- * undefined: the transcript's own `findings.items`). Options: `onItem(item)` when a found
- * item is chosen, `highlight` words to mark (a search), `heading` tag (h4).
+ * undefined: the transcript's own `findings.items`). Options: `onItem(item)` when an item is
+ * chosen (a found one seeks first; with onItem a missed one is a button too), `highlight`
+ * words to mark in the text and on the timeline (a search), `heading` tag (default h4).
  * Returns {seek(seconds), hits: [seconds], destroy()}; destroy() before the box is reused.
  */
 export function renderTranscript(box, transcript, items, audio, options = {}) {
