@@ -6,7 +6,9 @@ Character error rate (CER: substitutions + insertions + deletions per reference 
 on the AISHELL-1 clips of tests/corpus/audio, at 16 kHz and as 8 kHz G.711 µ-law. Then a
 synthetic call of `--minutes` made by sox: the same clips over and over (8 kHz µ-law) with
 0.5–4 s of silence between them, transcribed in chunks like any recording: its CER,
-how far each clip's first and last characters land from where the clip was placed, CPU
+how far each clip's first and last characters land from where the clip was placed, phrase
+spotting's recall (words of the clips found within 0.3 s of where they were said) and its
+false hits (script phrases never said, hits where nothing was said), CPU
 seconds per second of audio (this process, the model's thread and ffmpeg) and the wall
 clock, on one core with one model thread, and the process's peak memory (ru_maxrss).
 The clips are read speech from a microphone, not calls: figures on real calls will be worse.
@@ -23,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import benchkit
@@ -30,7 +33,7 @@ import benchkit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from callcenter.speech import engine  # noqa: E402
+from callcenter.speech import engine, spotting  # noqa: E402
 from callcenter.speech.chars import character_error_rate  # noqa: E402
 from callcenter.speech.model import Transcript  # noqa: E402
 
@@ -40,6 +43,14 @@ CLIPS = {  # AISHELL-1 reference transcripts (tests/corpus/audio/PROVENANCE.md)
     "BAC009S0764W0122": "一二线城市虽然也处于调整中",
 }
 CORE = 0
+# Phrase spotting on the call: words of the clips, listened for as a checklist phrase would
+# be, and script phrases never said there (any hit of these is a false one).
+SAID = {
+    "BAC009S0764W0121": ("甚至出现", "交易几乎停滞"),
+    "BAC009S0764W0122": ("一二线城市", "处于调整中"),
+}
+NEVER_SAID = ("请问您怎么称呼", "感谢您的来电", "请问您的联系电话是", "维修人员会尽快跟您联系")
+PLACED_WITHIN = 0.3
 
 
 def clip(name: str, rate: str) -> Path:
@@ -109,6 +120,40 @@ def placement(
     return errors
 
 
+def phrases(
+    t: Transcript, placed: list[tuple[str, float]], alone: dict[str, Transcript]
+) -> tuple[int, int, int, int, int]:
+    """Each placed clip's stretch of the call (a call's worth of talk: spotting reports at
+    most 10 places per phrase), listened to for every phrase of SAID and NEVER_SAID.
+    Returns (phrases said, found within PLACED_WITHIN of where said, found within 1 s,
+    false hits, phrases listened for per stretch): a hit is false for a phrase not said in
+    that stretch, or more than 1 s from where it was said."""
+    wanted = {p: [p] for ps in SAID.values() for p in ps} | {p: [p] for p in NEVER_SAID}
+    ends = [at for _, at in placed[1:]] + [t.duration + 1]
+    said = near = within = false = 0
+    for (name, at), until in zip(placed, ends, strict=True):
+        window = tuple(c for c in t.chars if at - 0.5 <= c.start < until - 0.5)
+        stretch = replace(t, text="".join(c.text for c in window), chars=window)
+        found = spotting.find_phrases(stretch, wanted)
+        own, reference = alone[name], CLIPS[name]
+        for p in SAID[name]:
+            i = reference.index(p)
+            # where the clip heard alone put that character (its text may differ: homophones)
+            expected = at + own.chars[min(i, len(own.chars) - 1)].start
+            best = min((abs(f.start - expected) for f in found if f.item == p), default=None)
+            said += 1
+            near += best is not None and best <= 1.0
+            within += best is not None and best <= PLACED_WITHIN
+        for f in found:
+            if f.item not in SAID[name]:
+                false += 1
+            else:
+                i = reference.index(f.item)
+                expected = at + own.chars[min(i, len(own.chars) - 1)].start
+                false += abs(f.start - expected) > 1.0
+    return said, within, near, false, len(wanted)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="the synthetic call")
@@ -163,6 +208,11 @@ def main() -> int:
         print(f"| first/last character vs placed, median | {statistics.median(errors):.3f} s |")
         print(f"| first/last character vs placed, 90th percentile | {p90:.3f} s |")
         print(f"| first/last character vs placed, max | {errors[-1]:.3f} s |")
+    said, within, near, false, decoys = phrases(t, placed, alone)
+    print(f"| phrases found within {PLACED_WITHIN} s of where said (recall) | "
+          f"{within} of {said} ({within / max(1, said):.0%}) |")  # fmt: skip
+    print(f"| phrases found within 1 s | {near} of {said} ({near / max(1, said):.0%}) |")
+    print(f"| false hits ({decoys} phrases listened for in each clip's stretch) | {false} |")
     print(f"| CPU seconds per audio second (1 thread) | {cpu / t.duration:.3f} |")
     print(f"| wall seconds per audio second | {wall / t.duration:.3f} |")
     print(f"| peak memory (ru_maxrss) | {peak_mb():.0f} MB |")

@@ -130,18 +130,28 @@ QUIET_DB = -25.0  # below the chunk's loud speech (95th percentile of frames) by
 LONG_CHAR = 0.4  # seconds: a character longer than this may have taken in a pause
 
 
+def loudness(audio: Samples) -> tuple[npt.NDArray[np.float64], float] | None:
+    """Each 20 ms frame's RMS level, and the level below which a frame is quiet (QUIET_DB
+    under the chunk's loud speech); None for audio shorter than a frame."""
+    count = len(audio) // FRAME
+    if count == 0:
+        return None
+    frames = audio[: count * FRAME].reshape(count, FRAME)
+    level = np.sqrt(np.einsum("ij,ij->i", frames, frames) / FRAME)
+    return level, float(np.percentile(level, 95)) * 10 ** (QUIET_DB / 20)
+
+
 def trim_to_sound(chars: list[Char], audio: Samples, offset: float) -> list[Char]:
     """Characters whose span reaches into a quiet stretch, pulled back to where there is
     sound. Whisper's word times are contiguous, so the word after a pause starts where the
     word before it ended, and a word before a pause ends late: measured, the first and last
     characters of an utterance after a 1–4 s pause were up to 2.3 s off. Short characters
     and noisy lines (nothing quiet enough) are left as they are."""
-    count = len(audio) // FRAME
-    if count == 0:
+    found = loudness(audio)
+    if found is None:
         return chars
-    frames = audio[: count * FRAME].reshape(count, FRAME)
-    level = np.sqrt(np.einsum("ij,ij->i", frames, frames) / FRAME)
-    quiet = float(np.percentile(level, 95)) * 10 ** (QUIET_DB / 20)
+    level, quiet = found
+    count = len(level)
     out = []
     for c in chars:
         if c.end - c.start <= LONG_CHAR:
@@ -149,29 +159,29 @@ def trim_to_sound(chars: list[Char], audio: Samples, offset: float) -> list[Char
             continue
         first = max(0, int((c.start - offset) * 50))
         last = min(count, int(np.ceil((c.end - offset) * 50)))
-        run = _longest_sound(level[first:last] > quiet)
-        if run is None:
+        runs = sound_runs(level[first:last] > quiet)
+        if not runs:
             out.append(c)
             continue
+        run = max(runs, key=lambda r: r[1] - r[0])
         start, end = offset + (first + run[0]) / 50, offset + (first + run[1]) / 50
         out.append(Char(c.text, round(max(c.start, start), 3), round(min(c.end, end), 3)))
     return out
 
 
-def _longest_sound(loud: npt.NDArray[np.bool_]) -> tuple[int, int] | None:
-    """The longest run of loud frames, [first, last + 1), bridging quiet gaps shorter than
-    100 ms (the closure of a stop consonant); None when no frame is loud. A span that took in
-    a pause holds the tail of the word before it, the pause, then its own sound: the longest
-    run is the character's."""
-    best: tuple[int, int] | None = None
+def sound_runs(loud: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
+    """The runs of loud frames, [first, last + 1), bridging quiet gaps shorter than 100 ms
+    (the closure of a stop consonant). A span that took in a pause holds the tail of the
+    word before it, the pause, then its own sound: several runs."""
+    runs: list[tuple[int, int]] = []
     start = end = -1
     for i in np.nonzero(loud)[0].tolist():
         if start >= 0 and i - end <= 5:
             end = i + 1
             continue
-        if start >= 0 and (best is None or end - start > best[1] - best[0]):
-            best = (start, end)
+        if start >= 0:
+            runs.append((start, end))
         start, end = i, i + 1
-    if start >= 0 and (best is None or end - start > best[1] - best[0]):
-        best = (start, end)
-    return best
+    if start >= 0:
+        runs.append((start, end))
+    return runs

@@ -19,6 +19,11 @@ def _heard(ch: str) -> bool:
     return not ch.isspace() and not unicodedata.category(ch).startswith("P")
 
 
+def heard_count(word: str) -> int:
+    """The characters of a word that take time (not spaces or punctuation)."""
+    return sum(1 for ch in word if _heard(ch))
+
+
 def _timed(words: Iterable[Word]) -> tuple[str, list[tuple[float, float]]]:
     """The words' text and each of its characters' span. Whisper gives a span per word, and a
     word of Chinese is one token: one character, or several (情况) whose span is split
@@ -26,7 +31,7 @@ def _timed(words: Iterable[Word]) -> tuple[str, list[tuple[float, float]]]:
     text: list[str] = []
     spans: list[tuple[float, float]] = []
     for word, start, end in words:
-        count = sum(1 for ch in word if _heard(ch))
+        count = heard_count(word)
         step = (end - start) / count if count else 0.0
         at = start
         for ch in word:

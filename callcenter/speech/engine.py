@@ -139,6 +139,7 @@ def detect_language(model: SpeechModel, source: Iterator[Samples]) -> tuple[str,
 def _transcribe_chunk(model: SpeechModel, offset: float, audio: Samples) -> list[Char]:
     from callcenter.speech.audio import trim_to_sound
     from callcenter.speech.chars import chars_from_words
+    from callcenter.speech.edges import place_edges
 
     segments, _ = model.whisper.transcribe(
         audio,
@@ -155,7 +156,9 @@ def _transcribe_chunk(model: SpeechModel, offset: float, audio: Samples) -> list
         # raised the error rate (13 % -> 22-49 %); Whisper base samples garbage.
         temperature=0.0,
     )
-    words = [(w.word, float(w.start), float(w.end)) for s in segments for w in s.words or ()]
+    words = place_edges(
+        [[(w.word, float(w.start), float(w.end)) for w in s.words or ()] for s in segments], audio
+    )
     return trim_to_sound(chars_from_words(words, model.to_simplified, offset), audio, offset)
 
 

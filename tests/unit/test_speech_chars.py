@@ -9,6 +9,7 @@ import pytest
 
 from callcenter.speech.audio import SAMPLE_RATE, chunks, trim_to_sound
 from callcenter.speech.chars import character_error_rate, chars_from_words, in_order
+from callcenter.speech.edges import place_edges
 from callcenter.speech.model import Char
 
 T2S = {"線": "线", "處": "处", "於": "于", "乾": "干"}
@@ -127,3 +128,34 @@ def test_a_noisy_line_leaves_the_times_alone() -> None:
     audio = (0.3 * rng.standard_normal(3 * SAMPLE_RATE)).astype(np.float32)
     chars = [Char("好", 0.2, 2.0)]
     assert trim_to_sound(chars, audio, offset=0.0) == chars
+
+
+def test_a_segments_first_word_given_the_sentence_befores_tail_moves_onto_its_sound() -> None:
+    # The call of tests/integration/test_qa_speech_desk.py in small: a sentence until 1.2 s,
+    # a 2 s pause, the next from 3.2 s. The model ended 中 early (1.0 s) and started the
+    # next segment's 甚 there, stretched over the tail and the pause; 至 at 3.5 s.
+    audio = with_pause((1.2, 0.5), (2.0, 0.0), (1.0, 0.5))
+    segments = [
+        [("整", 0.6, 0.8), ("中", 0.8, 1.0)],
+        [("甚", 1.0, 1.9), ("至", 3.5, 3.8), ("出", 3.8, 4.1)],
+    ]
+    words = place_edges(segments, audio)
+    assert words[2] == ("甚", 3.2, 3.5)
+    assert words[:2] + words[3:] == segments[0] + segments[1][1:]
+
+
+def test_a_segments_last_word_stretched_into_the_next_utterance_keeps_its_own_sound() -> None:
+    # 好 said at 0.4-0.7 s, then a pause, the next utterance from 2.5 s; the model ran 好 on
+    # to 2.7 s.
+    audio = with_pause((0.7, 0.5), (1.8, 0.0), (1.0, 0.5))
+    segments = [[("您", 0.0, 0.4), ("好", 0.4, 2.7)], [("请", 2.7, 3.0), ("问", 3.0, 3.3)]]
+    words = place_edges(segments, audio)
+    assert words[1] == ("好", 0.4, 0.7)
+    assert words[2:] == segments[1]
+
+
+def test_edge_words_said_where_the_model_put_them_are_left_alone() -> None:
+    audio = with_pause((0.4, 0.0), (2.0, 0.5), (0.6, 0.0))
+    segments = [[("请", 0.4, 0.7), ("问", 0.7, 1.0), ("您", 1.0, 1.3)], [("好", 1.3, 2.4)]]
+    # a one-word segment has no neighbour to place it by: trim_to_sound's
+    assert place_edges(segments, audio) == [w for s in segments for w in s]
