@@ -177,7 +177,7 @@ def transcribe(
     Two passes over the file, each decoded a block at a time: the first finds the language
     on the first 30 s of speech and stops there; the second transcribes chunk by chunk."""
     from callcenter.speech.audio import SAMPLE_RATE, blocks, chunks
-    from callcenter.speech.chars import in_order
+    from callcenter.speech.chars import drop_collapsed, in_order
 
     if chunk_seconds < 30:
         raise ValueError(f"chunk_seconds must be >= 30 (one Whisper window), got {chunk_seconds}")
@@ -201,7 +201,7 @@ def transcribe(
         chars.extend(_transcribe_chunk(model, offset, audio))
         samples = round(offset * SAMPLE_RATE) + len(audio)
     duration = round(samples / SAMPLE_RATE, 3)
-    chars = in_order(chars, duration)
+    chars = drop_collapsed(in_order(chars, duration))
     if not chars:
         raise SpeechSkipped("no-speech", "the model heard no words", language)
     return Transcript(

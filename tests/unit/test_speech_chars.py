@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from callcenter.speech.audio import SAMPLE_RATE, chunks, trim_to_sound
-from callcenter.speech.chars import character_error_rate, chars_from_words, in_order
+from callcenter.speech.chars import character_error_rate, chars_from_words, drop_collapsed, in_order
 from callcenter.speech.edges import place_edges
 from callcenter.speech.model import Char
 
@@ -159,3 +159,16 @@ def test_edge_words_said_where_the_model_put_them_are_left_alone() -> None:
     segments = [[("请", 0.4, 0.7), ("问", 0.7, 1.0), ("您", 1.0, 1.3)], [("好", 1.3, 2.4)]]
     # a one-word segment has no neighbour to place it by: trim_to_sound's
     assert place_edges(segments, audio) == [w for s in segments for w in s]
+
+
+def test_a_run_of_characters_given_one_instant_is_dropped_as_never_said() -> None:
+    said = [Char("况", 40.22, 40.45), Char("一", 41.7, 42.27), Char("二", 42.27, 42.41)]
+    loop = [Char(c, 42.41, 42.41) for c in "线尝试虽然也处于调整中甚至"]
+    after = [Char("第", 42.41, 42.47), Char("二", 42.47, 42.53), Char("线", 42.53, 42.81)]
+    # 第 and 二 are 60 ms each: quick, but said; the run they would join is not theirs.
+    assert drop_collapsed([*said, *loop, *after]) == [*said, *after]
+
+
+def test_two_quick_characters_are_kept() -> None:
+    chars = [Char("嗯", 1.0, 1.0), Char("好", 1.0, 1.02), Char("的", 1.3, 1.5)]
+    assert drop_collapsed(chars) == chars
