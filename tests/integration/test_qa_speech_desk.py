@@ -16,19 +16,17 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 from playwright.async_api import Browser, expect
 
-from callcenter.app import SERVICES, build
 from callcenter.auth.service import add_user
-from callcenter.config import parse_settings
 from callcenter.qa import store as qa_store
 from callcenter.qa.model import Sample
 from callcenter.recordings.service import Inbound
 from callcenter.speech import store as speech_store
 from tests.audio import CORPUS
+from tests.integration.serving import served
 from tests.integration.test_desk_page import PHONE, api_json, no_sideways_scroll
-from tests.integration.test_live_page import PASSWORD, RINGS, Hotline, log_in, open_tab
+from tests.integration.test_live_page import PASSWORD, Hotline, log_in, open_tab
 from tests.integration.test_qa_desk import TICKET, api_json_as, user_id
 from tests.waiting import eventually
 
@@ -75,34 +73,17 @@ async def hotline(tmp_path: Path) -> AsyncIterator[Hotline]:
     (sheets / "intake.toml").write_text(intake, encoding="utf-8")
     callback = (CONFIG_QA / "callback.toml").read_text(encoding="utf-8")
     (sheets / "callback.toml").write_text(callback, encoding="utf-8")
-    settings = parse_settings(
-        {
-            "database": {"url": f"sqlite+aiosqlite:///{tmp_path}/t.sqlite3"},
-            "mqtt": {"url": ""},
-            "sip": {"hep_listen": "127.0.0.1:0"},
-            "rings": RINGS,
-            "web": {"listen": "127.0.0.1:0"},
-            "recordings": {"root": str(tmp_path / "recordings")},
-            "qa": {"checklists_dir": str(sheets)},
-            # The real engine: start-up fails if the extra is missing, never a silent skip.
-            "speech": {"enabled": True},
-        }
-    )
-    app = build(settings, migrate=True, mqtt=False)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    h = Hotline(f"http://{host}:{port}", app[SERVICES])
-    db, clock = h.svc.db(), h.svc.clock
-    await add_user(db, clock, "李娜", "agent", PASSWORD, "2001", work_number="027")
-    await add_user(db, clock, "qa.zhou", "qa_lead", PASSWORD, language="en")
-    await h.svc.directory.reload(db)
-    try:
+    async with served(
+        tmp_path,
+        qa={"checklists_dir": str(sheets)},
+        # The real engine: start-up fails if the extra is missing, never a silent skip.
+        speech={"enabled": True},
+    ) as h:
+        db, clock = h.svc.db(), h.svc.clock
+        await add_user(db, clock, "李娜", "agent", PASSWORD, "2001", work_number="027")
+        await add_user(db, clock, "qa.zhou", "qa_lead", PASSWORD, language="en")
+        await h.svc.directory.reload(db)
         yield h
-    finally:
-        await runner.cleanup()
 
 
 async def transcribed_sample(h: Hotline, folder: Path) -> tuple[str, str]:

@@ -14,18 +14,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 from playwright.async_api import Browser, Page, expect
 from sqlalchemy import update
 
-from callcenter.app import SERVICES, build
 from callcenter.auth.service import add_user
-from callcenter.config import parse_settings
 from callcenter.recordings.service import Inbound
 from callcenter.speech import store as speech_store
 from callcenter.speech.model import Char, Transcript
+from tests.integration.serving import served
 from tests.integration.test_desk_page import PHONE, no_sideways_scroll
-from tests.integration.test_live_page import PASSWORD, RINGS, WAIT_MS, Hotline, log_in, open_tab
+from tests.integration.test_live_page import PASSWORD, WAIT_MS, Hotline, log_in, open_tab
 from tests.integration.test_station_portal import agent_of
 from tests.speech_helpers import tone
 
@@ -75,32 +73,15 @@ FINDINGS = {
 
 @pytest.fixture
 async def hotline(tmp_path: Path) -> AsyncIterator[Hotline]:
-    settings = parse_settings(
-        {
-            "database": {"url": f"sqlite+aiosqlite:///{tmp_path}/t.sqlite3"},
-            "mqtt": {"url": ""},
-            "sip": {"hep_listen": "127.0.0.1:0"},
-            "rings": RINGS,
-            "web": {"listen": "127.0.0.1:0"},
-            "recordings": {"root": str(tmp_path / "recordings")},
-            "speech": {"enabled": "off"},
-        }
-    )
-    app = build(settings, migrate=True, mqtt=False)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    h = Hotline(f"http://{host}:{port}", app[SERVICES])
-    db, clock = h.svc.db(), h.svc.clock
-    await add_user(db, clock, "李娜", "agent", PASSWORD, "8001", work_number="027")
-    await add_user(db, clock, "zhao", "supervisor", PASSWORD, language="en")
-    await h.svc.directory.reload(db)
-    try:
+    async with served(
+        tmp_path,
+        speech={"enabled": "off"},
+    ) as h:
+        db, clock = h.svc.db(), h.svc.clock
+        await add_user(db, clock, "李娜", "agent", PASSWORD, "8001", work_number="027")
+        await add_user(db, clock, "zhao", "supervisor", PASSWORD, language="en")
+        await h.svc.directory.reload(db)
         yield h
-    finally:
-        await runner.cleanup()
 
 
 async def recorded_ticket(h: Hotline, tmp_path: Path) -> tuple[str, str, str]:
