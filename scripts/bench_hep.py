@@ -1,6 +1,6 @@
 """Benchmark: HEP3 → SIP → call tracker → database on one core, and ring-limit alert lateness.
 
-    .venv/bin/python scripts/bench_hep.py [--quick]
+    .venv/bin/python scripts/bench_hep.py [--quick] [--transcribe]
 
 The real app (`callcenter.app.build`, SQLite in a temp dir) runs in this process pinned to
 core 0; a sender process pinned to core 1 replays simulated calls (`telephony.hep.simulate`,
@@ -12,6 +12,12 @@ each datagram with the time it is sent as its capture time. Figures:
    loss = datagrams sent − datagrams the listener read, and the kernel's UDP RcvbufErrors.
 2. alert lateness: 10,000 legs ring at once and are never answered; for each
    RingLimitReached on the bus, lateness = publish time − its deadline_at.
+
+--transcribe: then all of it again with speech on ([speech] enabled, one worker, nice 10) and
+its worker kept transcribing throughout: three 8-minute calls spliced from the AISHELL clips
+(8 kHz µ-law) added with `callcenter recording add` before each app is measured; the worker
+inherits the service's core, so only its nice keeps it from call handling (hep_speech.py).
+The alert lateness without and with it side by side, and what the worker did meanwhile.
 """
 
 from __future__ import annotations
@@ -22,32 +28,22 @@ import contextlib
 import logging
 import multiprocessing as mp
 import os
-import random
-import socket
-import statistics
-import struct
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 import benchkit
-
-from callcenter.telephony.hep import simulate as sim
-from callcenter.telephony.hep.listener import enlarge_receive_buffer
+import hep_speech
+from hep_report import Alerts, Phase, Run, compare, rcvbuf_note, report
+from hep_traffic import SENDER_CORE, sender_main, socket_queue
 
 SERVICE_CORE = 0
-SENDER_CORE = 1
-# Where encode_hep puts the capture time (chunks 0x0009/0x000a): patched at send time.
-_TS_SEC_AT = 62
-_TS_USEC_AT = 72
-_U32 = struct.Struct("!I")
-# Flow control: the sender pauses while the listener's socket holds more than this.
-_FLOW_QUEUE_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -63,119 +59,9 @@ FULL = Sizes(10_000, 10_000, ((5_000, 10.0), (20_000, 5.0)), 10_000, 4.0)
 QUICK = Sizes(1_000, 1_000, ((5_000, 2.0), (20_000, 1.0)), 1_000, 0.5)
 # Deadline 6 s after the first ring, spread 4 s: all 10,000 legs ring at once for 2 s.
 ALERT_CYCLE, ALERT_LIMIT = 2.0, 3
-
-
-# -- the sender process ---------------------------------------------------------------------
-def _check_layout(buf: bytes) -> None:
-    # The fixed chunk order of encode_hep: the timestamp chunks sit at known offsets.
-    assert buf[_TS_SEC_AT - 6 : _TS_SEC_AT] == struct.pack("!HHH", 0, 0x0009, 10)
-    assert buf[_TS_USEC_AT - 6 : _TS_USEC_AT] == struct.pack("!HHH", 0, 0x000A, 10)
-
-
-def build_mixed(calls: int, seed: int, prefix: str, cycle: float, limit: int) -> list[bytearray]:
-    """The demo's scenario mix, ~200 calls open at a time, in capture order."""
-    rng = random.Random(seed)
-    window = 200
-    items: list[tuple[float, bytes]] = []
-    for i in range(calls):
-        call = sim.new_call(rng, prefix=prefix)
-        plan = sim.plan_for(sim.random_scenario(rng), rng, cycle, limit)
-        copies = sim.timeline(call, plan)
-        duration = copies[-1][0] or 1.0
-        items += [(i + window * at / duration, sim.hep_datagram(hop, 0.0)) for at, hop in copies]
-    items.sort(key=lambda item: item[0])
-    _check_layout(items[0][1])
-    return [bytearray(data) for _, data in items]
-
-
-def build_ringing(
-    legs: int, spread: float, seed: int, prefix: str
-) -> tuple[list[bytearray], list[float]]:
-    """INVITE and 180, in and out copies, of `legs` calls started evenly over `spread` s."""
-    rng = random.Random(seed)
-    items: list[tuple[float, bytes]] = []
-    for i in range(legs):
-        call = sim.new_call(rng, prefix=prefix)
-        start = i * spread / legs
-        for at, hop in sim.timeline(call, sim.Plan("ringing")):
-            if hop.payload.startswith((b"INVITE", b"SIP/2.0 180")):
-                items.append((start + at, sim.hep_datagram(hop, 0.0)))
-    items.sort(key=lambda item: item[0])
-    _check_layout(items[0][1])
-    return [bytearray(data) for _, data in items], [at for at, _ in items]
-
-
-def socket_queue(port: int) -> tuple[int, int]:
-    """(bytes queued, drops) of the UDP socket bound to `port`, from /proc/net/udp."""
-    suffix = f":{port:04X}"
-    with open("/proc/net/udp") as fh:
-        for line in fh:
-            parts = line.split()
-            if len(parts) > 12 and parts[1].endswith(suffix):
-                return int(parts[4].split(":")[1], 16), int(parts[-1])
-    return 0, 0
-
-
-def send(
-    sock: socket.socket,
-    target: tuple[str, int],
-    data: list[bytearray],
-    offsets: list[float] | None,
-    flow: bool,
-) -> dict[str, Any]:
-    """Send every datagram, captured now; paced by `offsets`, or as fast as possible
-    (with `flow`: pausing while the listener's socket queue is long)."""
-    pack = _U32.pack_into
-    clock, wall = time.perf_counter, time.time
-    errors = 0
-    t0 = clock()
-    for k, buf in enumerate(data):
-        if offsets is not None:
-            due = t0 + offsets[k]
-            ahead = due - clock()
-            if ahead > 0.002:
-                time.sleep(ahead - 0.001)
-            while clock() < due:
-                pass
-        elif flow and not k & 127:
-            while socket_queue(target[1])[0] > _FLOW_QUEUE_BYTES:
-                time.sleep(0.0002)
-        now = wall()
-        sec = int(now)
-        pack(buf, _TS_SEC_AT, sec)
-        pack(buf, _TS_USEC_AT, int((now - sec) * 1_000_000))
-        try:
-            sock.sendto(buf, target)
-        except OSError:
-            errors += 1
-    return {"sent": len(data) - errors, "send_errors": errors, "seconds": clock() - t0}
-
-
-def sender_main(conn: Connection) -> None:
-    """Build traffic and send it on command; runs in its own process on its own core."""
-    benchkit.pin(SENDER_CORE)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-    built: dict[str, tuple[list[bytearray], list[float] | None]] = {}
-    while True:
-        cmd = conn.recv()
-        op = cmd[0]
-        if op == "mixed":
-            _, name, calls, seed, prefix, cycle, limit, rate = cmd
-            data = build_mixed(calls, seed, prefix, cycle, limit)
-            offsets = None if rate is None else [k / rate for k in range(len(data))]
-            built[name] = (data, offsets)
-            conn.send(len(data))
-        elif op == "ringing":
-            _, name, legs, spread, seed, prefix = cmd
-            built[name] = build_ringing(legs, spread, seed, prefix)
-            conn.send(len(built[name][0]))
-        elif op == "send":
-            _, name, target, flow = cmd
-            data, offsets = built.pop(name)
-            conn.send(send(sock, tuple(target), data, offsets, flow))
-        else:
-            return
+# --transcribe: (calls, minutes each) per app: more than the worker gets through in its
+# measurement even alone on the core (~12 audio seconds per second).
+CALLS_FULL, CALLS_QUICK = (3, 8.0), (2, 2.0)
 
 
 # -- the service process --------------------------------------------------------------------
@@ -183,38 +69,6 @@ def udp_snmp() -> dict[str, int]:
     with open("/proc/net/snmp") as fh:
         rows = [line.split() for line in fh if line.startswith("Udp:")]
     return dict(zip(rows[0][1:], map(int, rows[1][1:]), strict=True))
-
-
-@dataclass
-class Phase:
-    name: str
-    calls: int
-    sent: int = 0
-    read: int = 0
-    sip: int = 0
-    seconds: float = 0.0  # from the first message read to the last
-    send_seconds: float = 0.0
-    kernel_drops: int = 0
-    socket_drops: int = 0
-    db_rows: int = 0
-    legs_rung: int = 0
-    in_memory: int = 0
-    cpu: float = 0.0  # CPU seconds this process (all its threads) used, final flush included
-    share: float = 0.0  # share of its core the service used from the first read to the last
-    others: float = 0.0  # share of that core other processes used meanwhile
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def lost(self) -> int:
-        return self.sent - self.read
-
-    @property
-    def rate(self) -> float:
-        return self.sip / self.seconds if self.seconds > 0 else 0.0
-
-    @property
-    def per_cpu_second(self) -> float:
-        return self.sip / self.cpu if self.cpu > 0 else 0.0
 
 
 async def measure(svc: Any, conn: Connection, phase: Phase, name: str, flow: bool) -> None:
@@ -251,6 +105,8 @@ async def measure(svc: Any, conn: Connection, phase: Phase, name: str, flow: boo
     first = next(i for i, s in enumerate(samples) if s[2] > s0)
     last = next(i for i, s in enumerate(samples) if s[2] == samples[-1][2])
     start, end = samples[first - 1], samples[last]
+    to_epoch = time.time() - time.perf_counter()
+    phase.span = (start[0] + to_epoch, end[0] + to_epoch)
     phase.seconds = end[0] - start[0]
     # Shares of the core over the busy window: ours, and what other processes took.
     phase.share = (end[3] - start[3]) / phase.seconds
@@ -287,69 +143,81 @@ async def db_check(svc: Any, phase: Phase, prefix: str) -> None:
         phase.legs_rung = int(row.scalar_one())
 
 
-async def start_app(tmp: Path, name: str, rings: dict[str, Any]) -> tuple[Any, Any]:
+async def start_app(
+    tmp: Path, name: str, rings: dict[str, Any], recordings: list[Path]
+) -> tuple[Any, Any, AbstractAsyncContextManager[hep_speech.Follow | None]]:
+    """The app on SQLite in `tmp`; with `recordings`, speech on and them to transcribe (the
+    context keeps its worker busy on them and follows it)."""
     from aiohttp import web
 
     from callcenter.app import SERVICES, build
     from callcenter.config import parse_settings
 
-    settings = parse_settings(
-        {
-            "database": {"url": f"sqlite+aiosqlite:///{tmp}/{name}.sqlite3"},
-            "sip": {"hep_listen": "127.0.0.1:0"},
-            "rings": rings,
-        },
-        base_dir=tmp,
-    )
-    app = build(settings, migrate=True, mqtt=False)
+    raw: dict[str, dict[str, Any]] = {
+        "database": {"url": f"sqlite+aiosqlite:///{tmp}/{name}.sqlite3"},
+        "sip": {"hep_listen": "127.0.0.1:0"},
+        "rings": rings,
+    }
+    if recordings:
+        raw["recordings"] = {"root": str(tmp / f"{name}-recordings")}
+        raw["speech"] = dict(hep_speech.SPEECH)
+    app = build(parse_settings(raw, base_dir=tmp), migrate=True, mqtt=False)
     runner = web.AppRunner(app)
     await runner.setup()
-    return runner, app[SERVICES]
+    svc = app[SERVICES]
+    if not recordings:
+        return runner, svc, contextlib.nullcontext()
+    busy = hep_speech.transcribing(svc, tmp / f"{name}.toml", raw, recordings, name)
+    return runner, svc, busy
 
 
-async def throughput(tmp: Path, conn: Connection, sizes: Sizes) -> list[Phase]:
-    runner, svc = await start_app(tmp, "throughput", {})
+async def throughput(
+    tmp: Path, conn: Connection, sizes: Sizes, recordings: list[Path]
+) -> tuple[list[Phase], hep_speech.Window | None]:
+    runner, svc, busy = await start_app(tmp, "throughput runs", {}, recordings)
     cycle, limit = svc.rule.cycle_seconds, svc.rule.limit
     phases: list[Phase] = []
+    window = None
+    runs: list[tuple[str, int, int | None, bool]] = [
+        ("blast, open loop", sizes.blast_calls, None, False),
+        ("max rate, flow-controlled", sizes.flow_calls, None, True),
+    ]
+    for per_second, seconds in sizes.paced:
+        calls = max(1, round(per_second * seconds / 12.7))  # ~12.7 copies per call
+        runs.append((f"paced {per_second:,}/s", calls, per_second, False))
     try:
-        runs: list[tuple[str, int, int | None, bool]] = [
-            ("blast, open loop", sizes.blast_calls, None, False),
-            ("max rate, flow-controlled", sizes.flow_calls, None, True),
-        ]
-        for per_second, seconds in sizes.paced:
-            calls = max(1, round(per_second * seconds / 12.7))  # ~12.7 copies per call
-            runs.append((f"paced {per_second:,}/s", calls, per_second, False))
-        for i, (label, calls, rate, flow) in enumerate(runs):
-            prefix = f"tp{i}-"
-            conn.send(("mixed", label, calls, 100 + i, prefix, cycle, limit, rate))
-            await benchkit.receive(conn)
-            phase = Phase(label, calls)
-            await measure(svc, conn, phase, label, flow)
-            await db_check(svc, phase, prefix)
-            phases.append(phase)
-            await asyncio.sleep(0.5)
+        async with busy as follow:
+            if follow is not None:
+                follow.begin()
+            for i, (label, calls, rate, flow) in enumerate(runs):
+                prefix = f"tp{i}-"
+                conn.send(("mixed", label, calls, 100 + i, prefix, cycle, limit, rate))
+                await benchkit.receive(conn)
+                phase = Phase(label, calls)
+                await measure(svc, conn, phase, label, flow)
+                await db_check(svc, phase, prefix)
+                phases.append(phase)
+                await asyncio.sleep(0.5)
+            if follow is not None:
+                follow.end()
+                follow.charge(phases)
+                window = await follow.window(svc.db())
     finally:
         await runner.cleanup()
-    return phases
+    return phases, window
 
 
-@dataclass
-class Alerts:
-    legs: int
-    phase: Phase
-    lateness: list[float]  # published − deadline_at, seconds
-    fired: list[float]  # raised_at (timer ran) − deadline_at, seconds
-    wait_seconds: float
-
-
-async def alert_storm(tmp: Path, conn: Connection, sizes: Sizes) -> Alerts:
+async def alert_storm(
+    tmp: Path, conn: Connection, sizes: Sizes, recordings: list[Path]
+) -> tuple[Alerts, hep_speech.Window | None]:
     from callcenter.events import RingLimitReached
 
     rings = {"cycle_seconds": ALERT_CYCLE, "limit": ALERT_LIMIT}
-    runner, svc = await start_app(tmp, "alerts", rings)
+    runner, svc, busy = await start_app(tmp, "alert storm", rings, recordings)
     lateness: list[float] = []
     fired: list[float] = []
     all_fired = asyncio.Event()
+    window = None
 
     async def on_alert(event: object) -> None:
         assert isinstance(event, RingLimitReached)
@@ -359,122 +227,44 @@ async def alert_storm(tmp: Path, conn: Connection, sizes: Sizes) -> Alerts:
             all_fired.set()
 
     try:
-        svc.calls().bus.subscribe(RingLimitReached, on_alert)
-        conn.send(("ringing", "alerts", sizes.alert_legs, sizes.alert_spread, 7, "al-"))
-        await benchkit.receive(conn)
-        phase = Phase(f"alerts: {sizes.alert_legs:,} legs ring", sizes.alert_legs)
-        started = time.monotonic()
-        await measure(svc, conn, phase, "alerts", False)
-        deadline = svc.rule.deadline.total_seconds()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(all_fired.wait(), sizes.alert_spread + deadline + 20)
-        waited = time.monotonic() - started
-        await db_check(svc, phase, "al-")
+        async with busy as follow:
+            svc.calls().bus.subscribe(RingLimitReached, on_alert)
+            conn.send(("ringing", "alerts", sizes.alert_legs, sizes.alert_spread, 7, "al-"))
+            await benchkit.receive(conn)
+            phase = Phase(f"alerts: {sizes.alert_legs:,} legs ring", sizes.alert_legs)
+            if follow is not None:
+                follow.begin()
+            started = time.monotonic()
+            await measure(svc, conn, phase, "alerts", False)
+            deadline = svc.rule.deadline.total_seconds()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(all_fired.wait(), sizes.alert_spread + deadline + 20)
+            waited = time.monotonic() - started
+            if follow is not None:
+                follow.end()
+                follow.charge([phase])
+                window = await follow.window(svc.db())
+            await db_check(svc, phase, "al-")
     finally:
         await runner.cleanup()
-    return Alerts(sizes.alert_legs, phase, lateness, fired, waited)
+    return Alerts(sizes.alert_legs, phase, lateness, fired, waited), window
 
 
-async def bench(conn: Connection, sizes: Sizes) -> tuple[list[Phase], Alerts]:
+async def bench(conn: Connection, sizes: Sizes, recordings: list[Path]) -> Run:
     with tempfile.TemporaryDirectory(prefix="bench-hep-") as tmp:
-        phases = await throughput(Path(tmp), conn, sizes)
-        alerts = await alert_storm(Path(tmp), conn, sizes)
-    return phases, alerts
-
-
-# -- the report ------------------------------------------------------------------------------
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:,.1f}"
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def rcvbuf_note() -> str:
-    """What the listener's socket buffer holds (the same request the listener makes)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        effective = enlarge_receive_buffer(sock)  # Linux reports double: its bookkeeping
-    per = 1280  # truesize of one ~450-byte datagram on loopback, measured
-    return (
-        f"socket buffer: the listener gets {effective / (1 << 20):.0f} MiB, holding "
-        f"~{effective // per:,} datagrams ({effective / per / 20_000:.2f} s at 20,000/s); "
-        "without root it is capped by net.core.rmem_max"
-    )
-
-
-def report(phases: list[Phase], alerts: Alerts, pinned: bool) -> None:
-    print()
-    head = f"{'run':<27}{'calls':>7}{'sent':>9}{'read':>9}{'lost':>8}{'kernel':>8}"
-    head += f"{'msg/s':>8}{'msg/cpu-s':>10}{'cpu%':>6}{'others%':>8}{'DB rows':>9}"
-    print(head)
-    print("-" * len(head))
-    for p in [*phases, alerts.phase]:
-        print(
-            f"{p.name:<27}{p.calls:>7,}{p.sent:>9,}{p.read:>9,}{p.lost:>8,}{p.kernel_drops:>8,}"
-            f"{p.rate:>8,.0f}{p.per_cpu_second:>10,.0f}{100 * p.share:>6.0f}{100 * p.others:>8.0f}"
-            f"{p.db_rows:>9,}" + (f"  ({'; '.join(p.notes)})" if p.notes else "")
-        )
-    print("lost = sent − read by the listener; kernel = UDP RcvbufErrors meanwhile; msg/s = SIP")
-    print("messages handled per second, first read to last; msg/cpu-s = per CPU second the")
-    print("service used (its core's capacity); cpu% = its share of its core; others% = that")
-    print("core's time taken by other processes (a shared machine makes msg/s lower)")
-    print()
-    by_name = {p.name: p for p in phases}
-    blast = phases[0]
-    print(
-        f"{'blast:':<16}{blast.rate:,.0f} SIP msgs/s handled while overloaded; "
-        f"{blast.lost:,} of {blast.sent:,} datagrams lost ({blast.kernel_drops:,} kernel drops); "
-        f"DB {blast.db_rows:,} calls = {blast.in_memory:,} tracked "
-        f"[{'OK' if blast.db_rows == blast.in_memory else 'MISMATCH'}]"
-    )
-    flow = by_name["max rate, flow-controlled"]
-    best = max(flow.rate, flow.per_cpu_second)
-    print(
-        f"{'max rate:':<16}{flow.rate:,.0f} SIP msgs/s ({flow.per_cpu_second:,.0f} per CPU second) "
-        f"with {flow.lost:,} lost, DB {flow.db_rows:,}/{flow.calls:,} calls "
-        f"[{'OK' if best >= 20_000 and flow.lost == 0 else 'MISSED'}: target ≥ 20,000/s]"
-    )
-    for p in phases[2:]:
-        target = " (target 0 lost)" if p.name.startswith("paced 5,000") else ""
-        print(
-            f"{p.name + ':':<16}{p.lost:,} of {p.sent:,} lost{target}, handled {p.rate:,.0f}/s, "
-            f"DB {p.db_rows:,}/{p.calls:,} calls [{'OK' if p.lost == 0 else 'LOSS'}]"
-        )
-    lat, fired = alerts.lateness, alerts.fired
-    rung = alerts.phase.legs_rung
-    if lat:
-        p99 = _pct(lat, 0.99)
-        print(
-            f"{'alerts:':<16}{len(lat):,}/{alerts.legs:,} RingLimitReached "
-            f"({rung:,} legs reached the tracker ringing); lateness "
-            f"p50 {_ms(statistics.median(lat))} ms, p99 {_ms(p99)} ms, max {_ms(max(lat))} ms "
-            f"[{'OK' if p99 <= 0.050 and len(lat) == alerts.legs else 'MISSED'}: p99 ≤ 50 ms, "
-            f"count {alerts.legs:,}]"
-        )
-        print(
-            f"{'':16}of which timer late (raised_at − deadline_at): p50 "
-            f"{_ms(statistics.median(fired))} ms, p99 {_ms(_pct(fired, 0.99))} ms, "
-            f"max {_ms(max(fired))} ms; the rest is saving and publishing"
-        )
-    else:
-        print(f"{'alerts:':<16}none of {alerts.legs:,} RingLimitReached arrived [MISSED]")
-    a = alerts.phase
-    print(
-        f"{'':16}the ringing burst: {a.sent:,} datagrams in {a.send_seconds:.1f} s, "
-        f"{a.lost:,} lost, handled {a.rate:,.0f} SIP msgs/s"
-    )
-    note = rcvbuf_note()
-    if note:
-        print(note)
-    if not pinned:
-        print("note: fewer than 2 usable cores: service and sender were not pinned")
+        phases, busy_runs = await throughput(Path(tmp), conn, sizes, recordings)
+        alerts, busy_storm = await alert_storm(Path(tmp), conn, sizes, recordings)
+    return Run(phases, alerts, [w for w in (busy_runs, busy_storm) if w is not None])
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke check")
+    parser.add_argument(
+        "--transcribe",
+        action="store_true",
+        help="measure again with speech on and its worker transcribing throughout",
+    )
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
@@ -494,12 +284,28 @@ def main() -> int:
         f"sender on core {SENDER_CORE}" + ("" if pinned else " (not pinned)")
     )
     started = time.monotonic()
+    busy = None
     try:
-        phases, alerts = asyncio.run(bench(ours, sizes))
+        base = asyncio.run(bench(ours, sizes, []))
+        if args.transcribe:
+            count, minutes = CALLS_QUICK if args.quick else CALLS_FULL
+            with tempfile.TemporaryDirectory(prefix="bench-hep-calls-") as folder:
+                recordings = hep_speech.make_calls(Path(folder), count, minutes)
+                busy = asyncio.run(bench(ours, sizes, recordings))
     finally:
         ours.send(("quit",))
         sender.join(5)
-    report(phases, alerts, pinned)
+    print("\n== without transcription" if busy else "")
+    report(base)
+    if busy is not None:
+        print("\n== with transcription: [speech] enabled, workers 1, nice 10, worker busy")
+        report(busy)
+        print()
+        hep_speech.report(busy.windows)
+        compare(base, busy)
+    print(rcvbuf_note())
+    if not pinned:
+        print("note: fewer than 2 usable cores: service and sender were not pinned")
     print(f"(whole run {time.monotonic() - started:.0f} s)")
     return 0
 

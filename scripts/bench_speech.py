@@ -69,9 +69,12 @@ def cpu_seconds() -> float:
     return time.process_time() + children.ru_utime + children.ru_stime
 
 
-def make_call(folder: Path, minutes: float) -> tuple[Path, list[tuple[str, float]]]:
-    """A call of about `minutes`: the clips in turn with random silences; where each went."""
-    rng = random.Random(16)
+def make_call(
+    folder: Path, minutes: float, seed: int = 16, filename: str = "call.wav"
+) -> tuple[Path, list[tuple[str, float]]]:
+    """A call of about `minutes`: the clips in turn with random silences; where each went.
+    Another `seed`, other silences: other bytes (bench_hep.py adds several as recordings)."""
+    rng = random.Random(seed)
     durations = {n: float(_soxi(clip(n, "16k"))) for n in CLIPS}
     parts: list[str] = []
     placed: list[tuple[str, float]] = []
@@ -79,17 +82,21 @@ def make_call(folder: Path, minutes: float) -> tuple[Path, list[tuple[str, float
     names = sorted(CLIPS)
     while at < minutes * 60:
         gap = rng.choice([0.5, 1.0, 1.5, 2.0, 3.0, 4.0])
-        silence = folder / f"silence-{gap}.wav"
-        if not silence.exists():
-            _sox("-n", "-r", "16000", "-b", "16", "-c", "1", str(silence), "trim", "0", str(gap))
         name = names[len(placed) % len(names)]
-        parts += [str(silence), str(clip(name, "16k"))]
+        parts += [str(_silence(folder, gap)), str(clip(name, "16k"))]
         at += gap
         placed.append((name, at))
         at += durations[name]
-    call = folder / "call.wav"
-    _sox(*parts, str(folder / "silence-2.0.wav"), "-r", "8000", "-e", "u-law", str(call))
+    call = folder / filename
+    _sox(*parts, str(_silence(folder, 2.0)), "-r", "8000", "-e", "u-law", str(call))
     return call, placed
+
+
+def _silence(folder: Path, seconds: float) -> Path:
+    path = folder / f"silence-{seconds}.wav"
+    if not path.exists():
+        _sox("-n", "-r", "16000", "-b", "16", "-c", "1", str(path), "trim", "0", str(seconds))
+    return path
 
 
 def _sox(*args: str) -> None:
