@@ -873,6 +873,7 @@ def build(
                 run,
                 workers=s.workers,
                 nice=s.nice,
+                idle=s.idle,
                 first_pass=spotter.first_pass,
             )
         yield

@@ -25,6 +25,10 @@ Script = Mapping[str, tuple[str, ...]]
 FALLBACK = ("text", "您好请讲")
 
 
+def _idle() -> bool:
+    return hasattr(os, "SCHED_IDLE") and os.sched_getscheduler(0) == os.SCHED_IDLE
+
+
 def heard(text: str) -> Transcript:
     """A transcript of `text`, a character every quarter second; its model names the
     worker process's CPU priority (os.nice), so a test sees the priority it ran at."""
@@ -35,7 +39,7 @@ def heard(text: str) -> Transcript:
         language="zh",
         language_probability=0.97,
         duration=1.0 + len(text) * 0.25,
-        model=f"scripted (nice {os.nice(0)})",
+        model=f"scripted (nice {os.nice(0)}{', idle' if _idle() else ''})",
         model_sha256="5" * 64,
     )
 

@@ -46,12 +46,20 @@ _POLL_SECONDS = 2.0  # how soon a job queued by another process (`recording add`
 SHUTDOWN_GRACE = 5.0
 
 
-def init_worker(nice: int) -> None:
+def init_worker(nice: int, idle: bool = False) -> None:
     """First thing in each worker process: below call handling's CPU priority, so the
-    ring-limit timers never wait for a transcription; Ctrl-C is the service's to handle."""
+    ring-limit timers never wait for a transcription; Ctrl-C is the service's to handle.
+    `idle`: Linux's SCHED_IDLE class, which takes only the CPU no other process wants (a
+    lowered nice still takes its share of a contended core)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if nice:
         os.nice(nice)
+    if idle and hasattr(os, "SCHED_IDLE"):
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        except OSError:
+            # A container's seccomp profile may refuse it: nice alone is left.
+            logging.getLogger(__name__).warning("SCHED_IDLE refused; the worker runs at nice")
 
 
 @dataclass
@@ -82,6 +90,7 @@ class TranscriptionQueue:
         *,
         workers: int = 1,
         nice: int = 10,
+        idle: bool = False,
         lease: timedelta = LEASE,
         name: str | None = None,
         first_pass: FirstPass | None = None,
@@ -93,6 +102,7 @@ class TranscriptionQueue:
         self.transcribe = transcribe
         self.workers = workers
         self.nice = nice
+        self.idle = idle
         self.lease = lease
         # Unique per start: a restarted service never mistakes its predecessor's jobs for
         # its own, and takes them only once their lease has passed.
@@ -117,7 +127,7 @@ class TranscriptionQueue:
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=init_worker,
-            initargs=(self.nice,),
+            initargs=(self.nice, self.idle),
         )
 
     # -- the loop -------------------------------------------------------------------------------
@@ -220,6 +230,9 @@ class TranscriptionQueue:
     async def _in_pool(self, pool: ProcessPoolExecutor, path: Path, rid: str) -> Transcript:
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(pool, self.transcribe, path)
+        # A shutdown ends the pool under a job it cut short: its BrokenProcessPool is
+        # expected, not an error to log as never retrieved.
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
         while True:
             done, _ = await asyncio.wait({future}, timeout=_RENEW_SECONDS)
             if done:
@@ -311,6 +324,7 @@ class TranscriptionQueue:
         return {
             "workers": self.workers,
             "nice": self.nice,
+            "idle": self.idle,
             "running": self.running,
             "queued": self.stats.queued,
             "done": self.stats.done,

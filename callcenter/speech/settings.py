@@ -4,6 +4,7 @@
     enabled = "auto"        # "auto": on when the extra is installed; "off"; true: required
     workers = 1             # worker processes transcribing at once (each ~350 MB)
     nice = 10               # their CPU priority below call handling (os.nice, 0-19)
+    idle = true             # and Linux's SCHED_IDLE class: only CPU nothing else wants
     chunk_seconds = 60.0    # long recordings are transcribed this many seconds at a time
     pinyin_tolerance = 0.2  # phrase spotting: share of toneless syllables that may differ
 
@@ -26,6 +27,10 @@ class SpeechSettings:
     enabled: Enabled = "auto"
     workers: int = 1
     nice: int = 10
+    # Measured (bench_hep --transcribe): with nice 10 alone, other work on the service's core
+    # plus the worker made the service drop datagrams in a ringing storm (600 legs never seen
+    # ringing); a SCHED_IDLE process runs only when no other process wants the core.
+    idle: bool = True
     chunk_seconds: float = 60.0
     pinyin_tolerance: float = 0.2
 
@@ -71,6 +76,10 @@ def parse_speech(raw: Any) -> SpeechSettings:
         elif name == "nice":
             # os.nice only lowers a process's priority: 0 is call handling's own.
             values[name] = _int(key, value, 0, 19)
+        elif name == "idle":
+            if not isinstance(value, bool):
+                raise ConfigError(key, f"must be true or false, got {value!r}")
+            values[name] = value
         elif name == "chunk_seconds":
             # Whisper hears 30 s at a time; an hour at once is already ~115 MB of samples.
             values[name] = _number(key, value, 30.0, 3600.0)

@@ -140,8 +140,8 @@ async def test_the_worker_stores_the_transcript_at_a_lower_cpu_priority(
     assert response.status == 200 and body["text"] == "暖气漏水了"
     assert body["chars"][0] == ["暖", 0.5, 0.7] and len(body["chars"]) == 5
     assert (body["language"], body["model_sha256"]) == ("zh", "5" * 64)
-    # The worker ran 7 steps below this process (os.nice is capped at 19).
-    assert body["model"] == f"scripted (nice {min(os.nice(0) + 7, 19)})"
+    # The worker ran 7 steps below this process (os.nice is capped at 19), in SCHED_IDLE.
+    assert body["model"] == f"scripted (nice {min(os.nice(0) + 7, 19)}, idle)"
     assert body["job"]["state"] == "done"
     # A recording of no call is listened to as an intake: nothing of the script was heard.
     findings = body["findings"]
@@ -351,6 +351,7 @@ def test_words_inside_a_several_letter_character_are_placed_on_it() -> None:
         ({"workers": True}, "speech.workers"),
         ({"nice": 20}, "speech.nice"),
         ({"nice": -1}, "speech.nice"),
+        ({"idle": "yes"}, "speech.idle"),
         ({"chunk_seconds": 5}, "speech.chunk_seconds"),
         ({"pinyin_tolerance": 1.0}, "speech.pinyin_tolerance"),
         ({"pinyin_tolerance": "0.2"}, "speech.pinyin_tolerance"),
@@ -373,6 +374,7 @@ def test_speech_settings_read_true_as_required_and_false_as_off() -> None:
         10,
         0.2,
     )
+    assert default.idle is True
 
 
 async def test_speech_required_without_the_extra_stops_start_up_naming_the_key(
