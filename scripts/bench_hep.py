@@ -13,7 +13,8 @@ each datagram with the time it is sent as its capture time. Figures:
 2. alert lateness: 10,000 legs ring at once and are never answered; for each
    RingLimitReached on the bus, lateness = publish time − its deadline_at.
 
---transcribe: then all of it again with speech on ([speech] enabled, one worker, nice 10) and
+--transcribe: then all of it again with speech on ([speech] enabled, one worker, nice 10,
+SCHED_IDLE) and
 its worker kept transcribing throughout: three 8-minute calls spliced from the AISHELL clips
 (8 kHz µ-law) added with `callcenter recording add` before each app is measured; the worker
 inherits the service's core, so only its nice keeps it from call handling (hep_speech.py).
@@ -298,7 +299,7 @@ def main() -> int:
     print("\n== without transcription" if busy else "")
     report(base)
     if busy is not None:
-        print("\n== with transcription: [speech] enabled, workers 1, nice 10, worker busy")
+        print("\n== with transcription: [speech] enabled, workers 1, nice 10, idle, worker busy")
         report(busy)
         print()
         hep_speech.report(busy.windows)

@@ -306,7 +306,8 @@ def report(windows: list[Window]) -> None:
     w0 = windows[0]
     print(
         f"transcription worker: pid {w0.pid}, nice {w0.nice}, cores {w0.cores} (the service's "
-        f"core: only nice keeps it from call handling); {per_audio:.3f} CPU-s per audio second "
+        f"core: only its priority keeps it from call handling, nice and speech.idle's "
+        f"SCHED_IDLE); {per_audio:.3f} CPU-s per audio second "
         f"over the {sum(w.jobs for w in windows)} jobs it did"
     )
     for w in windows:
