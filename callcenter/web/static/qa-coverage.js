@@ -108,17 +108,23 @@ function render() {
   renderRows();
 }
 
+let asked = 0; // the newest request: an older answer arriving late must not replace it
+
 export async function loadCoverage() {
   const query = new URLSearchParams();
   if ($("coverage-week").value) query.set("week", $("coverage-week").value);
   if ($("coverage-month").value) query.set("month", $("coverage-month").value);
+  const mine = ++asked;
   const response = await api(`/api/qa/coverage${query.toString() ? `?${query}` : ""}`);
+  if (mine !== asked) return;
   if (!response.ok) {
     const err = await response.json().catch(() => ({}));
     $("coverage-status").textContent = err.message || `HTTP ${response.status}`;
     return;
   }
-  state.body = await response.json();
+  const body = await response.json();
+  if (mine !== asked) return;
+  state.body = body;
   $("coverage-status").textContent = "";
   $("coverage-week").value = state.body.week.name;
   $("coverage-month").value = state.body.month.name;
