@@ -9,12 +9,15 @@ and starts the media on a 200. What it lacks or gets wrong is done here (dialog.
 - its ACK of a 200 and its BYE carry a wrong To tag and ignore Record-Route: `gen_ack` and
   `gen_bye` are replaced by correct ones;
 - it leaves a 486/480/487/500 unacknowledged (the PBX resends it for 32 s): acknowledged here;
-- it has no CANCEL: `cancel`.
+- it has no CANCEL: `cancel`;
+- its Call-IDs (and so its INVITE branches) are the hash of a counter that starts again in
+  each phone: every probe call would have the same one; `gen_call_id` makes them random.
 Nothing else of pyVoIP is changed; the probe reads no pyVoIP call state.
 """
 
 from __future__ import annotations
 
+import secrets
 import socket
 import threading
 import time
@@ -64,6 +67,9 @@ class _ProbeSipClient(SIP.SIPClient):
             with self._lock:
                 self._invites[dialog.first(data, "call-id")] = data
         self._on_datagram(at, data, inbound)
+
+    def gen_call_id(self) -> str:
+        return f"{secrets.token_hex(16)}@{self.myIP}"
 
     def start(self) -> None:
         # pyVoIP's own start, with the socket tapped before the first REGISTER goes out, and
