@@ -23,15 +23,18 @@ def first(name: str, start: str, inbound: bool) -> bytes:
     return next(d for _, d, i in capture(name) if i == inbound and d.startswith(start.encode()))
 
 
+def answer_of_invite() -> bytes:
+    rows = capture("answered")
+    return next(d for _, d, i in rows if i and d.startswith(b"SIP/2.0 200") and b" INVITE" in d)
+
+
 def lines(text: str) -> list[str]:
     return text.split("\r\n")
 
 
 def test_ack_of_a_200_goes_to_the_contact_through_the_record_route_with_its_to_tag() -> None:
     invite = first("answered", "INVITE ", inbound=False)
-    ok = next(
-        d for _, d, i in capture("answered") if i and d.startswith(b"SIP/2.0 200") and b"INVITE" in d
-    )
+    ok = answer_of_invite()
     ack = lines(dialog.in_dialog("ACK", invite, dialog.dialog_of(ok), "127.0.0.1", 5062, "ua"))
     assert ack[0] == "ACK sip:2001@127.0.0.1:20001 SIP/2.0"
     route = [x for x in ack if x.startswith("Route: ")]
@@ -46,9 +49,7 @@ def test_ack_of_a_200_goes_to_the_contact_through_the_record_route_with_its_to_t
 
 def test_bye_takes_the_next_cseq_in_the_same_dialog() -> None:
     invite = first("answered", "INVITE ", inbound=False)
-    ok = next(
-        d for _, d, i in capture("answered") if i and d.startswith(b"SIP/2.0 200") and b"INVITE" in d
-    )
+    ok = answer_of_invite()
     bye = lines(dialog.in_dialog("BYE", invite, dialog.dialog_of(ok), "127.0.0.1", 5062, "ua"))
     assert bye[0] == "BYE sip:2001@127.0.0.1:20001 SIP/2.0"
     assert "CSeq: 2 BYE" in bye

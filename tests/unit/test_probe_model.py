@@ -98,8 +98,12 @@ def test_alerts_alternate_down_then_up_and_follow_the_failures(
         if alert is not None:
             alerts.append(alert)
         assert (alert == "line_down") == (before != "down" and run == down_after)
-        assert line.state == ("down" if before == "down" and not ok or alert == "line_down"
-                              else "up" if ok else before)  # fmt: skip
+        if ok:
+            assert line.state == "up"
+        elif alert == "line_down" or before == "down":
+            assert line.state == "down"
+        else:
+            assert line.state == before
     assert alerts == ["line_down", "line_up"] * (len(alerts) // 2) + ["line_down"] * (
         len(alerts) % 2
     )
