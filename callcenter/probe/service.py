@@ -66,6 +66,8 @@ class LineProbe:
             detail = verdict.detail
             if heard.bye_status is not None and heard.bye_status != 200:
                 detail += f"; BYE answered {heard.bye_status}"
+            if heard.problem and heard.problem not in detail:
+                detail += f"; {heard.problem}"
             result = ProbeResult(
                 id=0,
                 started_at=started,
