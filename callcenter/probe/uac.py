@@ -61,6 +61,7 @@ class _ProbeSipClient(SIP.SIPClient):
         self._lock = threading.Lock()
         self._invites: dict[str, bytes] = {}  # Call-ID -> the last INVITE sent
         self._dialogs: dict[str, dialog.Dialog] = {}  # Call-ID -> the answered dialog
+        self._acked = False  # whether the 200 being handled was acknowledged (under recvLock)
 
     def _heard(self, at: float, data: bytes, inbound: bool) -> None:
         if not inbound and data.startswith(b"INVITE "):
@@ -107,26 +108,30 @@ class _ProbeSipClient(SIP.SIPClient):
                 return
 
     def parse_message(self, message: SIP.SIPMessage) -> None:
-        if message.type == SIP.SIPMessageType.RESPONSE and self._handled(message.raw):
-            return
-        super().parse_message(message)
+        # Called under recvLock (pyVoIP's receive loop and its INVITE both hold it).
+        if message.type != SIP.SIPMessageType.RESPONSE or not self._handled(message.raw):
+            super().parse_message(message)
 
     def _handled(self, raw: bytes) -> bool:
         """A response to the INVITE that pyVoIP would only print a TODO about (a 183, a
-        486): taken care of here. A 200 is remembered, then pyVoIP's (media, ACK)."""
+        486): taken care of here. A 200 goes to pyVoIP (media, then its ACK: gen_ack below),
+        and is acknowledged here if pyVoIP did not: it has no call for a 200 read inside its
+        INVITE loop or before it filed the call, and raises before its ACK when the media
+        cannot start (an RTP port in use)."""
         status = dialog.status_of(raw)
         _, method = dialog.cseq(raw)
         if status is None or method != "INVITE":
             return False
         if 200 <= status < 300:
-            call_id = dialog.first(raw, "call-id")
             with self._lock:
-                self._dialogs[call_id] = dialog.dialog_of(raw)
-            if call_id in self.phone.calls:
-                return False
-            # A 200 pyVoIP has no call for (read inside its INVITE loop, or before the
-            # call was filed) would go unacknowledged: acknowledged here.
-            self.out.sendto(self.gen_ack(message_of(raw)).encode(), (self.server, self.port))
+                self._dialogs[dialog.first(raw, "call-id")] = dialog.dialog_of(raw)
+            message = message_of(raw)
+            self._acked = False
+            try:
+                super().parse_message(message)
+            finally:
+                if not self._acked:
+                    self.out.sendto(self.gen_ack(message).encode(), (self.server, self.port))
             return True
         if status in (404, 503):  # pyVoIP ends its call and acknowledges it (gen_ack below)
             return False
@@ -136,6 +141,7 @@ class _ProbeSipClient(SIP.SIPClient):
         return status not in (100, 180)
 
     def gen_ack(self, request: SIP.SIPMessage) -> str:
+        self._acked = True
         raw = request.raw
         call_id = dialog.first(raw, "call-id")
         with self._lock:

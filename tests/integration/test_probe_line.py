@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiomqtt
@@ -244,6 +247,33 @@ async def test_a_refusing_hotline_is_refused_with_the_status_the_probe_got(
     )  # fmt: skip
     await asyncio.sleep(0.5)  # MQTT is asynchronous: a second alert would be here by now
     assert len(service.alerts) == 1
+
+
+async def test_probe_once_on_the_command_line_prints_the_call(
+    kamailio: bench.KamailioProxy, tmp_path: Path
+) -> None:
+    phone = await hotline(kamailio, "uas_answer.xml", answer_ms=200)
+    (tmp_path / "cc.toml").write_text(
+        f'[probe]\nregistrar = "{kamailio.address}"\nusername = "{PROBE_EXTENSION}"\n'
+        f'number = "{HOTLINE}"\nrtp_ports = "31100-31119"\n'
+    )
+    env = {**os.environ, "CALLCENTER_PROBE_PASSWORD": "from-the-environment"}
+    config = str(tmp_path / "cc.toml")
+    done = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "callcenter", "--config", config, "probe", "--once",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(done.communicate(), 30)
+    assert done.returncode == 0, err.decode()
+    printed = json.loads(out)
+    assert (printed["outcome"], printed["sip_status"], printed["number"]) == (
+        "answered",
+        200,
+        HOTLINE,
+    )
+    assert printed["ring_seconds"] < printed["answer_seconds"]
+    assert "from-the-environment" not in (out + err).decode()
+    assert (await phone.wait(10)).ok
 
 
 async def _offered(service: Service, n: int) -> dict[str, Any] | None:

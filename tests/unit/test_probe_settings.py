@@ -81,3 +81,13 @@ def test_callers_name_the_numbers_the_pbx_shows_for_the_probe() -> None:
 def test_no_probe_section_means_no_probe() -> None:
     s = parse_settings({}).probe
     assert (s.enabled, s.configured, s.caller_numbers) == (False, False, frozenset())
+
+
+def test_probe_once_without_a_probe_section_names_the_missing_key(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from callcenter.cli import main
+
+    monkeypatch.delenv("CALLCENTER_CONFIG", raising=False)
+    assert main(["probe", "--once"]) == 2
+    assert "probe.registrar is not set" in capsys.readouterr().err

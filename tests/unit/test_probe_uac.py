@@ -21,13 +21,16 @@ class Wire:
         self.sent.append(data)
         return len(data)
 
+    def setblocking(self, _flag: bool) -> None:
+        pass
+
 
 @pytest.fixture
 def phone() -> uac.ProbeVoIPPhone:
     p = uac.ProbeVoIPPhone(
         "127.0.0.1", 5060, "8999", "", myIP="127.0.0.1", sipPort=5062, on_datagram=lambda *a: None
     )
-    p.client.out = Wire()  # type: ignore[assignment]
+    p.client.out = p.client.s = Wire()  # type: ignore[assignment]
     return p
 
 
@@ -48,6 +51,35 @@ def test_a_200_pyvoip_has_no_call_for_is_acknowledged_through_the_route_set(
     assert dialog.first(ack, "route") == dialog.first(answer_of_invite(), "record-route")
     assert phone.client.hang_up(dialog.first(invite, "call-id"))
     assert sent(phone)[-1].startswith(b"BYE sip:2001@127.0.0.1:20001 ")
+
+
+def test_a_200_is_acknowledged_even_when_pyvoips_media_cannot_start(
+    phone: uac.ProbeVoIPPhone,
+) -> None:
+    class NoMedia:
+        def answered(self, _request: Any) -> None:
+            raise OSError(98, "Address already in use")  # its RTP port is taken
+
+    invite = first("answered", "INVITE ", inbound=False)
+    phone.client._heard(0.0, invite, False)
+    phone.calls[dialog.first(invite, "call-id")] = NoMedia()  # type: ignore[assignment]
+    with pytest.raises(OSError):  # pyVoIP's receive loop logs it and goes on
+        phone.client.parse_message(uac.message_of(answer_of_invite()))
+    (ack,) = sent(phone)
+    assert ack.startswith(b"ACK sip:2001@127.0.0.1:20001 SIP/2.0\r\n")
+
+
+def test_a_200_pyvoip_answers_is_acknowledged_once(phone: uac.ProbeVoIPPhone) -> None:
+    class Media:
+        def answered(self, _request: Any) -> None:
+            pass
+
+    invite = first("answered", "INVITE ", inbound=False)
+    phone.client._heard(0.0, invite, False)
+    phone.calls[dialog.first(invite, "call-id")] = Media()  # type: ignore[assignment]
+    phone.client.parse_message(uac.message_of(answer_of_invite()))
+    (ack,) = sent(phone)  # pyVoIP's, built by the repaired gen_ack
+    assert ack.startswith(b"ACK sip:2001@127.0.0.1:20001 SIP/2.0\r\n")
 
 
 def test_a_486_is_acknowledged_and_pyvoip_prints_nothing(
