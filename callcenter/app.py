@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib.util
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -58,6 +59,11 @@ from callcenter.orders import schemas as orders_schemas
 from callcenter.orders.outbox import OutboxSender
 from callcenter.orders.service import OrderChanged, Orders
 from callcenter.privacy import NumberPolicy
+from callcenter.probe import http as probe_http
+from callcenter.probe import schemas as probe_schemas
+from callcenter.probe.model import LineAlerted
+from callcenter.probe.phone import NOT_INSTALLED, ProbeCall, place_probe_call
+from callcenter.probe.service import LineProbe
 from callcenter.qa import checklists as qa_checklists
 from callcenter.qa import http as qa_http
 from callcenter.qa import http_assessment as qa_assessment_http
@@ -107,6 +113,7 @@ OVERFLOW_TOPIC = "actions/overflow"
 OVERFLOW_FAILED_TOPIC = "alerts/overflow-failed"
 VIOLATIONS_TOPIC = "violations"
 ANOMALIES_TOPIC = "anomalies"
+LINE_TOPIC = "alerts/line"
 
 
 @dataclass
@@ -154,6 +161,8 @@ class Services:
     transcripts: Transcripts | None = None
     speech_queue: TranscriptionQueue | None = None
     speech_off: str = ""
+    # The line probe (拨测), when [probe] enabled runs it inside the service.
+    probe: LineProbe | None = None
 
     def _first_hep(self) -> HepSource | None:
         return next((s for s in self.sources.values() if isinstance(s, HepSource)), None)
@@ -340,6 +349,19 @@ def handlers(svc: Services) -> dict[type, list[Handler]]:
             if await svc.transcripts.on_recording_stored(event) and svc.speech_queue is not None:
                 svc.speech_queue.wake()
 
+    async def line_to_mqtt(event: object) -> None:
+        # Retained: whoever subscribes later still learns whether the line is down now.
+        assert isinstance(event, LineAlerted)
+        if svc.publisher is not None:
+            topic = f"{svc.settings.mqtt.topic_prefix}/{LINE_TOPIC}"
+            message = probe_schemas.alert_json(event, svc.settings.probe.username)
+            svc.publisher.publish(topic, message, qos=1, retain=True)
+
+    async def line_to_live(event: object) -> None:
+        # Everyone on the live page: a hotline that does not answer concerns every desk.
+        assert isinstance(event, LineAlerted)
+        svc.hub.broadcast(probe_schemas.alert_json(event, svc.settings.probe.username))
+
     async def to_wallboards(_event: object) -> None:
         # A figure the boards show may have moved: they read them again (at most once a second).
         if svc.wallhub is not None:
@@ -365,6 +387,7 @@ def handlers(svc: Services) -> dict[type, list[Handler]]:
         PhoneStopped: [to_live, to_wallboards],
         CallClosed: [to_live, link_recordings, to_wallboards],
         RecordingStored: [queue_transcript],
+        LineAlerted: [line_to_mqtt, line_to_live],
         ViolationRecorded: [violation_to_mqtt, to_live, to_metrics, to_wallboards],
         # Metrics first: the alert's lateness is timed as it goes out, not after the others.
         RingLimitReached: [
@@ -423,6 +446,7 @@ def components(svc: Services) -> dict[str, Any]:
         "orders": svc.outbox.status() if svc.outbox is not None else {},
         "anomalies": deadlines_status(svc),
         "speech": speech_status(svc),
+        "probe": svc.probe.status() if svc.probe is not None else {"enabled": False},
         "live_clients": len(svc.hub.clients),
     }
 
@@ -504,6 +528,13 @@ async def recordings_for_calls(svc: Services, call_ids: list[str]) -> list[dict[
     return [recording_json(r) for r in await svc.recordings.page(limit=200, call_ids=call_ids)]
 
 
+def line_now(svc: Services) -> dict[str, Any] | None:
+    """The hotline as the probe last saw it, for the live page's snapshot (None: no probe)."""
+    if svc.probe is None:
+        return None
+    return probe_schemas.line_json(svc.probe.line, svc.probe.last, svc.settings.probe.number)
+
+
 def station_name(svc: Services, code: str) -> str:
     """宏城 (hongcheng): how spot-check evidence names a station."""
     station = svc.book.station(code) if svc.book is not None else None
@@ -539,8 +570,10 @@ def add_routes(app: web.Application, svc: Services) -> None:
             timezone=svc.settings.web.timezone,
             hub=svc.hub,
             sources=lambda: [source.status.as_json() for source in svc.sources.values()],
+            line=lambda: line_now(svc),
         ),
     )
+    probe_http.add_routes(app, probe_http.ProbeDeps(svc.db, svc.settings.web.timezone))
     stations_http.add_routes(app, stations_http.StationsDeps(book=svc.address_book))
     tickets_http.add_routes(
         app,
@@ -621,10 +654,12 @@ def build(
     mqtt: bool = True,
     demo: Callable[[Services], Coroutine[Any, Any, None]] | None = None,
     transcribe: Transcribe | None = None,
+    probe_call: ProbeCall | None = None,
 ) -> web.Application:
     """The app on `settings`. `transcribe`: what the transcription workers run on a
     recording (tests give their own); by default the engine, when callcenter[speech] is
-    installed."""
+    installed. `probe_call`: how the line probe places its call (tests give their own); by
+    default pyVoIP, when callcenter[probe] is installed."""
     svc = Services(
         settings=settings,
         clock=clock or SystemClock(),
@@ -749,6 +784,7 @@ def build(
             ),
             spill_dir=settings.spill_dir,
             shutdown_grace=settings.database.shutdown_flush_seconds,
+            probe_callers=settings.probe.caller_numbers,
         )
         resumed = await tracker.restore()
         tracker.observer = svc.metrics
@@ -891,6 +927,19 @@ def build(
         if svc.speech_queue is not None:
             await svc.speech_queue.close()
 
+    async def probe_ctx(_app: web.Application) -> AsyncIterator[None]:
+        # After the sources: the service sees the probe's first call (and leaves it out).
+        tasks = []
+        if settings.probe.enabled:
+            if probe_call is None and importlib.util.find_spec("pyVoIP") is None:
+                raise StartupError(f"probe.enabled: true, but {NOT_INSTALLED}")
+            svc.probe = LineProbe(
+                svc.db, svc.clock, settings.probe, probe_call or place_probe_call, svc.bus.publish
+            )
+            tasks.append(owned("line-probe", svc.probe.run()))
+        yield
+        await stop_all(tasks)
+
     async def demo_ctx(_app: web.Application) -> AsyncIterator[None]:
         tasks = [owned("demo", demo(svc))] if demo is not None else []
         yield
@@ -965,6 +1014,7 @@ def build(
             recordings_ctx,
             speech_ctx,
             sources_ctx,
+            probe_ctx,
             qa_ctx,
             reports_ctx,
             wallboard_ctx,

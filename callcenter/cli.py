@@ -1,5 +1,5 @@
 """The `callcenter` commands: serve, db, user, token, recording, audit, qa, report, wallboard,
-…"""
+probe, …"""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from callcenter.auth.model import Role
 from callcenter.clock import SystemClock, iso_z
 from callcenter.config import ConfigError, Settings, load_settings
 from callcenter.errors import DomainError
+from callcenter.probe import cli as probe_cli
 from callcenter.qa import assessment_cli as qa_assessment
 from callcenter.qa import sample_command as qa_sample
 from callcenter.recordings import commands as recording_commands
@@ -136,6 +137,7 @@ def _parser() -> argparse.ArgumentParser:
     report_cli.add_parser(sub, common)
     wallboard_cli.add_parser(sub, common)
     speech_backfill.add_parser(speech_cli.add_parser(sub, common), common)
+    probe_cli.add_parser(sub, common)
     return p
 
 
@@ -430,6 +432,10 @@ def main(argv: list[str] | None = None) -> int:
             return _run(_with_engine(settings, lambda e: wallboard_cli.run(settings, args, e)))
         if args.command == "speech":
             return speech_cli.run(settings, args)
+        if args.command == "probe" and args.once:
+            return _run(probe_cli.once(settings))
+        if args.command == "probe":
+            return _run(_with_engine(settings, lambda e: probe_cli.run(settings, e)))
     except DomainError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1

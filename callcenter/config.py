@@ -24,6 +24,8 @@ from callcenter.metrics.settings import parse_metrics
 from callcenter.orders.settings import OrdersSettings as OrdersSettings
 from callcenter.orders.settings import parse_orders
 from callcenter.privacy import DEFAULT_FULL_NUMBER_ROLES
+from callcenter.probe.settings import ProbeSettings as ProbeSettings
+from callcenter.probe.settings import parse_probe
 from callcenter.qa.settings import QaSettings as QaSettings
 from callcenter.qa.settings import parse_qa
 from callcenter.reports.settings import ReportsSettings as ReportsSettings
@@ -255,6 +257,7 @@ class Settings:
     reports: ReportsSettings = field(default_factory=ReportsSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     speech: SpeechSettings = field(default_factory=SpeechSettings)
+    probe: ProbeSettings = field(default_factory=ProbeSettings)
     # No [[pbx]] tables: one HEP source on sip.hep_listen.
     pbx: tuple[PbxSettings, ...] = ()
     # Relative paths (SQLite file, recordings) are resolved against this directory.
@@ -635,8 +638,11 @@ def parse_settings(raw: dict[str, Any], base_dir: Path | None = None) -> Setting
         if name == "speech":
             sections["speech"] = parse_speech(value)
             continue
+        if name == "probe":
+            sections["probe"] = parse_probe(value)
+            continue
         if name not in _SECTIONS:
-            own = ["metrics", "orders", "pbx", "qa", "reports", "speech"]
+            own = ["metrics", "orders", "pbx", "probe", "qa", "reports", "speech"]
             known = ", ".join(sorted([*_SECTIONS, *own]))
             raise ConfigError(name, f"unknown section (known: {known})")
         sections[name] = _section(name, _SECTIONS[name], value)

@@ -45,6 +45,8 @@ class CallsDeps:
     hub: LiveHub
     # Each PBX event source's status as JSON (GET /api/sources).
     sources: Callable[[], list[dict[str, Any]]]
+    # The hotline as the line probe last saw it (None: no probe): the live page's banner.
+    line: Callable[[], dict[str, Any] | None] = lambda: None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -191,6 +193,7 @@ async def live(request: web.Request) -> web.StreamResponse:
         "cycle_seconds": deps.rule.cycle_seconds,
         "timezone": deps.timezone,
         "ringing": ringing_now(deps, user),
+        "line": deps.line(),
     }
     await deps.hub.serve(ws, user, snapshot)
     return ws

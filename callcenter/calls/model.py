@@ -115,8 +115,12 @@ class CallState:
         return next(reversed(self.legs.values()), None) if self.legs else None
 
 
-def offer(event: t.CallOffered, agents: AgentLookup) -> CallState:
-    """A new call. One placed *from* an agent's phone is outbound: no ring rule applies."""
+def offer(
+    event: t.CallOffered, agents: AgentLookup, probes: frozenset[str] = frozenset()
+) -> CallState:
+    """A new call. One placed *from* an agent's phone is outbound: no ring rule applies; nor
+    to one from the line probe (`probes`: its caller numbers), which tests the line and is
+    no resident's call: never in the statistics or violations."""
     return CallState(
         id=new_id(),
         source=event.source,
@@ -125,7 +129,7 @@ def offer(event: t.CallOffered, agents: AgentLookup) -> CallState:
         caller=event.caller,
         dialed=event.dialed,
         offered_at=event.at,
-        monitored=agents(event.caller) is None,
+        monitored=agents(event.caller) is None and event.caller not in probes,
     )
 
 

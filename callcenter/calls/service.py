@@ -84,6 +84,7 @@ class CallTracker:
         limits: Limits | None = None,
         spill_dir: Path | None = None,
         shutdown_grace: float = 10.0,
+        probe_callers: frozenset[str] = frozenset(),
     ) -> None:
         self.engine = engine
         self.bus = bus
@@ -96,6 +97,8 @@ class CallTracker:
         self.max_legs_per_call = max_legs_per_call
         self.limits = limits or Limits()
         self.shutdown_grace = shutdown_grace
+        # The line probe's caller numbers: its calls are kept, unmonitored (model.offer).
+        self.probe_callers = probe_callers
         self.writer = CallWriter(engine, bus, spill_dir, flush_interval, min_flush_gap)
         # In order of last activity, so the idlest call is the first to evict.
         self.calls: OrderedDict[CallKey, CallState] = OrderedDict()
@@ -134,7 +137,7 @@ class CallTracker:
                 return
             if len(self.calls) >= self.max_calls:
                 self._evict_idlest()
-            call = model.offer(event, self.directory.lookup)
+            call = model.offer(event, self.directory.lookup, self.probe_callers)
             self.calls[key] = call
             if self.observer is not None:
                 self.observer.call_offered(call)

@@ -43,6 +43,10 @@ DOMAIN = [
     "speech/model.py",
     "speech/service.py",
     "speech/queue.py",
+    # the line probe's verdicts and line state, and the SIP requests it builds (issue 17)
+    "probe/model.py",
+    "probe/dialog.py",
+    "probe/service.py",
 ]
 EDGES = ("callcenter.telephony", "callcenter.mqtt", "callcenter.web", "callcenter.app")
 # Route modules: the web edge, but no PBX source, HEP listener or MQTT publisher.
@@ -58,6 +62,7 @@ ROUTES = [
     "wallboard/http.py",
     "wallboard/live.py",
     "speech/http.py",
+    "probe/http.py",
 ]
 
 

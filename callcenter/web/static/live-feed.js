@@ -5,6 +5,7 @@
 
 import { setTimeZone } from "/static/i18n.js";
 import { anomalyMessage, loadAnomalies } from "/static/live-anomalies.js";
+import { lineMessage, lineSnapshot } from "/static/live-line.js";
 import {
   MAX_VIOLATIONS,
   addChargeNotice,
@@ -220,6 +221,7 @@ function onMessage(msg) {
         state.ringing.set(leg.leg_id, { leg, alerted });
       }
       renderRinging();
+      lineSnapshot(msg.line);
       attempt = 0;
       state.conn = "live";
       renderConn();
@@ -262,6 +264,10 @@ function onMessage(msg) {
       break;
     case "callback":
       addChargeNotice(msg);
+      break;
+    case "line_down":
+    case "line_up":
+      lineMessage(msg);
       break;
     case "ring_limit": {
       const entry = state.ringing.get(msg.leg_id);

@@ -12,6 +12,7 @@ import {
   timeZoneName,
 } from "/static/i18n.js";
 import { renderAnomalies } from "/static/live-anomalies.js";
+import { renderLine } from "/static/live-line.js";
 import {
   renderNotices,
   renderRinging,
@@ -262,6 +263,7 @@ export function renderAll() {
   renderHeader();
   renderConn();
   renderHealth();
+  renderLine();
   renderStats();
   renderSources();
   renderRinging();

@@ -29,6 +29,8 @@ export const state = {
   health: "loading",
   healthReasons: [], // the server's words (English), shown as they are
   healthAt: null,
+  // The line probe's view of the hotline (live-line.js); null: no probe in this service.
+  line: null,
 };
 
 export const $ = (id) => document.getElementById(id);
