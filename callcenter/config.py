@@ -21,6 +21,8 @@ from callcenter.auth.shifts import DAYS, Shift, minute_of_day
 from callcenter.errors import ConfigError as ConfigError  # its home is errors.py
 from callcenter.metrics.settings import MetricsSettings as MetricsSettings
 from callcenter.metrics.settings import parse_metrics
+from callcenter.ops.settings import LogSettings as LogSettings
+from callcenter.ops.settings import parse_log
 from callcenter.orders.settings import OrdersSettings as OrdersSettings
 from callcenter.orders.settings import parse_orders
 from callcenter.privacy import DEFAULT_FULL_NUMBER_ROLES
@@ -255,6 +257,7 @@ class Settings:
     reports: ReportsSettings = field(default_factory=ReportsSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     speech: SpeechSettings = field(default_factory=SpeechSettings)
+    log: LogSettings = field(default_factory=LogSettings)
     # No [[pbx]] tables: one HEP source on sip.hep_listen.
     pbx: tuple[PbxSettings, ...] = ()
     # Relative paths (SQLite file, recordings) are resolved against this directory.
@@ -635,8 +638,11 @@ def parse_settings(raw: dict[str, Any], base_dir: Path | None = None) -> Setting
         if name == "speech":
             sections["speech"] = parse_speech(value)
             continue
+        if name == "log":
+            sections["log"] = parse_log(value)
+            continue
         if name not in _SECTIONS:
-            own = ["metrics", "orders", "pbx", "qa", "reports", "speech"]
+            own = ["log", "metrics", "orders", "pbx", "qa", "reports", "speech"]
             known = ", ".join(sorted([*_SECTIONS, *own]))
             raise ConfigError(name, f"unknown section (known: {known})")
         sections[name] = _section(name, _SECTIONS[name], value)
