@@ -80,7 +80,7 @@ def run_backup(settings: Settings, to: Path) -> int:
         print(f"warning: {problem} (damaged on disk; backed up as it is)", file=sys.stderr)
     print(
         f"backup written to {to}: {m.engine} database (schema {m.revision or '-'}, "
-        f"{_size(m.database.size)}), {len(m.recordings)} recordings "
+        f"{_size(m.database.size)}), {len(m.recordings)} recording files "
         f"({_size(made.recording_bytes)})"
     )
     print(f"manifest sha256 {made.manifest_sha256}  (keep it apart to check the backup later)")
@@ -125,7 +125,7 @@ def _report(done: restore.Restored) -> int:
     m = done.manifest
     print(
         f"restored the {m.engine} database (schema {m.revision or '-'}, backup of "
-        f"{m.created_at}) and {len(m.recordings)} recordings: {done.written} written, "
+        f"{m.created_at}) and {len(m.recordings)} recording files: {done.written} written, "
         f"{done.kept} already there"
         + (f", {done.replaced} replaced" if done.replaced else "")
         + (f"; {done.removed} files not in the backup removed" if done.removed else "")
