@@ -35,8 +35,19 @@ _SECRETS = (
     ),
 )
 # The service logs its context as key=value after the words (STYLE); JSON lines lift them
-# into fields so a collector can filter on them.
-_CONTEXT = re.compile(r"(?<!\S)([a-z][a-z0-9_]*)=(\S+)")
+# into fields so a collector can filter on them. A value runs to the next key (an error's
+# text has spaces: "error=[Errno 111] Connection refused").
+_CONTEXT_KEY = re.compile(r"(?<!\S)([a-z][a-z0-9_]*)=")
+
+
+def context(message: str) -> dict[str, str]:
+    """The key=value pairs of a message, in order (the first of a repeated key wins)."""
+    keys = list(_CONTEXT_KEY.finditer(message))
+    pairs: dict[str, str] = {}
+    for i, here in enumerate(keys):
+        end = keys[i + 1].start() if i + 1 < len(keys) else len(message)
+        pairs.setdefault(here.group(1), message[here.end() : end].strip())
+    return pairs
 
 
 def redact(text: str) -> str:
@@ -78,7 +89,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": message,
         }
-        for key, value in _CONTEXT.findall(message):
+        for key, value in context(message).items():
             if key not in _RESERVED:
                 line.setdefault(key, value)
         for key, value in vars(record).items():
@@ -108,3 +119,5 @@ def configure(settings: LogSettings) -> None:
         root.addHandler(ours)
     ours.setFormatter(JsonFormatter() if settings.format == "json" else TextFormatter())
     root.setLevel(settings.level.upper())
+    # A library's warning printed as it is would be the one line a collector cannot read.
+    logging.captureWarnings(settings.format == "json")
