@@ -365,6 +365,9 @@ class CallTracker:
             if not done:
                 await stop_all([self._writing])
         await self.writer.final_flush(self.shutdown_grace)
+        still_open = sum(not c.closed for c in self.calls.values())
+        log.info("call state saved at stop open_calls=%d spilled=%d",
+                 still_open, self.writer.stats.spilled)  # fmt: skip
 
     def close(self) -> None:
         for timer in self._timers.values():
