@@ -82,6 +82,8 @@ class Sent:
     after: int
     queued: int  # bytes waiting in the service's socket at the signal
     dropped: int  # datagrams the kernel dropped before the signal
+    signalled_at: float  # time.perf_counter()
+    exited_at: float | None  # when the service was seen gone while the traffic went on
 
 
 def send_and_signal(data: list[bytearray], port: int, service: subprocess.Popen[str]) -> Sent:
@@ -93,6 +95,8 @@ def send_and_signal(data: list[bytearray], port: int, service: subprocess.Popen[
     before: list[bytes] = []
     after = queued = dropped = 0
     paused = signalled = False
+    signalled_at = 0.0
+    exited_at: float | None = None
     t0 = time.perf_counter()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as out:
         for k, buf in enumerate(data):
@@ -110,7 +114,7 @@ def send_and_signal(data: list[bytearray], port: int, service: subprocess.Popen[
                     queued, dropped = socket_queue(port)
                     service.send_signal(signal.SIGTERM)
                     service.send_signal(signal.SIGCONT)
-                    signalled = True
+                    signalled, signalled_at = True, time.perf_counter()
             if time.perf_counter() - t0 >= BEFORE + AFTER:
                 break
             now = time.time()
@@ -119,10 +123,12 @@ def send_and_signal(data: list[bytearray], port: int, service: subprocess.Popen[
             out.sendto(buf, ("127.0.0.1", port))
             if signalled:
                 after += 1
+                if exited_at is None and not k % 64 and service.poll() is not None:
+                    exited_at = time.perf_counter()
             else:
                 before.append(bytes(buf))
     assert signalled, "the traffic ran out before the signal"
-    return Sent(before, after, queued, dropped)
+    return Sent(before, after, queued, dropped, signalled_at, exited_at)
 
 
 # -- the state saved: calls and legs as far as they got -----------------------------------
@@ -189,6 +195,7 @@ def test_sigterm_under_hep_load_loses_no_call_state(
         wait_for(lambda: health(web) == 200, 30, "the service starts")
         sent = send_and_signal(data, hep, service)
         _, stderr = service.communicate(timeout=60)
+        stopped_in = (sent.exited_at or time.perf_counter()) - sent.signalled_at
     finally:
         if service.poll() is None:
             service.kill()
@@ -200,7 +207,7 @@ def test_sigterm_under_hep_load_loses_no_call_state(
     assert sent.dropped == 0, "the kernel dropped datagrams: what was received is unknown"
     assert sent.queued > 0, "no backlog waited in the socket at the signal"
     print(
-        f"{sent.queued} bytes waiting in the socket at SIGTERM; "
+        f"{sent.queued} bytes waiting in the socket at SIGTERM, exit 0 within {stopped_in:.2f} s; "
         f"sent {len(sent.before)} datagrams before SIGTERM and {sent.after} after; "
         f"{sum(len(k) == 1 for k in expected)} calls and "
         f"{sum(len(k) == 2 for k in expected)} legs expected, "
