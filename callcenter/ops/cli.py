@@ -1,9 +1,10 @@
 """`callcenter backup --to PATH` and `callcenter restore --from PATH [--force]`.
 
 Exit status: 0 done; 1 the backup is refused (a file altered, missing or added: named),
-nothing touched; 2 usage (a bad path, another engine, a tool missing); 3 the target is not
-empty (without --force) or in use, nothing touched; 4 the restore failed or finished with a
-problem (the audit log's chain broken, recordings' files missing)."""
+nothing touched; 2 usage (a bad path, another engine, an unknown schema); 3 the target is
+not empty (without --force) or in use, nothing touched; 4 the database cannot be reached,
+a tool is missing or failed, or the restore finished with a problem (the audit log's chain
+broken, recordings' files missing)."""
 
 from __future__ import annotations
 
@@ -70,8 +71,8 @@ def run_backup(settings: Settings, to: Path) -> int:
     except FileExistsError as exc:
         _err(f"--to: {exc}; give a new path")
         return EXIT_USAGE
-    except databases.DatabaseError as exc:
-        _err(str(exc))
+    except (databases.DatabaseError, OSError) as exc:
+        _err(f"backup failed: {exc}; nothing was kept")
         return EXIT_FAILED
     finally:
         os.umask(umask)
@@ -115,8 +116,8 @@ def run_restore(settings: Settings, source: Path, force: bool) -> int:
     except restore.Unsuitable as exc:
         _err(f"{exc}; nothing was restored")
         return EXIT_USAGE
-    except databases.DatabaseError as exc:
-        _err(str(exc))
+    except (databases.DatabaseError, OSError) as exc:
+        _err(f"restore failed: {exc}")
         return EXIT_FAILED
     return _report(done)
 
