@@ -747,6 +747,11 @@ def build(
             svc.publisher = MqttPublisher(m.broker.host, m.broker.port, m.username, m.password)
             tasks.append(owned("mqtt-publisher", svc.publisher.run()))
         yield
+        if svc.publisher is not None:
+            # After the last save: its alerts and violations go out before the connection.
+            left = await svc.publisher.drain(settings.database.shutdown_flush_seconds)
+            if left:
+                log.warning("MQTT messages not sent at shutdown count=%d", left)
         await stop_all(tasks)
         if svc.broker is not None:
             await svc.broker.shutdown()
@@ -885,6 +890,7 @@ def build(
             svc.spool = Spool(recs, spool_dir, r.spool_pattern, r.spool_settle_seconds)
             tasks.append(owned("recordings-spool", svc.spool.run()))
         yield
+        await recs.finish_inbox(settings.database.shutdown_flush_seconds)
         await stop_all(tasks)
 
     async def speech_check(_app: web.Application) -> AsyncIterator[None]:
@@ -997,6 +1003,8 @@ def build(
     async def close_live_clients(_app: web.Application) -> None:
         # on_shutdown runs before aiohttp waits for open handlers: a live page's WebSocket
         # never ends by itself, and would hold SIGTERM for the whole shutdown timeout.
+        log.info("stopping: no new requests; the PBX sources stop next, then what is "
+                 "pending is saved")  # fmt: skip
         await svc.hub.close()
         await svc.wallboard_hub().close()
 

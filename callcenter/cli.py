@@ -18,8 +18,10 @@ from callcenter.auth import service as auth_service
 from callcenter.auth import store as auth_store
 from callcenter.auth.model import Role
 from callcenter.clock import SystemClock, iso_z
-from callcenter.config import ConfigError, Settings, load_settings
+from callcenter.config import ConfigError, LogSettings, Settings, load_settings
 from callcenter.errors import DomainError
+from callcenter.ops import cli as ops_cli
+from callcenter.ops import logs
 from callcenter.probe import cli as probe_cli
 from callcenter.qa import assessment_cli as qa_assessment
 from callcenter.qa import sample_command as qa_sample
@@ -130,6 +132,7 @@ def _parser() -> argparse.ArgumentParser:
         "--client-id", help="MQTT client id (default <prefix>-station-<code>; keep it fixed)"
     )
     recording_commands.add_parsers(sub, common)
+    ops_cli.add_parsers(sub, common)
     qa = sub.add_parser("qa", parents=[common], help="recording spot checks (录音抽查)")
     qsub = qa.add_subparsers(dest="qa_command", required=True)
     qa_sample.add_sample_parser(qsub, common)
@@ -386,11 +389,7 @@ def main(argv: list[str] | None = None) -> int:
         # An agent without a phone is never matched to a ringing leg: every violation of theirs
         # would be nobody's.
         parser.error("agents need --extension: the phone they answer")
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+    logs.configure(LogSettings())  # until the settings say which shape (log.format)
     if args.command != "db":
         # Alembic narrates every connection it inspects; only `db` commands need that.
         logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -407,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    logs.configure(settings.log)
     try:
         if args.command == "serve":
             return _serve(settings, args)
@@ -418,6 +418,10 @@ def main(argv: list[str] | None = None) -> int:
             return _run(_token(settings, args))
         if args.command == "stations":
             return _stations(settings, args)
+        if args.command == "backup":
+            return ops_cli.run_backup(settings, args.to)
+        if args.command == "restore":
+            return ops_cli.run_restore(settings, args.source, args.force)
         if args.command in recording_commands.COMMANDS:
             return _run(_with_engine(settings, lambda e: _recording(settings, args, e)))
         if qa_sample.is_sample(args):

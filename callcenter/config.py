@@ -21,6 +21,8 @@ from callcenter.auth.shifts import DAYS, Shift, minute_of_day
 from callcenter.errors import ConfigError as ConfigError  # its home is errors.py
 from callcenter.metrics.settings import MetricsSettings as MetricsSettings
 from callcenter.metrics.settings import parse_metrics
+from callcenter.ops.settings import LogSettings as LogSettings
+from callcenter.ops.settings import parse_log
 from callcenter.orders.settings import OrdersSettings as OrdersSettings
 from callcenter.orders.settings import parse_orders
 from callcenter.privacy import DEFAULT_FULL_NUMBER_ROLES
@@ -258,6 +260,7 @@ class Settings:
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     speech: SpeechSettings = field(default_factory=SpeechSettings)
     probe: ProbeSettings = field(default_factory=ProbeSettings)
+    log: LogSettings = field(default_factory=LogSettings)
     # No [[pbx]] tables: one HEP source on sip.hep_listen.
     pbx: tuple[PbxSettings, ...] = ()
     # Relative paths (SQLite file, recordings) are resolved against this directory.
@@ -641,8 +644,11 @@ def parse_settings(raw: dict[str, Any], base_dir: Path | None = None) -> Setting
         if name == "probe":
             sections["probe"] = parse_probe(value)
             continue
+        if name == "log":
+            sections["log"] = parse_log(value)
+            continue
         if name not in _SECTIONS:
-            own = ["metrics", "orders", "pbx", "probe", "qa", "reports", "speech"]
+            own = ["log", "metrics", "orders", "pbx", "probe", "qa", "reports", "speech"]
             known = ", ".join(sorted([*_SECTIONS, *own]))
             raise ConfigError(name, f"unknown section (known: {known})")
         sections[name] = _section(name, _SECTIONS[name], value)

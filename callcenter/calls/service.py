@@ -13,6 +13,7 @@ and pending deadlines are rebuilt from the database on start.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -41,6 +42,8 @@ CallKey = tuple[str, str, str]
 # traffic (a skewed clock or a replay): its deadline then runs from when we saw it.
 _MAX_CLOCK_AHEAD = timedelta(seconds=2)
 _KEEP_CLOSED = timedelta(seconds=60)
+# At stop, how long the ring-limit alerts already raised may take to reach the bus.
+_ALERTS_AT_STOP_SECONDS = 2.0
 
 
 class CallObserver(Protocol):
@@ -109,6 +112,7 @@ class CallTracker:
         # Inputs changed or refused to keep memory and the database bounded, by kind.
         self.refused: Counter[str] = Counter()
         self._tasks: list[asyncio.Task[None]] = []
+        self._writing: asyncio.Task[None] | None = None
         self.observer: CallObserver | None = None
 
     @property
@@ -339,19 +343,34 @@ class CallTracker:
 
     def start(self) -> None:
         """Start the tracker's own tasks: alerts, batched saves, the sweeper, the directory."""
+        self._writing = owned("call-writer", self.writer.run())
         self._tasks = [
             owned("ring-limit-alerts", self.run_alerts()),
-            owned("call-writer", self.writer.run()),
             owned("call-sweeper", self.run_sweeper()),
             owned("agent-directory", self.reload_directory_periodically()),
         ]
 
     async def stop(self) -> None:
-        """Stop the tasks and timers, then save what is left: retried for the grace time,
-        then kept in a spill file the next start replays (never dropped without a word)."""
-        await stop_all(self._tasks)
+        """Stop the timers and tasks, then save what is left: retried for the grace time,
+        then kept in a spill file the next start replays (never dropped without a word).
+
+        The alerts already raised are published first; the writer finishes the batch it is
+        saving (cancelled inside its transaction, it left PostgreSQL holding the rows' locks
+        the final save then waited on)."""
         self.close()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_ALERTS_AT_STOP_SECONDS):
+                await self._alerts.join()
+        await stop_all(self._tasks)
+        if self._writing is not None:
+            self.writer.stop()
+            done, _ = await asyncio.wait({self._writing}, timeout=self.shutdown_grace)
+            if not done:
+                await stop_all([self._writing])
         await self.writer.final_flush(self.shutdown_grace)
+        still_open = sum(not c.closed for c in self.calls.values())
+        log.info("call state saved at stop open_calls=%d spilled=%d",
+                 still_open, self.writer.stats.spilled)  # fmt: skip
 
     def close(self) -> None:
         for timer in self._timers.values():

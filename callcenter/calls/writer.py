@@ -82,6 +82,7 @@ class CallWriter:
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._stopping = False
 
     # -- what changed -----------------------------------------------------------------
     def mark(self, call: CallState) -> None:
@@ -206,15 +207,19 @@ class CallWriter:
             self._idle.set()
 
     async def run(self) -> None:
+        """Flush every `flush_interval` (at once when woken) until `stop`; a flush under way
+        is finished, never cancelled halfway through its transaction."""
         loop = asyncio.get_running_loop()
         backoff = self.flush_interval
-        while True:
+        while not self._stopping:
             try:
                 async with asyncio.timeout(backoff):
                     await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()
+            if self._stopping:
+                break
             started = loop.time()
             try:
                 await self.flush()
@@ -229,6 +234,11 @@ class CallWriter:
         await self._idle.wait()
 
     # -- shutdown and the next start ----------------------------------------------------
+    def stop(self) -> None:
+        """End `run` after the flush under way (shutdown: the final flush follows)."""
+        self._stopping = True
+        self._wake.set()
+
     async def final_flush(self, grace_seconds: float) -> None:
         """Save what is left, retrying for `grace_seconds`; what still cannot be saved is
         written to a spill file the next start replays."""

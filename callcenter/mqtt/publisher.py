@@ -8,6 +8,7 @@ restart loses no alert that was queued.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -47,6 +48,8 @@ class MqttPublisher:
         self._state_since = time.monotonic()
         self.published = 0
         self.dropped = 0
+        self._idle = asyncio.Event()  # nothing queued, nothing being sent
+        self._idle.set()
         self.last_error: str | None = None
 
     @property
@@ -68,6 +71,7 @@ class MqttPublisher:
     ) -> None:
         """Queue a JSON message; never blocks the caller."""
         item = Outgoing(topic, json.dumps(payload, ensure_ascii=False).encode(), qos, retain)
+        self._idle.clear()
         try:
             self.queue.put_nowait(item)
         except asyncio.QueueFull:
@@ -76,6 +80,16 @@ class MqttPublisher:
             self.dropped += 1
             self.queue.put_nowait(item)
             log.warning("MQTT queue full, dropped the oldest message dropped=%d", self.dropped)
+
+    async def drain(self, within: float) -> int:
+        """At shutdown: until every queued message is sent (the alerts and violations of
+        the last save among them), while the broker is there, for at most `within` s.
+        Returns how many are left unsent."""
+        if self.connected:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(within):
+                    await self._idle.wait()
+        return 0 if self._idle.is_set() else max(1, self.queue.qsize())
 
     async def _next(self, watch: asyncio.Task[None]) -> Outgoing:
         get = asyncio.ensure_future(self.queue.get())
@@ -118,6 +132,8 @@ class MqttPublisher:
                             )
                             self.published += 1
                             pending = None
+                            if self.queue.empty():
+                                self._idle.set()
                     finally:
                         watch.cancel()
             except aiomqtt.MqttError as exc:

@@ -125,6 +125,7 @@ class Recordings:
         self.stats = Stats()
         self._slots: asyncio.Semaphore | None = None
         self._inbox: asyncio.Queue[RecordingReady] | None = None
+        self._taking: set[RecordingReady] = set()  # announced, being stored now
         self._closed_calls: set[str] = set()
 
     # -- in ---------------------------------------------------------------------------------
@@ -278,12 +279,35 @@ class Recordings:
         async def worker() -> None:
             while True:
                 ready = await inbox.get()
+                self._taking.add(ready)
                 try:
                     await self.take_announced(ready)
                 finally:
+                    self._taking.discard(ready)
                     inbox.task_done()
 
         await asyncio.gather(*(worker() for _ in range(_WORKERS)))
+
+    async def finish_inbox(self, within: float) -> None:
+        """At shutdown, after the PBX sources stopped: the recordings announced already are
+        stored (for at most `within` s). The PBX announces a file once, so one still waiting
+        is logged with the command that stores it by hand — never dropped without a word."""
+        inbox = self._inbox
+        if inbox is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                await inbox.join()
+        left = [*self._taking]
+        while not inbox.empty():
+            left.append(inbox.get_nowait())
+            inbox.task_done()
+        for ready in left:
+            log.error(
+                "recording not stored before shutdown source=%s call=%s path=%s; store it with:"
+                " callcenter recording add --source %s --call %s %s",
+                ready.source, ready.call_id, ready.path, ready.source, ready.call_id, ready.path,
+            )  # fmt: skip
 
     async def take_announced(self, ready: RecordingReady) -> Recording | None:
         inbound = Inbound(

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +30,8 @@ log = logging.getLogger(__name__)
 
 HEP_SIP = 1
 _DRAIN = 256
+# At close, how long the datagrams already queued may take to handle (a burst of seconds).
+_DRAIN_AT_CLOSE_SECONDS = 5.0
 _RCVBUF = 32 * 1024 * 1024
 # Start lines of SIP messages the call tracker never uses; anything else is parsed (and so
 # validated): INVITE, CANCEL, BYE, REGISTER (which phone a contact is) and every response
@@ -62,6 +66,20 @@ def enlarge_receive_buffer(sock: socket.socket) -> int:
         except OSError:
             continue
     return sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+
+
+def _send_marker(sock: socket.socket) -> bytes | None:
+    """Send a datagram no one else could to the socket's own address; None if it cannot
+    be sent (the caller then drains until the socket is empty)."""
+    marker = os.urandom(16)
+    host, port = sock.getsockname()[:2]
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    try:
+        with socket.socket(sock.family, socket.SOCK_DGRAM) as out:
+            out.sendto(marker, (host, port))
+    except OSError:
+        return None
+    return marker
 
 
 class HepListener:
@@ -180,8 +198,39 @@ class HepListener:
         log.info("HEP listener on %s:%s", bound[0], bound[1])
         return bound[0], bound[1]
 
-    def close(self) -> None:
-        if self._sock is not None and self._loop is not None:
-            self._loop.remove_reader(self._sock.fileno())
-            self._sock.close()
-            self._sock = None
+    def close(self, drain_seconds: float = _DRAIN_AT_CLOSE_SECONDS) -> None:
+        """Stop listening; what reached the socket before now is still handled.
+
+        A service stopped under load has a backlog queued in the socket (the 32 MB buffer
+        holds seconds of traffic): those messages were received, and their calls' state is
+        saved by the shutdown that follows. A marker sent to ourselves now ends the drain,
+        as one host's UDP socket keeps the order datagrams arrived in; what comes after it
+        came after the stop. Bounded by `drain_seconds` (logged if it ran out)."""
+        sock, loop = self._sock, self._loop
+        if sock is None or loop is None:
+            return
+        loop.remove_reader(sock.fileno())
+        self._sock = None
+        marker = _send_marker(sock)
+        received = self._clock().timestamp() if self._max_skew is not None else None
+        deadline = time.monotonic() + drain_seconds
+        drained = 0
+        try:
+            while True:
+                if time.monotonic() >= deadline:
+                    log.warning("stopped draining the HEP socket after %.1f s datagrams=%d "
+                                "(the rest, queued before the stop, is not handled)",
+                                drain_seconds, drained)  # fmt: skip
+                    break
+                try:
+                    data = sock.recv(65535)
+                except OSError:
+                    break  # empty (BlockingIOError): the marker was lost to a full buffer
+                if data == marker:
+                    break
+                self.datagram_received(data, received)
+                drained += 1
+        finally:
+            sock.close()
+        if drained:
+            log.info("HEP listener closed after handling its backlog datagrams=%d", drained)

@@ -1,0 +1,1 @@
+"""Running the service in production: logs, backup and restore."""

@@ -1,0 +1,31 @@
+"""stop_all ends every task, even one that swallowed its cancellation (Python 3.11's
+asyncio.wait_for does when a result arrives with the cancel: aiomqtt's publish under load)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from callcenter.tasks import owned, stop_all
+
+
+async def test_stop_all_ends_a_task_that_swallowed_its_cancellation(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    swallowed = asyncio.Event()
+
+    async def stubborn() -> None:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            swallowed.set()  # and carries on, as if the cancel never came
+        await asyncio.sleep(60)
+
+    task = owned("stubborn", stubborn())
+    quiet = owned("quiet", asyncio.sleep(60))
+    await asyncio.sleep(0)
+    async with asyncio.timeout(5):
+        await stop_all([task, quiet])
+    assert swallowed.is_set() and task.cancelled() and quiet.cancelled()
+    assert "ignored their cancellation; cancelled again tasks=stubborn" in caplog.text
