@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from callcenter.auth.model import ALL_ROLES
 from callcenter.auth.shifts import DAYS, Shift, minute_of_day
 from callcenter.errors import ConfigError as ConfigError  # its home is errors.py
+from callcenter.ha.settings import HaSettings as HaSettings
+from callcenter.ha.settings import check_database, parse_ha
 from callcenter.metrics.settings import MetricsSettings as MetricsSettings
 from callcenter.metrics.settings import parse_metrics
 from callcenter.orders.settings import OrdersSettings as OrdersSettings
@@ -255,6 +257,7 @@ class Settings:
     reports: ReportsSettings = field(default_factory=ReportsSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     speech: SpeechSettings = field(default_factory=SpeechSettings)
+    ha: HaSettings = field(default_factory=HaSettings)
     # No [[pbx]] tables: one HEP source on sip.hep_listen.
     pbx: tuple[PbxSettings, ...] = ()
     # Relative paths (SQLite file, recordings) are resolved against this directory.
@@ -570,6 +573,7 @@ def _validate(s: Settings) -> None:
             "database.url",
             f"must start with sqlite+aiosqlite:// or postgresql+asyncpg://, got {s.database.url!r}",
         )
+    check_database(s.ha, s.database.url)
     if s.mqtt.url and urlsplit(s.mqtt.url).scheme not in ("mqtt", "tcp"):
         raise ConfigError("mqtt.url", 'must be empty or "mqtt://host:port"')
     _validate_recordings(s.recordings)
@@ -635,8 +639,11 @@ def parse_settings(raw: dict[str, Any], base_dir: Path | None = None) -> Setting
         if name == "speech":
             sections["speech"] = parse_speech(value)
             continue
+        if name == "ha":
+            sections["ha"] = parse_ha(value)
+            continue
         if name not in _SECTIONS:
-            own = ["metrics", "orders", "pbx", "qa", "reports", "speech"]
+            own = ["ha", "metrics", "orders", "pbx", "qa", "reports", "speech"]
             known = ", ".join(sorted([*_SECTIONS, *own]))
             raise ConfigError(name, f"unknown section (known: {known})")
         sections[name] = _section(name, _SECTIONS[name], value)

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,8 @@ class Outgoing:
     payload: bytes
     qos: int
     retain: bool
+    # Told once the broker has it (QoS 1: its PUBACK): the alert log records it.
+    on_sent: Callable[[], None] | None = None
 
 
 class MqttPublisher:
@@ -64,10 +67,16 @@ class MqttPublisher:
         return 0.0 if self._connected else time.monotonic() - self._state_since
 
     def publish(
-        self, topic: str, payload: dict[str, Any], qos: int = 1, retain: bool = False
+        self,
+        topic: str,
+        payload: dict[str, Any],
+        qos: int = 1,
+        retain: bool = False,
+        on_sent: Callable[[], None] | None = None,
     ) -> None:
         """Queue a JSON message; never blocks the caller."""
-        item = Outgoing(topic, json.dumps(payload, ensure_ascii=False).encode(), qos, retain)
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        item = Outgoing(topic, body, qos, retain, on_sent)
         try:
             self.queue.put_nowait(item)
         except asyncio.QueueFull:
@@ -117,6 +126,8 @@ class MqttPublisher:
                                 retain=pending.retain,
                             )
                             self.published += 1
+                            if pending.on_sent is not None:
+                                pending.on_sent()
                             pending = None
                     finally:
                         watch.cancel()
