@@ -102,7 +102,10 @@ class Leadership:
 
     async def hold(self, lost: Callable[[str], None]) -> None:
         """The active's loop: prove the lock session alive; `lost` if it is not."""
-        conn = await self._connection()
+        conn = self._conn
+        if conn is None:  # never reconnected here: a new session would not hold the lock
+            lost("no lock session")
+            return
         silence_ms = int(self.settings.silence_seconds * 1000)
         try:
             await conn.execute(

@@ -16,6 +16,8 @@ DOMAIN = [
     "calls/stats.py",
     "calls/service.py",
     "calls/actions.py",
+    "calls/alerting.py",
+    "calls/deadlines.py",
     "auth/model.py",
     "recordings/model.py",
     "recordings/service.py",
@@ -58,6 +60,7 @@ ROUTES = [
     "wallboard/http.py",
     "wallboard/live.py",
     "speech/http.py",
+    "ha/http.py",
 ]
 
 
