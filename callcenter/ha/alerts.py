@@ -165,11 +165,14 @@ class AlertLog:
             self._sent[:0] = ids
             self._wake.set()
 
-    async def republish(self, publisher: Publisher, witness: Witness | None) -> int:
-        """Send what was claimed but never acknowledged (the active died in between). One the
-        witness saw pass the broker is only marked. Returns how many were sent."""
+    async def republish(
+        self, publisher: Publisher, witness: Witness | None, before: datetime
+    ) -> int:
+        """Send what was claimed before `before` (when this instance got the lock) but never
+        acknowledged: the active died in between. One the witness saw pass the broker is
+        only marked. Returns how many were sent."""
         async with self.db().connect() as conn:
-            rows = await store.unsent(conn, self.clock.now() - REPUBLISH_WITHIN)
+            rows = await store.unsent(conn, self.clock.now() - REPUBLISH_WITHIN, before)
         count = 0
         for row in rows:
             if witness is not None and witness.covers(row.raised_at) and witness.seen(row.id):

@@ -73,10 +73,15 @@ class Pair:
             tasks: list[asyncio.Task[None]] = []
             try:
                 if await self.leader.try_acquire():
+                    locked_at = self.alert_log.clock.now()
                     log.info("ha: active from the start instance=%s", self.leader.name)
                     await _enter(app, contexts, entered)
                     self._became_active()
                     tasks.append(owned("ha-lock", self.leader.hold(_lost)))
+                    # A restart after a crash: what this instance claimed and never got out.
+                    publisher = hooks.publisher()
+                    if publisher is not None:
+                        await self.alert_log.republish(publisher, None, locked_at)
                 else:
                     self.leader.role = "standby"
                     log.info("ha: standby instance=%s active=%s", self.leader.name,
@@ -102,7 +107,7 @@ class Pair:
         hooks: StandbyHooks,
     ) -> None:
         await self.leader.wait()
-        began = time.monotonic()
+        began, locked_at = time.monotonic(), self.alert_log.clock.now()
         log.warning("ha: the lock is ours, taking over instance=%s", self.leader.name)
         await stop_all(self._housekeeping)
         try:
@@ -120,7 +125,7 @@ class Pair:
             publisher, witness = hooks.publisher(), hooks.witness
             if publisher is not None:
                 vouched = witness is not None and await witness.barrier()
-                await self.alert_log.republish(publisher, witness if vouched else None)
+                await self.alert_log.republish(publisher, witness if vouched else None, locked_at)
         except Exception:
             log.exception("ha: sending what the last active left unsent failed")
         finally:

@@ -97,11 +97,15 @@ async def mark_published(conn: AsyncConnection, ids: Sequence[str], at: datetime
         )
 
 
-async def unsent(conn: AsyncConnection, since: datetime) -> list[Any]:
-    """Alerts raised since `since` that no broker acknowledged, oldest first."""
+async def unsent(conn: AsyncConnection, since: datetime, before: datetime) -> list[Any]:
+    """Alerts raised between `since` and `before` that no broker acknowledged, oldest first."""
     rows = await conn.execute(
         select(alerts)
-        .where(alerts.c.published_at.is_(None), alerts.c.raised_at >= since)
+        .where(
+            alerts.c.published_at.is_(None),
+            alerts.c.raised_at >= since,
+            alerts.c.raised_at < before,
+        )
         .order_by(alerts.c.raised_at)
     )
     return list(rows)
