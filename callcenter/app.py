@@ -129,6 +129,8 @@ class Services:
     # Domain events after their commit; the table of who hears what is `handlers` below.
     bus: Bus = field(default_factory=Bus)
     engine: AsyncEngine | None = None
+    # A pair's engine for the call tracker and the deadline timers (ha/service.py).
+    pair_engine: AsyncEngine | None = None
     tracker: CallTracker | None = None
     publisher: MqttPublisher | None = None
     broker: Any = None
@@ -181,6 +183,11 @@ class Services:
     def db(self) -> AsyncEngine:
         assert self.engine is not None, "the database is not started"
         return self.engine
+
+    def timers_db(self) -> AsyncEngine:
+        """Where call state, alerts and deadlines are written: with [ha], on connections
+        whose transactions PostgreSQL ends if they are left open (a frozen active's)."""
+        return self.pair_engine or self.db()
 
     def calls(self) -> CallTracker:
         assert self.tracker is not None, "the call tracker is not started"
@@ -259,7 +266,8 @@ def handlers(svc: Services) -> dict[type, list[Handler]]:
         if claimed is None or svc.publisher is None:
             return False
         on_sent = svc.alert_log.on_sent(claimed.id) if svc.alert_log is not None else None
-        svc.publisher.publish(claimed.topic, claimed.payload, qos=1, on_sent=on_sent)
+        guard = svc.pair.leader.current if svc.pair is not None else None
+        svc.publisher.publish(claimed.topic, claimed.payload, 1, on_sent=on_sent, guard=guard)
         return True
 
     async def ring_limit_to_mqtt(event: object) -> None:
@@ -716,7 +724,7 @@ def build(
         on_recorded=svc.bus.publish,
     )
     svc.deadlines = DeadlineTimers(
-        svc.db, svc.clock, svc.bus.publish, settings.orders.report_within, svc.alert_log
+        svc.timers_db, svc.clock, svc.bus.publish, settings.orders.report_within, svc.alert_log
     )
     svc.anomalies = Anomalies(svc.db, svc.clock, svc.deadlines, svc.bus.publish)
     svc.draws = Draws(svc.db, svc.clock, settings.qa, settings.web.timezone)
@@ -753,8 +761,12 @@ def build(
 
     async def database(_app: web.Application) -> AsyncIterator[None]:
         svc.engine = await db.open_database(settings.database_url, migrate)
+        if svc.pair is not None:
+            svc.pair_engine = db.create_engine(settings.database_url, svc.pair.session_settings())
         yield
         await svc.engine.dispose()
+        if svc.pair_engine is not None:
+            await svc.pair_engine.dispose()
 
     async def mqtt_ctx(_app: web.Application) -> AsyncIterator[None]:
         m = settings.mqtt
@@ -797,7 +809,7 @@ def build(
 
     async def tracker_ctx(_app: web.Application) -> AsyncIterator[None]:
         tracker = CallTracker(
-            svc.db(),
+            svc.timers_db(),
             svc.bus,
             svc.clock,
             svc.rule,

@@ -261,8 +261,9 @@ class CallTracker:
                     fire_at = leg.ring_started_at + self.rule.deadline
                     # A deadline that fell while we were down is raised once, now, marked
                     # late; one still ahead is kept, so a quick restart misses no alert.
+                    # Armed at the deadline itself, so a catch-up fires it in its place.
                     fire = self._deadline_callback(key, leg.id)
-                    self.timers.arm(leg.id, max(fire_at, now), fire, fire_at < now)
+                    self.timers.arm(leg.id, fire_at, fire, fire_at < now)
         return len(open_calls)
 
     def catch_up(self, events: Sequence[t.SourceEvent], window: timedelta) -> None:

@@ -57,6 +57,8 @@ class Claimed:
 
 Describe = Callable[[object], AlertSpec | None]
 OnSent = Callable[[], None]
+# Whether this instance may send an alert now (it holds a live lock session).
+Guard = Callable[[], bool]
 
 
 class Publisher(Protocol):
@@ -67,12 +69,14 @@ class Publisher(Protocol):
         qos: int = 1,
         retain: bool = False,
         on_sent: OnSent | None = None,
+        guard: Guard | None = None,
     ) -> None: ...
 
 
 class Witness(Protocol):
     def covers(self, since: datetime) -> bool: ...
     def seen(self, alert_id: str) -> bool: ...
+    async def barrier(self) -> bool: ...
 
 
 class Fenced(Exception):
@@ -166,24 +170,30 @@ class AlertLog:
             self._wake.set()
 
     async def republish(
-        self, publisher: Publisher, witness: Witness | None, before: datetime
+        self,
+        publisher: Publisher,
+        before: datetime,
+        witness: Witness | None = None,
+        guard: Guard | None = None,
     ) -> int:
         """Send what was claimed before `before` (when this instance got the lock) but never
-        acknowledged: the active died in between. One the witness saw pass the broker is
-        only marked. Returns how many were sent."""
+        acknowledged. One the witness saw pass the broker (once a marker sent through it
+        came back) is only marked. Returns how many were sent."""
         async with self.db().connect() as conn:
             rows = await store.unsent(conn, self.clock.now() - REPUBLISH_WITHIN, before)
+        if not rows:
+            return 0
+        vouched = witness if witness is not None and await witness.barrier() else None
         count = 0
         for row in rows:
-            if witness is not None and witness.covers(row.raised_at) and witness.seen(row.id):
+            if vouched is not None and vouched.covers(row.raised_at) and vouched.seen(row.id):
                 self.sent(row.id)
                 continue
             message = json.loads(row.payload)
-            publisher.publish(row.topic, message, qos=1, on_sent=self.on_sent(row.id))
+            publisher.publish(row.topic, message, qos=1, on_sent=self.on_sent(row.id), guard=guard)
             count += 1
-        if rows:
-            log.warning("ha: alerts claimed but not acknowledged sent=%d already_out=%d",
-                        count, len(rows) - count)  # fmt: skip
+        log.warning("ha: alerts claimed but not acknowledged sent=%d already_out=%d",
+                    count, len(rows) - count)  # fmt: skip
         self.republished += count
         return count
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
@@ -44,6 +45,7 @@ class Leadership:
         self.last_error: str | None = None
         self._engine: AsyncEngine | None = None
         self._conn: AsyncConnection | None = None
+        self._alive_at = 0.0  # monotonic: the lock session last answered
 
     @property
     def active(self) -> bool:
@@ -80,6 +82,7 @@ class Leadership:
             conn = await self._connection()
             if await store.try_lock(conn):
                 self.fence = Fence(await store.backend_pid(conn))
+                self._alive_at = time.monotonic()
                 self.active_name = self.name
                 self.last_error = None
                 return True
@@ -115,6 +118,7 @@ class Leadership:
         except SQLAlchemyError as exc:  # PostgreSQL before 14 has no such setting
             log.warning("ha: no idle_session_timeout (%s): a silent active is noticed only by "
                         "TCP keepalive", _first_line(exc))  # fmt: skip
+        self._alive_at = time.monotonic()
         while True:
             await asyncio.sleep(self.settings.heartbeat_seconds)
             try:
@@ -123,6 +127,13 @@ class Leadership:
             except (SQLAlchemyError, OSError, TimeoutError) as exc:
                 lost(_first_line(exc) or type(exc).__name__)
                 return
+            self._alive_at = time.monotonic()
+
+    def current(self) -> bool:
+        """Whether this instance may send an alert: active, and its lock session answered
+        within `silence_seconds` (after that PostgreSQL may have ended it and the standby
+        taken over: an active frozen and resumed must not send what it had queued)."""
+        return self.active and time.monotonic() - self._alive_at < self.settings.silence_seconds
 
     async def close(self) -> None:
         await self._drop()

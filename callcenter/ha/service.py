@@ -59,7 +59,15 @@ class Pair:
         self.took_over_at: datetime | None = None
         self.takeover_seconds: float | None = None  # lock granted → everything running
         self._housekeeping: list[asyncio.Task[None]] = []
-        self._watching: list[asyncio.Task[None]] = []
+
+    def session_settings(self) -> dict[str, str]:
+        """For the connections that save call state, claim alerts and record deadlines:
+        PostgreSQL ends a transaction left open this long (an active frozen or cut off in the
+        middle of one), so its row locks hold up the new active's writes and claims no longer.
+        Theirs are short; the reports' and the API's readers keep the plain engine."""
+        return {
+            "idle_in_transaction_session_timeout": f"{int(self.settings.takeover_seconds * 1000)}"
+        }
 
     def hand_over(self, catch_up: Callable[[list[Any]], None], handle: Any) -> None:
         """Right after the tracker restored its state: give it what the standby heard."""
@@ -71,6 +79,8 @@ class Pair:
         async def ctx(app: web.Application) -> AsyncIterator[None]:
             entered: list[AsyncIterator[None]] = []
             tasks: list[asyncio.Task[None]] = []
+            if hooks.witness is not None:
+                tasks.append(owned("ha-witness", hooks.witness.run()))
             try:
                 if await self.leader.try_acquire():
                     locked_at = self.alert_log.clock.now()
@@ -79,21 +89,17 @@ class Pair:
                     self._became_active()
                     tasks.append(owned("ha-lock", self.leader.hold(_lost)))
                     # A restart after a crash: what this instance claimed and never got out.
-                    publisher = hooks.publisher()
-                    if publisher is not None:
-                        await self.alert_log.republish(publisher, None, locked_at)
+                    tasks.append(owned("ha-sweep", self._sweep(locked_at, hooks)))
                 else:
                     self.leader.role = "standby"
                     log.info("ha: standby instance=%s active=%s", self.leader.name,
                              self.leader.active_name)  # fmt: skip
                     self._housekeeping = await hooks.listen(self.feed)
-                    if hooks.witness is not None:
-                        self._watching = [owned("ha-witness", hooks.witness.run())]
                     tasks.append(owned("ha-standby", self._stand_by(app, contexts, entered, hooks)))
                 yield
             finally:
                 await stop_all(tasks)
-                await stop_all(self._housekeeping + self._watching)
+                await stop_all(self._housekeeping)
                 await _exit(entered)
                 await self.leader.close()
 
@@ -120,17 +126,30 @@ class Pair:
         self.takeover_seconds = time.monotonic() - began
         log.warning("ha: active instance=%s took_over_in=%.3fs caught_up=%d",
                     self.leader.name, self.takeover_seconds, self.caught_up)  # fmt: skip
-        hold = owned("ha-lock", self.leader.hold(_lost))
+        sweep = owned("ha-sweep", self._sweep(locked_at, hooks))
         try:
-            publisher, witness = hooks.publisher(), hooks.witness
-            if publisher is not None:
-                vouched = witness is not None and await witness.barrier()
-                await self.alert_log.republish(publisher, witness if vouched else None, locked_at)
-        except Exception:
-            log.exception("ha: sending what the last active left unsent failed")
+            await self.leader.hold(_lost)
         finally:
-            await stop_all(self._watching)
-        await hold
+            await stop_all([sweep])
+
+    async def _sweep(self, locked_at: datetime, hooks: StandbyHooks) -> None:
+        """Send what was claimed before this instance held the lock and never acknowledged:
+        the last active died between claiming and the broker's acknowledgement. Not before
+        `silence_seconds` have passed: by then the last active, even one only frozen and
+        resumed, sends nothing more (its messages wait for a live lock session, see
+        Leadership.current). Again every takeover_seconds, for a claim a resumed active
+        committed late."""
+        await asyncio.sleep(self.settings.silence_seconds)
+        while True:
+            publisher = hooks.publisher()
+            if publisher is not None:
+                try:
+                    await self.alert_log.republish(
+                        publisher, locked_at, hooks.witness, self.leader.current
+                    )
+                except Exception:
+                    log.exception("ha: sending what the last active left unsent failed")
+            await asyncio.sleep(self.settings.takeover_seconds)
 
     def _became_active(self) -> None:
         self.leader.role = "active"

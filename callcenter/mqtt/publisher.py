@@ -19,6 +19,8 @@ import aiomqtt
 
 log = logging.getLogger(__name__)
 
+_GUARD_POLL = 0.05
+
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
@@ -28,6 +30,9 @@ class Outgoing:
     retain: bool
     # Told once the broker has it (QoS 1: its PUBACK): the alert log records it.
     on_sent: Callable[[], None] | None = None
+    # Sent only while this is true (an active/standby pair's alert: while the instance
+    # holds a live lock session); held until then.
+    guard: Callable[[], bool] | None = None
 
 
 class MqttPublisher:
@@ -73,10 +78,11 @@ class MqttPublisher:
         qos: int = 1,
         retain: bool = False,
         on_sent: Callable[[], None] | None = None,
+        guard: Callable[[], bool] | None = None,
     ) -> None:
         """Queue a JSON message; never blocks the caller."""
         body = json.dumps(payload, ensure_ascii=False).encode()
-        item = Outgoing(topic, body, qos, retain, on_sent)
+        item = Outgoing(topic, body, qos, retain, on_sent, guard)
         try:
             self.queue.put_nowait(item)
         except asyncio.QueueFull:
@@ -119,6 +125,8 @@ class MqttPublisher:
                         while True:
                             if pending is None:
                                 pending = await self._next(watch)
+                            if pending.guard is not None:
+                                await _cleared(pending.guard)
                             await client.publish(
                                 pending.topic,
                                 pending.payload,
@@ -140,6 +148,13 @@ class MqttPublisher:
                 backoff = min(backoff * 2, 10.0)
             finally:
                 self.connected = False
+
+
+async def _cleared(guard: Callable[[], bool]) -> None:
+    while True:
+        if guard():
+            return
+        await asyncio.sleep(_GUARD_POLL)
 
 
 async def _until_disconnected(client: aiomqtt.Client) -> None:

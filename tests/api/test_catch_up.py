@@ -7,9 +7,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from callcenter import signals as t
+from callcenter.clock import FakeClock
 from callcenter.events import RingLimitReached
 from tests.api.test_calls_api import CALLER, get
-from tests.conftest import Hotline
+from tests.conftest import Hotline, HotlineFactory
 
 WINDOW = timedelta(seconds=60)
 
@@ -75,3 +76,34 @@ async def test_a_ring_kept_whose_deadline_is_ahead_is_raised_on_time(hotline: Ho
     await hotline.svc.calls().settled()
     (alert,) = alerts
     assert not alert.late and alert.raised_at == alert.deadline_at
+
+
+async def test_a_restored_phone_answered_in_the_gap_after_its_deadline_gets_the_alert(
+    hotline_factory: HotlineFactory, db_url: str
+) -> None:
+    # The active saved the ring, then died; the standby heard the answer, 5 s after the
+    # deadline, before it took over.
+    clock = FakeClock()
+    first = await hotline_factory(db_url, clock=clock)
+    await first.add_user("li.na", "agent", "2001")
+    start = clock.now()
+    for event in signals(start, answered_after=None):
+        first.svc.calls().handle(event)
+    await first.svc.calls().settled()
+    await first.client.close()
+    clock.advance(25)
+    second = await hotline_factory(db_url, clock=clock)
+    alerts: list[RingLimitReached] = []
+
+    async def heard(event: object) -> None:
+        assert isinstance(event, RingLimitReached)
+        alerts.append(event)
+
+    second.svc.bus.subscribe(RingLimitReached, heard)
+    kept = signals(start, answered_after=20)[2:]  # the answer, in the standby's backlog
+    second.svc.calls().catch_up(kept, WINDOW)
+    lead = await second.token("lead", "team_lead")
+    (violation,) = await get(second, "/api/violations", lead)
+    assert violation["kind"] == "ring_limit"
+    (alert,) = alerts
+    assert alert.late and (alert.raised_at - alert.deadline_at).total_seconds() == 10.0

@@ -72,6 +72,17 @@ class Instance:
         self.process.proc.wait(10)
         return at
 
+    def freeze(self) -> float:
+        """SIGSTOP: a host gone silent (its sockets stay open); returns when."""
+        assert self.process is not None and self.process.proc is not None
+        at = time.time()
+        os.kill(self.process.proc.pid, signal.SIGSTOP)
+        return at
+
+    def resume(self) -> None:
+        assert self.process is not None and self.process.proc is not None
+        os.kill(self.process.proc.pid, signal.SIGCONT)
+
     def stop(self) -> None:
         if self.process is not None:
             self.process.stop(timeout_s=15)
