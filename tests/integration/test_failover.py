@@ -12,6 +12,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ import pytest
 from sqlalchemy import text
 
 from callcenter import db
+from callcenter.ha.witness import Witness
+from callcenter.mqtt.publisher import MqttPublisher
 from tests.integration import bench
 from tests.integration.pair import (
     ACCEPT_SECONDS,
@@ -204,3 +207,27 @@ async def test_an_active_that_loses_its_lock_session_stops_and_the_standby_takes
         await wait_role(session, b, "active", within=10)
     assert a.exit_code() == 75
     assert "lost the leadership lock" in a.log.read_text()
+
+
+async def test_the_witness_sees_what_went_through_the_broker(
+    mosquitto: bench.MosquittoBroker,
+) -> None:
+    topic, barrier = "wt/alerts/ring-limit", "wt/ha/barrier/b"
+    witness = Witness("127.0.0.1", mosquitto.port, None, None, "wt-witness", [topic], barrier)
+    watching = asyncio.create_task(witness.run())
+    publisher = MqttPublisher("127.0.0.1", mosquitto.port, client_id="wt-active")
+    publishing = asyncio.create_task(publisher.run())
+    try:
+        await eventually(lambda: publisher.connected)
+        await eventually(witness.barrier)  # subscribed: its own marker comes back
+        since = datetime.now(UTC)
+        publisher.publish(topic, {"alert_id": "went-out"})
+        await eventually(lambda: publisher.published == 1)
+        assert await witness.barrier()
+        assert witness.seen("went-out") and not witness.seen("never-sent")
+        assert witness.covers(since)
+    finally:
+        for task in (watching, publishing):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
