@@ -48,12 +48,12 @@ from callcenter.events import (
     TicketTouched,
     ViolationRecorded,
 )
-from callcenter.ha.alerts import AlertLog, AlertSpec, Describe
+from callcenter.ha.alerts import AlertLog
 from callcenter.ha.feed import Feed
 from callcenter.ha.http import standby_middleware
 from callcenter.ha.leader import Leadership
+from callcenter.ha.messages import describe_alerts, witness_for
 from callcenter.ha.service import CleanupCtx, Pair, StandbyHooks
-from callcenter.ha.witness import Witness
 from callcenter.metrics import http as metrics_http
 from callcenter.metrics.collect import Live, LiveCollector
 from callcenter.metrics.service import Metrics
@@ -403,31 +403,9 @@ def handlers(svc: Services) -> dict[type, list[Handler]]:
     }
 
 
-def describe_alert(svc: Services) -> Describe:
-    """The alerts a pair raises exactly once (each with its MQTT message): a ring limit per
-    leg, and per anomaly its raising, its missed report and its missed follow-up."""
-    prefix = svc.settings.mqtt.topic_prefix
-
-    def describe(event: object) -> AlertSpec | None:
-        if isinstance(event, RingLimitReached):
-            message = schemas.alert_json(event, svc.rule)
-            topic = f"{prefix}/{RING_LIMIT_TOPIC}"
-            due, at = event.deadline_at, event.raised_at
-            return AlertSpec("ring_limit", event.leg_pk, topic, message, due, at, event.late,
-                             id=event.violation_id)  # fmt: skip
-        if isinstance(event, AnomalyRaised | AnomalyOverdue):
-            a = event.anomaly
-            if isinstance(event, AnomalyRaised):
-                kind, due, at = "anomaly", a.occurred_at, a.raised_at
-            else:
-                kind, due = event.what, a.report_due or a.follow_up_due or a.raised_at
-                at = a.unreported_at or a.follow_up_late_at or svc.clock.now()
-            message = anomalies_schemas.live_json(event, at)
-            topic = f"{prefix}/{ANOMALIES_TOPIC}"
-            return AlertSpec(kind, a.id, topic, message, due, at, event.late)
-        return None
-
-    return describe
+def alert_topics(settings: Settings) -> tuple[str, str]:
+    prefix = settings.mqtt.topic_prefix
+    return f"{prefix}/{RING_LIMIT_TOPIC}", f"{prefix}/{ANOMALIES_TOPIC}"
 
 
 def components(svc: Services) -> dict[str, Any]:
@@ -693,9 +671,8 @@ def build(
     )
     if settings.ha.enabled:
         leader = Leadership(settings.database_url, settings.ha)
-        svc.alert_log = AlertLog(
-            svc.db, svc.clock, describe_alert(svc), leader.name, fence=lambda: leader.fence
-        )
+        describe = describe_alerts(svc.rule, *alert_topics(settings), svc.clock.now)
+        svc.alert_log = AlertLog(svc.db, svc.clock, describe, leader.name, lambda: leader.fence)
         svc.pair = Pair(settings.ha, leader, svc.alert_log)
     standby = [standby_middleware(svc.pair.leader)] if svc.pair is not None else []
     app = web.Application(
@@ -1079,23 +1056,13 @@ def build(
         demo_ctx,
     ]
     if svc.pair is not None:
-        hooks = StandbyHooks(listen_standby, lambda: svc.publisher, witness(settings, svc.pair))
+        watch = witness_for(settings.mqtt, settings.ha.name, list(alert_topics(settings)))
+        hooks = StandbyHooks(listen_standby, lambda: svc.publisher, watch)
         active = [svc.pair.gate(active, hooks)]
     app.cleanup_ctx.extend([speech_check, database, stations_ctx, mqtt_ctx, *active])
     add_routes(app, svc)
     add_metrics(app, svc)
     return app
-
-
-def witness(settings: Settings, pair: Pair) -> Witness | None:
-    """The standby's eye on the broker (ha/witness.py); none without an external broker."""
-    m = settings.mqtt
-    if m.embedded:
-        return None
-    prefix, name = m.topic_prefix, pair.leader.name
-    topics = [f"{prefix}/{RING_LIMIT_TOPIC}", f"{prefix}/{ANOMALIES_TOPIC}"]
-    return Witness(m.broker.host, m.broker.port, m.username, m.password,
-                   f"callcenter-{name}-witness", topics, f"{prefix}/ha/barrier/{name}")  # fmt: skip
 
 
 def add_metrics(app: web.Application, svc: Services) -> None:
