@@ -49,6 +49,12 @@ from callcenter.events import (
     TicketTouched,
     ViolationRecorded,
 )
+from callcenter.ha.alerts import AlertLog
+from callcenter.ha.feed import Feed
+from callcenter.ha.http import standby_middleware
+from callcenter.ha.leader import Leadership
+from callcenter.ha.messages import describe_alerts, witness_for
+from callcenter.ha.service import CleanupCtx, Pair, StandbyHooks
 from callcenter.metrics import http as metrics_http
 from callcenter.metrics.collect import Live, LiveCollector
 from callcenter.metrics.service import Metrics
@@ -130,6 +136,8 @@ class Services:
     # Domain events after their commit; the table of who hears what is `handlers` below.
     bus: Bus = field(default_factory=Bus)
     engine: AsyncEngine | None = None
+    # A pair's engine for the call tracker and the deadline timers (ha/service.py).
+    pair_engine: AsyncEngine | None = None
     tracker: CallTracker | None = None
     publisher: MqttPublisher | None = None
     broker: Any = None
@@ -163,6 +171,9 @@ class Services:
     speech_off: str = ""
     # The line probe (拨测), when [probe] enabled runs it inside the service.
     probe: LineProbe | None = None
+    # With [ha] enabled: the active/standby pair and the log that raises each alert once.
+    pair: Pair | None = None
+    alert_log: AlertLog | None = None
 
     def _first_hep(self) -> HepSource | None:
         return next((s for s in self.sources.values() if isinstance(s, HepSource)), None)
@@ -181,6 +192,11 @@ class Services:
     def db(self) -> AsyncEngine:
         assert self.engine is not None, "the database is not started"
         return self.engine
+
+    def timers_db(self) -> AsyncEngine:
+        """Where call state, alerts and deadlines are written: with [ha], on connections
+        whose transactions PostgreSQL ends if they are left open (a frozen active's)."""
+        return self.pair_engine or self.db()
 
     def calls(self) -> CallTracker:
         assert self.tracker is not None, "the call tracker is not started"
@@ -253,9 +269,19 @@ def handlers(svc: Services) -> dict[type, list[Handler]]:
             else:
                 svc.hub.broadcast(message)
 
+    def claimed_to_mqtt(event: object) -> bool:
+        # An alert the pair claimed goes out as claimed; its acknowledgement is recorded.
+        claimed = svc.alert_log.outgoing(event) if svc.alert_log is not None else None
+        if claimed is None or svc.publisher is None:
+            return False
+        on_sent = svc.alert_log.on_sent(claimed.id) if svc.alert_log is not None else None
+        guard = svc.pair.leader.current if svc.pair is not None else None
+        svc.publisher.publish(claimed.topic, claimed.payload, 1, on_sent=on_sent, guard=guard)
+        return True
+
     async def ring_limit_to_mqtt(event: object) -> None:
         assert isinstance(event, RingLimitReached)
-        if svc.publisher is not None:
+        if svc.publisher is not None and not claimed_to_mqtt(event):
             topic = f"{svc.settings.mqtt.topic_prefix}/{RING_LIMIT_TOPIC}"
             svc.publisher.publish(topic, schemas.alert_json(event, svc.rule), qos=1)
 
@@ -332,7 +358,7 @@ def handlers(svc: Services) -> dict[type, list[Handler]]:
 
     async def anomaly_to_mqtt(event: object) -> None:
         assert isinstance(event, AnomalyRaised | AnomalyOverdue)
-        if svc.publisher is not None:
+        if svc.publisher is not None and not claimed_to_mqtt(event):
             message = anomalies_schemas.live_json(event, svc.clock.now())
             topic = f"{svc.settings.mqtt.topic_prefix}/{ANOMALIES_TOPIC}"
             svc.publisher.publish(topic, message, qos=1)
@@ -400,6 +426,11 @@ def handlers(svc: Services) -> dict[type, list[Handler]]:
     }
 
 
+def alert_topics(settings: Settings) -> tuple[str, str]:
+    prefix = settings.mqtt.topic_prefix
+    return f"{prefix}/{RING_LIMIT_TOPIC}", f"{prefix}/{ANOMALIES_TOPIC}"
+
+
 def components(svc: Services) -> dict[str, Any]:
     """Each component's status for /api/health (the database is checked by the route)."""
     mqtt: dict[str, Any] = {"enabled": svc.publisher is not None}
@@ -448,6 +479,7 @@ def components(svc: Services) -> dict[str, Any]:
         "speech": speech_status(svc),
         "probe": svc.probe.status() if svc.probe is not None else {"enabled": False},
         "live_clients": len(svc.hub.clients),
+        "ha": svc.pair.status() if svc.pair is not None else {"enabled": False},
     }
 
 
@@ -502,6 +534,8 @@ def problems(svc: Services) -> list[str]:
             out.append(f"mqtt: no broker connection for {publisher.down_for():.0f} s")
     if svc.outbox is not None:
         out.extend(svc.outbox.problems(limits.source_down_seconds))
+    if svc.pair is not None:
+        out.extend(svc.pair.problems())
     return out
 
 
@@ -546,7 +580,10 @@ def add_routes(app: web.Application, svc: Services) -> None:
     routes.add_routes(
         app,
         routes.SiteDeps(
-            db=svc.db, components=lambda: components(svc), problems=lambda: problems(svc)
+            db=svc.db,
+            components=lambda: components(svc),
+            problems=lambda: problems(svc),
+            public=lambda: {"role": svc.pair.leader.role} if svc.pair is not None else {},
         ),
     )
     desk.add_routes(app, desk.DeskDeps(svc.settings.desk, svc.settings.web.timezone, svc.clock))
@@ -667,8 +704,15 @@ def build(
         hub=LiveHub(NumberPolicy(frozenset(settings.privacy.full_number_roles))),
         directory=AgentDirectory(),
     )
+    if settings.ha.enabled:
+        leader = Leadership(settings.database_url, settings.ha)
+        describe = describe_alerts(svc.rule, *alert_topics(settings), svc.clock.now)
+        svc.alert_log = AlertLog(svc.db, svc.clock, describe, leader.name, lambda: leader.fence)
+        svc.pair = Pair(settings.ha, leader, svc.alert_log)
+    standby = [standby_middleware(svc.pair.leader)] if svc.pair is not None else []
     app = web.Application(
-        middlewares=[error_middleware, security.origin_middleware], client_max_size=1024**2
+        middlewares=[error_middleware, *standby, security.origin_middleware],
+        client_max_size=1024**2,
     )
     app.on_response_prepare.append(security.add_headers)
     app[SERVICES] = svc
@@ -692,7 +736,7 @@ def build(
         on_recorded=svc.bus.publish,
     )
     svc.deadlines = DeadlineTimers(
-        svc.db, svc.clock, svc.bus.publish, settings.orders.report_within
+        svc.timers_db, svc.clock, svc.bus.publish, settings.orders.report_within, svc.alert_log
     )
     svc.anomalies = Anomalies(svc.db, svc.clock, svc.deadlines, svc.bus.publish)
     svc.draws = Draws(svc.db, svc.clock, settings.qa, settings.web.timezone)
@@ -729,8 +773,12 @@ def build(
 
     async def database(_app: web.Application) -> AsyncIterator[None]:
         svc.engine = await db.open_database(settings.database_url, migrate)
+        if svc.pair is not None:
+            svc.pair_engine = db.create_engine(settings.database_url, svc.pair.session_settings())
         yield
         await svc.engine.dispose()
+        if svc.pair_engine is not None:
+            await svc.pair_engine.dispose()
 
     async def mqtt_ctx(_app: web.Application) -> AsyncIterator[None]:
         m = settings.mqtt
@@ -744,7 +792,11 @@ def build(
                         "mqtt.embedded_listen: cannot start the embedded broker "
                         f"on {m.broker}: {exc}"
                     ) from exc
-            svc.publisher = MqttPublisher(m.broker.host, m.broker.port, m.username, m.password)
+            # Each instance of a pair its own client id: the broker drops a repeated one.
+            client = f"callcenter-{settings.ha.name}" if svc.pair is not None else "callcenter"
+            svc.publisher = MqttPublisher(
+                m.broker.host, m.broker.port, m.username, m.password, client_id=client
+            )
             tasks.append(owned("mqtt-publisher", svc.publisher.run()))
         yield
         if svc.publisher is not None:
@@ -774,7 +826,7 @@ def build(
 
     async def tracker_ctx(_app: web.Application) -> AsyncIterator[None]:
         tracker = CallTracker(
-            svc.db(),
+            svc.timers_db(),
             svc.bus,
             svc.clock,
             svc.rule,
@@ -790,8 +842,13 @@ def build(
             spill_dir=settings.spill_dir,
             shutdown_grace=settings.database.shutdown_flush_seconds,
             probe_callers=settings.probe.caller_numbers,
+            alerts=svc.alert_log,
         )
         resumed = await tracker.restore()
+        if svc.pair is not None:
+            # What the standby heard and the database may lack, then everything live.
+            window = timedelta(seconds=settings.ha.backlog_seconds)
+            svc.pair.hand_over(lambda events: tracker.catch_up(events, window), tracker.handle)
         tracker.observer = svc.metrics
         if resumed:
             log.info("resumed open calls count=%d", resumed)
@@ -817,10 +874,11 @@ def build(
                     "down; use an external broker (mqtt.url) for MQTT-bridged PBXs",
                     pbx.id,
                 )
-            source = build_source(
+            # A standby's HEP source listens already: it is kept, never bound twice.
+            source = svc.sources.get(pbx.id) or build_source(
                 pbx,
                 settings,
-                tracker.handle,
+                svc.pair.feed.handle if svc.pair is not None else tracker.handle,
                 svc.clock.now,
                 publish,
                 known_extension=lambda ext: svc.directory.lookup(ext) is not None,
@@ -846,9 +904,9 @@ def build(
             svc.publisher.publish(topic, payload)
 
     async def _start_hep(
-        source: HepSource, tracker: CallTracker, pbx: PbxSettings, from_table: bool
+        source: HepSource, tracker: CallTracker | None, pbx: PbxSettings, from_table: bool
     ) -> None:
-        for call in tracker.open_calls(pbx.id):
+        for call in tracker.open_calls(pbx.id) if tracker is not None else ():
             source.translator.restore(
                 call.call_id,
                 call.call_tag,
@@ -857,6 +915,8 @@ def build(
                     for ref, leg in call.legs.items()
                 },
             )
+        if source.address is not None:
+            return  # listening since this instance was the standby
         try:
             await source.start()
         except OSError as exc:
@@ -1009,26 +1069,56 @@ def build(
         await svc.wallboard_hub().close()
 
     app.on_shutdown.append(close_live_clients)
-    app.cleanup_ctx.extend(
-        [
-            speech_check,
-            database,
-            stations_ctx,
-            auth_ctx,
-            mqtt_ctx,
-            anomalies_ctx,
-            outbox_ctx,
-            tracker_ctx,
-            recordings_ctx,
-            speech_ctx,
-            sources_ctx,
-            probe_ctx,
-            qa_ctx,
-            reports_ctx,
-            wallboard_ctx,
-            demo_ctx,
-        ]
-    )
+
+    async def alerts_ctx(_app: web.Application) -> AsyncIterator[None]:
+        tasks = [owned("alert-log", svc.alert_log.run())] if svc.alert_log is not None else []
+        yield
+        await stop_all(tasks)
+        if svc.alert_log is not None:
+            await svc.alert_log.flush()
+
+    async def listen_standby(feed: Feed) -> list[asyncio.Task[None]]:
+        # The standby hears the HEP mirrored to it and keeps it (docs/failover.md); AMI, ESL
+        # and MQTT sources connect once it is active, and resync as after any reconnect.
+        await svc.directory.reload(svc.db())
+        tasks = [owned("agent-directory", _reload_directory())]
+        for pbx in configured_sources(settings):
+            if pbx.kind == "hep" and hep:
+                source = HepSource(pbx, feed.handle, svc.clock.now, known_extension, settings.sip)
+                await _start_hep(source, None, pbx, bool(settings.pbx))
+                svc.sources[pbx.id] = source
+                tasks.append(owned(f"sip-dialog-expiry-{pbx.id}", _expire(source)))
+        return tasks
+
+    def known_extension(extension: str) -> bool:
+        return svc.directory.lookup(extension) is not None
+
+    async def _reload_directory() -> None:
+        while True:
+            await asyncio.sleep(10)
+            await svc.directory.reload(svc.db())
+
+    # Everything that writes or raises: on the active instance only (callcenter/ha).
+    active: list[CleanupCtx] = [
+        auth_ctx,
+        alerts_ctx,
+        anomalies_ctx,
+        outbox_ctx,
+        tracker_ctx,
+        recordings_ctx,
+        speech_ctx,
+        sources_ctx,
+        probe_ctx,
+        qa_ctx,
+        reports_ctx,
+        wallboard_ctx,
+        demo_ctx,
+    ]
+    if svc.pair is not None:
+        watch = witness_for(settings.mqtt, settings.ha.name, list(alert_topics(settings)))
+        hooks = StandbyHooks(listen_standby, lambda: svc.publisher, watch)
+        active = [svc.pair.gate(active, hooks)]
+    app.cleanup_ctx.extend([speech_check, database, stations_ctx, mqtt_ctx, *active])
     add_routes(app, svc)
     add_metrics(app, svc)
     return app

@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from callcenter.auth.model import ALL_ROLES
 from callcenter.auth.shifts import DAYS, Shift, minute_of_day
 from callcenter.errors import ConfigError as ConfigError  # its home is errors.py
+from callcenter.ha.settings import HaSettings as HaSettings
+from callcenter.ha.settings import check_database, parse_ha
 from callcenter.metrics.settings import MetricsSettings as MetricsSettings
 from callcenter.metrics.settings import parse_metrics
 from callcenter.ops.settings import LogSettings as LogSettings
@@ -261,6 +263,7 @@ class Settings:
     speech: SpeechSettings = field(default_factory=SpeechSettings)
     probe: ProbeSettings = field(default_factory=ProbeSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    ha: HaSettings = field(default_factory=HaSettings)
     # No [[pbx]] tables: one HEP source on sip.hep_listen.
     pbx: tuple[PbxSettings, ...] = ()
     # Relative paths (SQLite file, recordings) are resolved against this directory.
@@ -576,6 +579,7 @@ def _validate(s: Settings) -> None:
             "database.url",
             f"must start with sqlite+aiosqlite:// or postgresql+asyncpg://, got {s.database.url!r}",
         )
+    check_database(s.ha, s.database.url)
     if s.mqtt.url and urlsplit(s.mqtt.url).scheme not in ("mqtt", "tcp"):
         raise ConfigError("mqtt.url", 'must be empty or "mqtt://host:port"')
     _validate_recordings(s.recordings)
@@ -644,11 +648,14 @@ def parse_settings(raw: dict[str, Any], base_dir: Path | None = None) -> Setting
         if name == "probe":
             sections["probe"] = parse_probe(value)
             continue
+        if name == "ha":
+            sections["ha"] = parse_ha(value)
+            continue
         if name == "log":
             sections["log"] = parse_log(value)
             continue
         if name not in _SECTIONS:
-            own = ["log", "metrics", "orders", "pbx", "probe", "qa", "reports", "speech"]
+            own = ["ha", "log", "metrics", "orders", "pbx", "probe", "qa", "reports", "speech"]
             known = ", ".join(sorted([*_SECTIONS, *own]))
             raise ConfigError(name, f"unknown section (known: {known})")
         sections[name] = _section(name, _SECTIONS[name], value)

@@ -73,7 +73,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, server_settings: dict[str, str] | None = None) -> AsyncEngine:
+    """`server_settings`: PostgreSQL session settings for every connection (asyncpg)."""
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[1] if ":///" in url else ""
         if path and path != ":memory:":
@@ -81,7 +82,10 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, poolclass=NullPool if ":memory:" in url else None)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    connect_args = {"server_settings": server_settings} if server_settings else {}
+    return create_async_engine(
+        url, pool_size=10, max_overflow=10, pool_pre_ping=True, connect_args=connect_args
+    )
 
 
 def alembic_config(url: str) -> AlembicConfig:

@@ -136,6 +136,7 @@ class AnomalyOverdue:
     anomaly: Anomaly
     what: Overdue
     agent: str | None = None
+    late: bool = False  # its deadline passed while the service was down (or standby)
 
 
 def stopped_at(order: Order, kind: DeadlineKind) -> datetime | None:

@@ -80,7 +80,7 @@ def live_json(event: AnomalyRaised | AnomalyOverdue, at: datetime) -> dict[str, 
         "schema": ANOMALY_SCHEMA,
         "type": "anomaly",
         "event": "raised" if isinstance(event, AnomalyRaised) else event.what,
-        "late": isinstance(event, AnomalyRaised) and event.late,
+        "late": event.late,
         **_common(a, event.agent),
         "at": iso_z(at),
     }

@@ -4,7 +4,9 @@ missed. Armed on the clock like the ring rule's, rebuilt from the database on st
 
 A timer only queues what fell due; one task records a batch per transaction, then publishes.
 The database decides "once": (order_id, kind) is unique, and a missed report or follow-up is
-set only while still empty, so a restart or a second instance never records one twice.
+set only while still empty, so a restart or a second instance never records one twice. With
+an alert log (an active/standby pair, callcenter/ha) each is also claimed in that transaction,
+so the one that commits it publishes it, and a successor sends it if it never went out.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -50,6 +52,13 @@ RETRY_SECONDS = 1.0
 RESYNC_SECONDS = 300.0
 
 
+class AlertClaims(Protocol):
+    """The alert log (callcenter/ha/alerts.py): inside `conn`'s transaction, the events whose
+    alert this instance raises (raises if it may raise nothing any more)."""
+
+    async def claim(self, conn: AsyncConnection, events: Sequence[object]) -> list[object]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class _Due:
     what: What
@@ -65,8 +74,10 @@ class DeadlineTimers:
         clock: Clock,
         publish: Publish,
         report_within: timedelta,
+        alerts: AlertClaims | None = None,
     ) -> None:
         self.db = db
+        self.alerts = alerts
         self.clock = clock
         self.publish = publish
         self.report_within = report_within
@@ -104,16 +115,16 @@ class DeadlineTimers:
                 at, self._fire(_Due("deadline", order_id, kind))
             )
 
-    def arm_report(self, anomaly_id: str, at: datetime) -> None:
+    def arm_report(self, anomaly_id: str, at: datetime, late: bool = False) -> None:
         if anomaly_id not in self._reports:
             self._reports[anomaly_id] = self.clock.call_at(
-                at, self._fire(_Due("report", anomaly_id))
+                at, self._fire(_Due("report", anomaly_id, late=late))
             )
 
-    def arm_follow_up(self, anomaly_id: str, at: datetime) -> None:
+    def arm_follow_up(self, anomaly_id: str, at: datetime, late: bool = False) -> None:
         if anomaly_id not in self._follow_ups:
             self._follow_ups[anomaly_id] = self.clock.call_at(
-                at, self._fire(_Due("follow_up", anomaly_id))
+                at, self._fire(_Due("follow_up", anomaly_id, late=late))
             )
 
     def settle(self, anomaly_id: str) -> None:
@@ -173,9 +184,9 @@ class DeadlineTimers:
                     self._arm_deadline(order.id, kind, order.due_at(kind))
         # A report or follow-up that fell due unseen is recorded at once.
         for anomaly_id, at in reports:
-            self.arm_report(anomaly_id, max(at, now))
+            self.arm_report(anomaly_id, max(at, now), late=at < now)
         for anomaly_id, at in follow_ups:
-            self.arm_follow_up(anomaly_id, max(at, now))
+            self.arm_follow_up(anomaly_id, max(at, now), late=at < now)
         return overdue
 
     async def _resync_every(self, seconds: float) -> None:
@@ -228,10 +239,12 @@ class DeadlineTimers:
                 if due.what == "deadline":
                     continue
                 what: Overdue = "unreported" if due.what == "report" else "follow_up_missed"
-                overdue = await self._overdue(conn, due.key, what, now)
+                overdue = await self._overdue(conn, due.key, what, now, due.late)
                 if overdue is not None:
                     events.append(overdue)
             events = await self._named(conn, events)
+            if self.alerts is not None:
+                events = await self.alerts.claim(conn, events)
         for event in events:
             if isinstance(event, AnomalyRaised):
                 self.raised += 1
@@ -262,6 +275,7 @@ class DeadlineTimers:
         anomaly_id: str,
         what: Overdue,
         now: datetime,
+        late: bool = False,
     ) -> AnomalyOverdue | None:
         if what == "unreported":
             changed = await store.set_if_open(
@@ -282,7 +296,7 @@ class DeadlineTimers:
             self.unreported += 1
         else:
             self.follow_ups_missed += 1
-        return AnomalyOverdue(anomaly, what)
+        return AnomalyOverdue(anomaly, what, late=late)
 
     async def _named(self, conn: AsyncConnection, events: list[object]) -> list[object]:
         """The overdue events with the owning agent's name (a raised one has it already:

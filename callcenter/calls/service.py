@@ -4,10 +4,13 @@ Telephony events arrive far faster than one transaction each could be written (2
 messages/s), so `handle` only updates memory; the writer (calls/writer.py) saves every
 change in one transaction per batch (at most `flush_interval` later) and publishes the domain
 events after the commit. The ring-limit alert alone is published the moment its timer fires
-(`run_alerts`): waiting for a batch commit under load cost it hundreds of milliseconds. Its
+(calls/alerting.py): waiting for a batch commit under load cost it hundreds of milliseconds. Its
 violation is saved with the next batch; if the service dies first, the leg's deadline is
-re-armed on start and the alert is raised again (at least once, never lost). Open calls
-and pending deadlines are rebuilt from the database on start.
+re-armed on start and the alert is raised again (at least once, never lost). With an alert
+log (`alerts`, an active/standby pair: callcenter/ha) the alert is claimed and its violation
+saved in one small transaction first, then published: raised exactly once by the pair. Open
+calls and pending deadlines are rebuilt from the database on start; a standby taking over
+then catches up on the signals it kept (`catch_up`).
 """
 
 from __future__ import annotations
@@ -27,12 +30,14 @@ from callcenter import signals as t
 from callcenter.auth import store as auth_store
 from callcenter.bus import Bus
 from callcenter.calls import intake, model, store
+from callcenter.calls.alerting import AlertClaims, RingAlerts
+from callcenter.calls.deadlines import RingTimers
 from callcenter.calls.intake import ClosedCalls, Limits
 from callcenter.calls.model import AgentRef, CallState, LegState
 from callcenter.calls.rings import RingRule
 from callcenter.calls.writer import CallWriter
-from callcenter.clock import Clock, Timer
-from callcenter.events import PhoneRang, RingLimitReached
+from callcenter.clock import Clock
+from callcenter.events import PhoneRang
 from callcenter.tasks import owned, stop_all
 
 log = logging.getLogger(__name__)
@@ -88,6 +93,7 @@ class CallTracker:
         spill_dir: Path | None = None,
         shutdown_grace: float = 10.0,
         probe_callers: frozenset[str] = frozenset(),
+        alerts: AlertClaims | None = None,
     ) -> None:
         self.engine = engine
         self.bus = bus
@@ -106,8 +112,10 @@ class CallTracker:
         # In order of last activity, so the idlest call is the first to evict.
         self.calls: OrderedDict[CallKey, CallState] = OrderedDict()
         self.closed = ClosedCalls()
-        self._timers: dict[str, Timer] = {}
-        self._alerts: asyncio.Queue[RingLimitReached] = asyncio.Queue()
+        self.timers = RingTimers(clock)
+        self.alerts = RingAlerts(engine, bus, alerts, self._unsaved, self.writer)
+        # While a backlog is caught up: how old its signals may be (None: live).
+        self._catching_up: timedelta | None = None
         self.events_handled = 0
         # Inputs changed or refused to keep memory and the database bounded, by kind.
         self.refused: Counter[str] = Counter()
@@ -191,13 +199,11 @@ class CallTracker:
         for ev in events:
             if isinstance(ev, PhoneRang) and ev.monitored:
                 self._schedule(call, ev)
-            if isinstance(ev, RingLimitReached):
-                self._alerts.put_nowait(ev)
-            else:
+            if not self.alerts.take(ev):
                 self.writer.add_event(ev)
         for leg in call.legs.values():
-            if not leg.ringing and leg.id in self._timers:
-                self._timers.pop(leg.id).cancel()
+            if not leg.ringing and leg.id in self.timers:
+                self.timers.cancel(leg.id)
 
     def _mark(self, call: CallState) -> None:
         self.writer.mark(call)
@@ -209,18 +215,20 @@ class CallTracker:
     def _arm(self, call: CallState, leg: LegState, ring_started_at: datetime) -> None:
         now = self.clock.now()
         lag = now - ring_started_at
+        late = False
         if -_MAX_CLOCK_AHEAD <= lag < self.rule.deadline:
             fire_at = ring_started_at + self.rule.deadline
+        elif self._catching_up is not None and lag < self.rule.deadline + self._catching_up:
+            # A ring heard while standby whose deadline fell before the takeover: raised
+            # now, late, as for a restart.
+            fire_at, late = ring_started_at + self.rule.deadline, True
         else:
             fire_at = now + self.rule.deadline
         key = (call.source, call.call_id, call.call_tag)
-        self._timers[leg.id] = self.clock.call_at(fire_at, self._deadline_callback(key, leg.id))
+        self.timers.arm(leg.id, fire_at, self._deadline_callback(key, leg.id), late)
 
-    def _deadline_callback(
-        self, key: CallKey, leg_pk: str, late: bool = False
-    ) -> Callable[[], None]:
-        def fire() -> None:
-            self._timers.pop(leg_pk, None)
+    def _deadline_callback(self, key: CallKey, leg_pk: str) -> Callable[[bool], None]:
+        def fire(late: bool) -> None:
             call = self.calls.get(key)
             if call is None:
                 return
@@ -241,6 +249,9 @@ class CallTracker:
             since = self.clock.now() - self.max_call
             for key in await store.closed_call_keys(conn, since, self.closed.size):
                 self.closed.add(key)
+            # A stored ring-limit violation says its alert was raised; the leg's own flag may
+            # have been saved ahead of it (the alert log commits the violation with its claim).
+            raised = await store.ring_limits_recorded(conn, [c.id for c in open_calls])
         now = self.clock.now()
         for call in open_calls:
             key = (call.source, call.call_id, call.call_tag)
@@ -251,15 +262,32 @@ class CallTracker:
                 # Whether it still rings is unknown until its call's next message: it is
                 # shown so, not ticking, and closed as lost if nothing more is heard.
                 leg.unknown_since = now
+                leg.ring_limit_recorded = leg.id in raised
                 if call.monitored and not leg.ring_limit_recorded:
                     assert leg.ring_started_at is not None
                     fire_at = leg.ring_started_at + self.rule.deadline
                     # A deadline that fell while we were down is raised once, now, marked
                     # late; one still ahead is kept, so a quick restart misses no alert.
-                    self._timers[leg.id] = self.clock.call_at(
-                        max(fire_at, now), self._deadline_callback(key, leg.id, fire_at < now)
-                    )
+                    # Armed at the deadline itself, so a catch-up fires it in its place.
+                    fire = self._deadline_callback(key, leg.id)
+                    self.timers.arm(leg.id, fire_at, fire, fire_at < now)
         return len(open_calls)
+
+    def catch_up(self, events: Sequence[t.SourceEvent], window: timedelta) -> None:
+        """Apply signals kept while standby (at most `window` old), in order, right after
+        `restore`. A deadline that fell between two of them fires between them, late, so
+        the outcome is the one the live service would have had."""
+        self._catching_up = window
+        try:
+            for event in events:
+                at = getattr(event, "at", None)
+                if isinstance(at, datetime):
+                    self.timers.fire_due(min(at, self.clock.now()))
+                self.handle(event)
+            # Before any live signal: each deadline already passed fires now, in order.
+            self.timers.fire_due(self.clock.now())
+        finally:
+            self._catching_up = None
 
     def open_calls(self, source: str) -> list[CallState]:
         return [c for c in self.calls.values() if c.source == source and not c.closed]
@@ -278,14 +306,15 @@ class CallTracker:
         """Write every change since the last flush in one transaction, then publish."""
         await self.writer.flush()
 
-    async def run_alerts(self) -> None:
-        """Publish each ring-limit alert as soon as its timer fired."""
-        while True:
-            alert = await self._alerts.get()
-            try:
-                await self.bus.publish(alert)
-            finally:
-                self._alerts.task_done()
+    def _unsaved(self, call_pks: set[str]) -> set[str]:
+        """Of these calls, those not in the database yet with all their legs."""
+        out = set()
+        for call in self.calls.values():
+            if call.id in call_pks and not (
+                call.persisted and all(leg.persisted for leg in call.legs.values())
+            ):
+                out.add(call.id)
+        return out
 
     async def wait_saved(self, call_pk: str, within: float = 5.0) -> None:
         """Until the call and its legs are in the database (rows that refer to them follow)."""
@@ -301,7 +330,7 @@ class CallTracker:
     async def settled(self) -> None:
         """Wait until everything handled so far is saved and published (tests, shutdown)."""
         await self.writer.settled()
-        await self._alerts.join()
+        await self.alerts.join()
 
     # -- housekeeping ---------------------------------------------------------------------
     def sweep(self) -> None:
@@ -345,7 +374,7 @@ class CallTracker:
         """Start the tracker's own tasks: alerts, batched saves, the sweeper, the directory."""
         self._writing = owned("call-writer", self.writer.run())
         self._tasks = [
-            owned("ring-limit-alerts", self.run_alerts()),
+            owned("ring-limit-alerts", self.alerts.run()),
             owned("call-sweeper", self.run_sweeper()),
             owned("agent-directory", self.reload_directory_periodically()),
         ]
@@ -360,7 +389,7 @@ class CallTracker:
         self.close()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(_ALERTS_AT_STOP_SECONDS):
-                await self._alerts.join()
+                await self.alerts.join()
         await stop_all(self._tasks)
         if self._writing is not None:
             self.writer.stop()
@@ -373,6 +402,4 @@ class CallTracker:
                  still_open, self.writer.stats.spilled)  # fmt: skip
 
     def close(self) -> None:
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
+        self.timers.close()

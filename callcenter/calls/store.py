@@ -307,6 +307,28 @@ async def existing_ids(
     return found
 
 
+async def insert_violations(conn: AsyncConnection, new: Sequence[ViolationRecorded]) -> None:
+    """Violations saved on their own (a ring limit, in the transaction that claims its alert)."""
+    rows = [violation_row(v) for v in new]
+    for i in range(0, len(rows), _CHUNK):
+        await conn.execute(violations.insert(), rows[i : i + _CHUNK])
+
+
+async def ring_limits_recorded(conn: AsyncConnection, call_ids: Sequence[str]) -> set[str]:
+    """The legs of these calls whose ring-limit violation is stored: their alert was raised
+    (read by call: violations are indexed by call)."""
+    found: set[str] = set()
+    for i in range(0, len(call_ids), _CHUNK):
+        rows = await conn.execute(
+            select(violations.c.leg_pk).where(
+                violations.c.call_pk.in_(call_ids[i : i + _CHUNK]),
+                violations.c.kind == "ring_limit",
+            )
+        )
+        found.update(r.leg_pk for r in rows if r.leg_pk is not None)
+    return found
+
+
 async def closed_call_keys(
     conn: AsyncConnection, since: datetime, limit: int
 ) -> list[tuple[str, str, str]]:

@@ -12,6 +12,7 @@ from callcenter.auth import store as _auth_store  # noqa: F401
 from callcenter.callbacks import store as _callbacks_store  # noqa: F401
 from callcenter.calls import store as _calls_store  # noqa: F401
 from callcenter.db import Base
+from callcenter.ha import store as _ha_store  # noqa: F401
 from callcenter.orders import store as _orders_store  # noqa: F401
 from callcenter.qa import store as _qa_store  # noqa: F401
 from callcenter.recordings import store as _recordings_store  # noqa: F401

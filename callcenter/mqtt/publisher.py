@@ -12,12 +12,15 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import aiomqtt
 
 log = logging.getLogger(__name__)
+
+_GUARD_POLL = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +29,11 @@ class Outgoing:
     payload: bytes
     qos: int
     retain: bool
+    # Told once the broker has it (QoS 1: its PUBACK): the alert log records it.
+    on_sent: Callable[[], None] | None = None
+    # Sent only while this is true (an active/standby pair's alert: while the instance
+    # holds a live lock session); held until then.
+    guard: Callable[[], bool] | None = None
 
 
 class MqttPublisher:
@@ -67,10 +75,17 @@ class MqttPublisher:
         return 0.0 if self._connected else time.monotonic() - self._state_since
 
     def publish(
-        self, topic: str, payload: dict[str, Any], qos: int = 1, retain: bool = False
+        self,
+        topic: str,
+        payload: dict[str, Any],
+        qos: int = 1,
+        retain: bool = False,
+        on_sent: Callable[[], None] | None = None,
+        guard: Callable[[], bool] | None = None,
     ) -> None:
         """Queue a JSON message; never blocks the caller."""
-        item = Outgoing(topic, json.dumps(payload, ensure_ascii=False).encode(), qos, retain)
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        item = Outgoing(topic, body, qos, retain, on_sent, guard)
         self._idle.clear()
         try:
             self.queue.put_nowait(item)
@@ -124,6 +139,8 @@ class MqttPublisher:
                         while True:
                             if pending is None:
                                 pending = await self._next(watch)
+                            if pending.guard is not None:
+                                await _cleared(pending.guard)
                             await client.publish(
                                 pending.topic,
                                 pending.payload,
@@ -131,6 +148,8 @@ class MqttPublisher:
                                 retain=pending.retain,
                             )
                             self.published += 1
+                            if pending.on_sent is not None:
+                                pending.on_sent()
                             pending = None
                             if self.queue.empty():
                                 self._idle.set()
@@ -145,6 +164,13 @@ class MqttPublisher:
                 backoff = min(backoff * 2, 10.0)
             finally:
                 self.connected = False
+
+
+async def _cleared(guard: Callable[[], bool]) -> None:
+    while True:
+        if guard():
+            return
+        await asyncio.sleep(_GUARD_POLL)
 
 
 async def _until_disconnected(client: aiomqtt.Client) -> None:

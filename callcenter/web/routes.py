@@ -51,6 +51,8 @@ class SiteDeps:
     db: Callable[[], AsyncEngine]
     components: Callable[[], dict[str, Any]]
     problems: Callable[[], list[str]]
+    # What everyone may read beside the status (an active/standby pair's role).
+    public: Callable[[], dict[str, Any]] = dict
 
 
 SITE = web.AppKey("site", SiteDeps)
@@ -75,7 +77,7 @@ async def health(request: web.Request) -> web.Response:
     except Exception:
         database = "down"
     reasons = ([] if database == "ok" else ["database: down"]) + deps.problems()
-    body: dict[str, Any] = {"status": "degraded" if reasons else "ok"}
+    body: dict[str, Any] = {"status": "degraded" if reasons else "ok", **deps.public()}
     if database == "ok" and await _signed_in(request):
         body |= {
             "reasons": reasons,

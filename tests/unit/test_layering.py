@@ -16,6 +16,8 @@ DOMAIN = [
     "calls/stats.py",
     "calls/service.py",
     "calls/actions.py",
+    "calls/alerting.py",
+    "calls/deadlines.py",
     "auth/model.py",
     "recordings/model.py",
     "recordings/service.py",
@@ -63,6 +65,7 @@ ROUTES = [
     "wallboard/live.py",
     "speech/http.py",
     "probe/http.py",
+    "ha/http.py",
 ]
 
 

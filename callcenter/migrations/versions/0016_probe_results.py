@@ -1,7 +1,7 @@
 """probe results (拨测): each call of the line probe, its timings and the line after it
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-06
 """
 
@@ -13,8 +13,7 @@ from alembic import op
 import callcenter.db
 
 revision: str = "0016"
-# 0015 (failover) lands beside this one: the lead chains them at merge.
-down_revision: str | None = "0014"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -136,7 +136,10 @@ class SipTranslator:
         self._registers: OrderedDict[tuple[str, int], _Register] = OrderedDict()
 
     def restore(self, call_id: str, tag: str, legs: dict[str, tuple[str, bool]]) -> None:
-        """Resume a dialog known from the database (leg ref → (extension, answered))."""
+        """Resume a dialog known from the database (leg ref → (extension, answered)); one
+        this translator follows already (a standby's, taking over) is kept as it is."""
+        if (call_id, tag) in self.dialogs:
+            return
         d = _Dialog(call_id, tag, last_seen=0.0)
         for ref, (extension, answered) in legs.items():
             d.legs[ref] = _Leg(extension, rang=True, answered=answered)
