@@ -25,19 +25,25 @@ PHRASES = (
     ("Mozilla Public License", "MPL"),
     ("Permission is hereby granted, free of charge", "MIT"),
     ("Redistribution and use in source and binary forms", "BSD"),
+    ("Permission to use, copy, modify", "MIT-style (X11/HPND permission notice)"),
     ("public domain", "public-domain"),
 )
 
 
+def _field(dist: metadata.Distribution, name: str) -> str:
+    values = dist.metadata.get_all(name) or []
+    return str(values[0]) if values else ""
+
+
 def python_licence(dist: metadata.Distribution) -> str:
     meta = dist.metadata
-    expression = meta.get("License-Expression")
+    expression = _field(dist, "License-Expression")
     if expression:
         return expression
     classifiers = [
         c.split(" :: ")[-1] for c in meta.get_all("Classifier") or [] if c.startswith("License ::")
     ]
-    text = (meta.get("License") or "").strip()
+    text = _field(dist, "License").strip()
     if text and "\n" not in text and len(text) <= 80:
         return text
     if classifiers:

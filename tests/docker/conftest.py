@@ -17,7 +17,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -67,9 +66,7 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateDocker]:
-    run = tmp_path_factory.mktemp("docker")
-    bench.set_artifacts_dir(run / "sipp")
-    engine = PrivateDocker(run)
+    engine = PrivateDocker(tmp_path_factory.mktemp("docker"))
     engine.start()
     try:
         yield engine
@@ -127,11 +124,11 @@ def stack(
     started = time.monotonic()
     try:
         # The first users, as docker/README.md says; `run` waits for the migration first.
-        stack.compose("run", "--rm", "-T", "callcenter", "user", "add", AGENT, "--role",
-                      "agent", "--extension", str(EXTENSION), input="password1\n")  # fmt: skip
-        stack.compose("run", "--rm", "-T", "callcenter", "user", "add", "lead", "--role",
-                      "team_lead", input="password1\n")  # fmt: skip
-        token = stack.compose("run", "--rm", "-T", "callcenter", "token", "create", "lead", input="")
+        run = ("run", "--rm", "-T", "callcenter")
+        agent = ("user", "add", AGENT, "--role", "agent", "--extension", str(EXTENSION))
+        stack.compose(*run, *agent, input="password1\n")
+        stack.compose(*run, "user", "add", "lead", "--role", "team_lead", input="password1\n")
+        token = stack.compose(*run, "token", "create", "lead", input="")
         stack.token = token.stdout.strip().splitlines()[-1]
         stack.compose("up", "-d")
         _wait_healthy(stack)
@@ -161,4 +158,4 @@ def _wait_healthy(stack: Stack) -> None:
 
 def _logs(stack: Stack) -> str:
     done = stack.compose("logs", "--no-color", "--tail", "60", check=False, timeout=60)
-    return done.stdout[-12000:] + done.stderr[-2000:]
+    return f"{done.stdout[-12000:]}{done.stderr[-2000:]}"

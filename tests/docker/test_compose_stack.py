@@ -142,7 +142,10 @@ def test_the_service_container_turns_healthy(stack: Stack) -> None:
 
 
 def test_the_service_runs_unprivileged_with_its_secrets_in_memory_only(stack: Stack) -> None:
-    script = "id -u; stat -c %a /run/callcenter/callcenter.toml; grep -c PASSWORD /etc/callcenter/callcenter.toml"
+    script = (
+        "id -u; stat -c %a /run/callcenter/callcenter.toml;"
+        " grep -c PASSWORD /etc/callcenter/callcenter.toml"
+    )
     out = stack.compose("exec", "-T", "callcenter", "sh", "-c", script).stdout.split()
     assert out == ["10001", "600", "2"]  # the mounted config keeps ${…} placeholders
     mounts = stack.container("callcenter")["HostConfig"]["Tmpfs"]
@@ -163,14 +166,14 @@ def test_the_licence_list_names_everything_the_image_ships(
     )
 
 
-def _names(markdown: str) -> set[str]:
+def _names(markdown: str) -> set[tuple[str, str]]:
     """(section, name) of every table row: versions may move, the names must all be there."""
     names, section = set(), ""
     for line in markdown.splitlines():
         if line.startswith("## "):
             section = line.split()[1]
         match = re.match(r"\| ([^ |]+) \| [^|]+ \| ", line)
-        if match and not line.startswith("| ---") and match.group(1) not in {"distribution", "package"}:
+        if match and match.group(1) not in {"---", "distribution", "package"}:
             names.add((section, match.group(1)))
     return names
 
