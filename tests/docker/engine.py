@@ -176,6 +176,7 @@ class PrivateDocker:
         return root / "data-root"
 
     def start(self) -> None:
+        _remove_dead_exec_roots(self.exec_root)
         try:
             self._start()
         except RuntimeError:
@@ -186,6 +187,13 @@ class PrivateDocker:
             self.host.clean([self.exec_root, self.data_root])
             shutil.rmtree(self.data_root, ignore_errors=True)
             self._start()
+        # A run killed half-way leaves its containers, networks and volumes in the cached
+        # data root: every one of them is this test's (the engine is ours), none is kept.
+        ids = self.docker("ps", "-aq").stdout.split()
+        if ids:
+            self.docker("rm", "-f", "-v", *ids, timeout=120)
+        self.docker("network", "prune", "-f", timeout=120)
+        self.docker("volume", "prune", "-f", timeout=120)
 
     def _start(self) -> None:
         config = self.run_dir / "daemon.json"
@@ -300,6 +308,20 @@ class PrivateDocker:
         for pid in _processes_naming(str(self.exec_root)):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def _remove_dead_exec_roots(ours: Path) -> None:
+    """Exec roots of earlier runs whose dockerd is gone (killed with pytest): their network
+    namespace mount and files. A live dockerd's, or one just made, is left alone."""
+    for root in Path("/tmp").glob("ccdk-*"):
+        if root == ours or time.time() - root.stat().st_mtime < 600:
+            continue
+        with contextlib.suppress(OSError, ValueError):
+            if Path(f"/proc/{int((root / 'docker.pid').read_text())}").exists():
+                continue
+        for mount in reversed(_mounts_under([root])):
+            subprocess.run(["umount", "-l", mount], check=False, capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _processes_naming(text: str) -> list[int]:
