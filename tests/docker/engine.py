@@ -44,6 +44,10 @@ TOOLS = {
 }
 
 
+#: made by any dockerd whatever its exec root (plugin sockets, containerd shims' sockets)
+RUN_DIRS = (Path("/run/docker"), Path("/run/containerd"))
+
+
 def cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "callcenter" / "docker"
@@ -79,14 +83,24 @@ class HostState:
     def __init__(self) -> None:
         self.bridges = _bridges()
         self.chains = _docker_chains()
+        self.run_dirs = {d for d in RUN_DIRS if d.exists()}
 
     def leftovers(self, roots: Sequence[Path]) -> list[str]:
         left = [f"bridge {b}" for b in sorted(_bridges() - self.bridges)]
         left += [f"iptables chain {t}/{c}" for t, c in sorted(_docker_chains() - self.chains)]
         left += [f"mount {m}" for m in _mounts_under(roots)]
+        left += [f"directory {d}" for d in RUN_DIRS if d.exists() and d not in self.run_dirs]
         return left
 
     def clean(self, roots: Sequence[Path]) -> None:
+        for run_dir in RUN_DIRS:
+            if run_dir.exists() and run_dir not in self.run_dirs:
+                # only while empty: a socket in it would be another engine's
+                for sub in sorted(run_dir.rglob("*"), reverse=True):
+                    with contextlib.suppress(OSError):
+                        sub.rmdir()
+                with contextlib.suppress(OSError):
+                    run_dir.rmdir()
         for mount in reversed(_mounts_under(roots)):
             subprocess.run(["umount", "-l", mount], check=False, capture_output=True)
         for bridge in _bridges() - self.bridges:
