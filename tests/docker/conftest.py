@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 import time
@@ -17,6 +18,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,11 +46,17 @@ class Stack:
     mqtt_port: int
     kamailio_port: int
     mqtt_password: str
+    backups: Path
     token: str = ""
     figures: dict[str, float] = field(default_factory=dict)
 
     def compose(self, *args: str, **kwargs: Any) -> Any:
         return self.engine.compose(self.base, *args, **kwargs)
+
+    def ops(self, *args: str, **kwargs: Any) -> Any:
+        """`callcenter ARGS` in a throw-away container of the ops image, as docker/README.md."""
+        run = ("--profile", "ops", "run", "--rm", "-T", "ops", *args)
+        return self.engine.compose(self.base, *run, **kwargs)
 
     def get(self, path: str) -> Any:
         request = urllib.request.Request(
@@ -103,11 +111,15 @@ def stack(
         "MQTT_PORT": bench.free_tcp_port(),
     }
     kamailio_port = bench.free_udp_port()
+    backups = work / "backups"
+    backups.mkdir()
+    os.chown(backups, 10001, 10001)  # the containers' user, as docker/env.example says
     env = {
         **passwords,
         **{k: str(v) for k, v in ports.items()},
         "CALLCENTER_BIND": "127.0.0.1",
         "CALLCENTER_CONFIG_DIR": str(config),
+        "CALLCENTER_BACKUP_DIR": str(backups),
         "KAMAILIO_LISTEN": f"udp:127.0.0.1:{kamailio_port}",
         "HOTLINE": HOTLINE,
         "HOTLINE_EXTENSION": str(EXTENSION),
@@ -119,7 +131,7 @@ def stack(
             "--profile", "kamailio"]  # fmt: skip
     stack = Stack(
         engine, base, ports["CALLCENTER_HTTP_PORT"], ports["CALLCENTER_HEP_PORT"],
-        ports["MQTT_PORT"], kamailio_port, passwords["MQTT_PASSWORD"],
+        ports["MQTT_PORT"], kamailio_port, passwords["MQTT_PASSWORD"], backups,
     )  # fmt: skip
     started = time.monotonic()
     try:
@@ -131,7 +143,7 @@ def stack(
         token = stack.compose(*run, "token", "create", "lead", input="")
         stack.token = token.stdout.strip().splitlines()[-1]
         stack.compose("up", "-d")
-        _wait_healthy(stack)
+        wait_healthy(stack)
         if not wait_until(lambda: udp_port_bound(kamailio_port), 30):
             raise AssertionError("the Kamailio container never listened:\n" + _logs(stack))
         stack.figures = {**built, "stack up": time.monotonic() - started}
@@ -144,7 +156,7 @@ def stack(
         stack.compose("down", "-v", "--remove-orphans", check=False, timeout=180)
 
 
-def _wait_healthy(stack: Stack) -> None:
+def wait_healthy(stack: Stack) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:

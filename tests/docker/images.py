@@ -30,6 +30,7 @@ MAX_AGE_DAYS = 30  # then the Debian stand-in (and all built on it) is made agai
 SERVICE_IMAGE = "callcenter:latest"
 BUILD_STAGE_IMAGE = "callcenter-build:latest"
 KAMAILIO_IMAGE = "callcenter-kamailio:latest"
+OPS_IMAGE = "callcenter-ops:latest"
 
 # What the official slim image does to a minimal Debian (debuerreotype --slimify): no
 # documentation but the copyright files, no manuals, no translations, no apt caches.
@@ -110,6 +111,8 @@ def ensure_standins(engine: PrivateDocker, work: Path) -> dict[str, float]:
         started = time.monotonic()
         build(engine, name, STANDINS / folder)
         timings[name] = time.monotonic() - started
+    # The ops image's base (docker/Dockerfile): the same PostgreSQL under its bookworm tag.
+    engine.docker("tag", "postgres:16", "postgres:16-bookworm")
     return timings
 
 
@@ -182,7 +185,7 @@ def build(engine: PrivateDocker, tag: str, context: Path, *extra: str) -> None:
 
 
 def build_project_images(engine: PrivateDocker) -> dict[str, float]:
-    """The wheelhouse (on this host, Python 3.11), the service image and the Kamailio image."""
+    """The wheelhouse (on this host, Python 3.11), the service, ops and Kamailio images."""
     timings = {}
     started = time.monotonic()
     build_wheelhouse()
@@ -194,6 +197,9 @@ def build_project_images(engine: PrivateDocker) -> dict[str, float]:
     build(engine, BUILD_STAGE_IMAGE, REPO, "-f", dockerfile, "--target", "build")
     build(engine, SERVICE_IMAGE, REPO, "-f", dockerfile)
     timings[SERVICE_IMAGE] = time.monotonic() - started
+    started = time.monotonic()
+    build(engine, OPS_IMAGE, REPO, "-f", dockerfile, "--target", "ops")
+    timings[OPS_IMAGE] = time.monotonic() - started
     started = time.monotonic()
     build(engine, KAMAILIO_IMAGE, REPO / "docker/kamailio")
     timings[KAMAILIO_IMAGE] = time.monotonic() - started

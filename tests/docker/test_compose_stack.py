@@ -20,7 +20,15 @@ import aiomqtt
 import pytest
 
 from tests.docker import images
-from tests.docker.conftest import AGENT, EXTENSION, HOTLINE, REPO, RING_TIMEOUT_MS, Stack
+from tests.docker.conftest import (
+    AGENT,
+    EXTENSION,
+    HOTLINE,
+    REPO,
+    RING_TIMEOUT_MS,
+    Stack,
+    wait_healthy,
+)  # fmt: skip
 from tests.docker.engine import PrivateDocker
 from tests.integration import bench
 from tests.integration.bench.sipp import register_phone
@@ -152,6 +160,45 @@ def test_the_service_runs_unprivileged_with_its_secrets_in_memory_only(stack: St
     assert out == ["10001", "600", "2"]  # the mounted config keeps ${…} placeholders
     mounts = stack.container("callcenter")["HostConfig"]["Tmpfs"]
     assert "/run/callcenter" in mounts
+
+
+def test_a_backup_made_while_it_runs_restores_the_call_and_its_recording(
+    stack: Stack, rung_out: RungOut
+) -> None:
+    # A recording of the call, stored as Asterisk's MixMonitor would store it.
+    store = (
+        "ffmpeg -loglevel error -f lavfi -i sine=d=1 -ar 8000 /tmp/r.wav"
+        f" && callcenter recording add --call {rung_out.sip_call_id} /tmp/r.wav"
+    )
+    stack.compose("exec", "-T", "callcenter", "sh", "-c", store)
+    count = "find /var/lib/callcenter/recordings -type f -name '*.wav' | wc -l"
+    assert stack.compose("exec", "-T", "callcenter", "sh", "-c", count).stdout.strip() == "1"
+
+    made = stack.ops("backup", "--to", "/backups/night.tar.gz", check=False)
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert (stack.backups / "night.tar.gz").stat().st_size > 0
+
+    # Lost: the database and the store emptied behind the stopped service's back.
+    stack.compose("stop", "callcenter")
+    wipe = (
+        "psql -q -v ON_ERROR_STOP=1 -U callcenter -d callcenter"
+        " -c 'DROP SCHEMA public CASCADE' -c 'CREATE SCHEMA public'"
+    )
+    stack.compose("exec", "-T", "postgres", "sh", "-c", wipe)
+    stack.ops("backup", "--help")  # the ops image's own environment works
+    empty = "rm -rf /var/lib/callcenter/recordings/* && ls /var/lib/callcenter/recordings | wc -l"
+    cleared = stack.compose(
+        "--profile", "ops", "run", "--rm", "-T", "--entrypoint", "sh", "ops", "-c", empty
+    )
+    assert cleared.stdout.strip() == "0"
+
+    restored = stack.ops("restore", "--from", "/backups/night.tar.gz", check=False)
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    stack.compose("start", "callcenter")
+    wait_healthy(stack)
+    calls = [c for c in stack.get("/api/calls") if c["sip_call_id"] == rung_out.sip_call_id]
+    assert calls, "the restored database lacks the call"
+    assert stack.compose("exec", "-T", "callcenter", "sh", "-c", count).stdout.strip() == "1"
 
 
 def test_the_licence_list_names_everything_the_image_ships(
