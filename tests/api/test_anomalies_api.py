@@ -245,7 +245,7 @@ class FakePublisher:
     def publish(self, topic: str, payload: dict[str, Any], qos: int = 1) -> None:
         self.sent.append((topic, payload, qos))
 
-    async def drain(self, timeout: float) -> int:
+    async def drain(self, within: float) -> int:
         return 0  # nothing queued: each message is kept the moment it is published
 
 
