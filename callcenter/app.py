@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -26,6 +27,7 @@ from callcenter.anomalies.service import Anomalies
 from callcenter.anomalies.timers import DeadlineTimers
 from callcenter.auth import http as auth_http
 from callcenter.auth import service as auth_service
+from callcenter.auth.model import Principal
 from callcenter.bus import Bus, Handler
 from callcenter.callbacks import http as callbacks_http
 from callcenter.callbacks import schemas as callbacks_schemas
@@ -55,6 +57,10 @@ from callcenter.ha.http import standby_middleware
 from callcenter.ha.leader import Leadership
 from callcenter.ha.messages import describe_alerts, witness_for
 from callcenter.ha.service import CleanupCtx, Pair, StandbyHooks
+from callcenter.incidents import http as incidents_http
+from callcenter.incidents import schemas as incidents_schemas
+from callcenter.incidents.reporting import IncidentReports
+from callcenter.incidents.service import IncidentChanged, Incidents
 from callcenter.metrics import http as metrics_http
 from callcenter.metrics.collect import Live, LiveCollector
 from callcenter.metrics.service import Metrics
@@ -174,6 +180,9 @@ class Services:
     # With [ha] enabled: the active/standby pair and the log that raises each alert once.
     pair: Pair | None = None
     alert_log: AlertLog | None = None
+    incidents: Incidents | None = None
+    incident_reports: IncidentReports | None = None
+    incidents_told: asyncio.Task[None] | None = None
 
     def _first_hep(self) -> HepSource | None:
         return next((s for s in self.sources.values() if isinstance(s, HepSource)), None)
@@ -213,6 +222,14 @@ class Services:
     def order_service(self) -> Orders:
         assert self.orders is not None, "the orders are not set up"
         return self.orders
+
+    def incident_service(self) -> Incidents:
+        assert self.incidents is not None, "the incidents are not set up"
+        return self.incidents
+
+    def incident_report_service(self) -> IncidentReports:
+        assert self.incident_reports is not None, "the incidents are not set up"
+        return self.incident_reports
 
     def anomaly_service(self) -> Anomalies:
         assert self.anomalies is not None, "the anomalies are not set up"
@@ -323,8 +340,43 @@ def handlers(svc: Services) -> dict[type, list[Handler]]:
 
     async def order_callbacks(event: object) -> None:
         assert isinstance(event, OrderChanged)
+        if svc.incidents is not None and await svc.incidents.owns(event.order.ticket_id):
+            # An incident's own order: its return books a callback per household instead.
+            await svc.incidents.order_changed(event)
+            return
         if svc.callbacks is not None:
             await svc.callbacks.order_changed(event)
+
+    async def incidents_to_live(event: object) -> None:
+        assert isinstance(event, IncidentChanged)
+        live = await svc.incident_service().live()
+        svc.hub.broadcast(incidents_schemas.live_json(event, live))
+
+    async def incidents_to_mqtt(event: object) -> None:
+        # Retained: an IVR connecting later learns at once what to play.
+        assert isinstance(event, IncidentChanged)
+        if svc.publisher is not None and svc.settings.incidents.announce:
+            live = [i for i, _ in await svc.incident_service().live()]
+            topic = f"{svc.settings.mqtt.topic_prefix}/{incidents_schemas.MQTT_TOPIC}"
+            message = incidents_schemas.mqtt_json(event, live, event.at)
+            svc.publisher.publish(topic, message, qos=1, retain=True)
+
+    async def ticket_incidents(event: object) -> None:
+        # One more report towards a proposal; and the calls an incident took, on the live
+        # page (at most once a second in a flood).
+        assert isinstance(event, TicketTouched)
+        if svc.incidents is None or event.kind != "repair":
+            return
+        if event.action == "taken":
+            await svc.incidents.linker.ticket_taken(event)
+        if svc.incidents_told is None or svc.incidents_told.done():
+            svc.incidents_told = asyncio.get_running_loop().create_task(incident_counts())
+
+    async def incident_counts() -> None:
+        await asyncio.sleep(1.0)
+        live = await svc.incident_service().live()
+        if live:
+            svc.hub.broadcast(incidents_schemas.counts_json(live, svc.clock.now()))
 
     async def complaint_callback(event: object) -> None:
         # Complaints are called back within 3 days too (002 第3篇).
@@ -406,7 +458,8 @@ def handlers(svc: Services) -> dict[type, list[Handler]]:
             to_wallboards,
         ],
         # After the complaint's callback is booked: the boards count callbacks due.
-        TicketTouched: [ticket_to_live, complaint_callback, to_wallboards],
+        TicketTouched: [ticket_to_live, complaint_callback, ticket_incidents, to_wallboards],
+        IncidentChanged: [incidents_to_live, incidents_to_mqtt, to_wallboards],
         CallbackRecorded: [callback_to_live, to_wallboards],
         OverflowAttempted: [overflow_to_mqtt, to_live],
         PhoneRang: [to_live, to_wallboards],
@@ -569,6 +622,18 @@ def line_now(svc: Services) -> dict[str, Any] | None:
     return probe_schemas.line_json(svc.probe.line, svc.probe.last, svc.settings.probe.number)
 
 
+async def incidents_at(svc: Services, standards: list[str | None]) -> list[dict[str, Any]]:
+    found = await svc.incident_service().covering(standards)
+    return [incidents_schemas.incident_json(i) for i in found]
+
+
+async def ticket_for(svc: Services, user: Principal, ticket_id: str) -> dict[str, Any]:
+    """A ticket as GET /api/tickets lists it, its number shown as the user may see it."""
+    detail = await svc.ticket_service().detail(ticket_id)
+    own = detail.found.ticket.agent_id == user.id
+    return tickets_schemas.ticket_json(detail.found, svc.hub.numbers.full(user.role, own_call=own))
+
+
 def station_name(svc: Services, code: str) -> str:
     """宏城 (hongcheng): how spot-check evidence names a station."""
     station = svc.book.station(code) if svc.book is not None else None
@@ -612,6 +677,14 @@ def add_routes(app: web.Application, svc: Services) -> None:
     )
     probe_http.add_routes(app, probe_http.ProbeDeps(svc.db, svc.settings.web.timezone))
     stations_http.add_routes(app, stations_http.StationsDeps(book=svc.address_book))
+    incidents_http.add_routes(
+        app,
+        incidents_http.IncidentsDeps(
+            incidents=svc.incident_service,
+            reports=svc.incident_report_service,
+            ticket_json=lambda user, ticket_id: ticket_for(svc, user, ticket_id),
+        ),
+    )
     tickets_http.add_routes(
         app,
         tickets_http.TicketsDeps(
@@ -619,6 +692,7 @@ def add_routes(app: web.Application, svc: Services) -> None:
             numbers=svc.hub.numbers,
             timezone=svc.settings.web.timezone,
             recordings_for_calls=lambda ids: recordings_for_calls(svc, ids),
+            incidents_at=lambda standards: incidents_at(svc, standards),
         ),
     )
     callbacks_http.add_routes(
@@ -728,6 +802,18 @@ def build(
     svc.orders = Orders(
         svc.db, svc.clock, svc.address_book, settings.orders, on_change=svc.bus.publish
     )
+    svc.incidents = Incidents(
+        svc.db,
+        svc.clock,
+        svc.address_book,
+        svc.order_service,
+        settings.incidents,
+        ZoneInfo(settings.web.timezone),
+        on_change=svc.bus.publish,
+    )
+    svc.incidents.linker.recall = svc.orders.recall
+    svc.tickets.incident_for = svc.incidents.linker.link_for
+    svc.incident_reports = IncidentReports(svc.ticket_service, svc.incidents)
     svc.callbacks = Callbacks(
         svc.db,
         svc.clock,

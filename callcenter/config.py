@@ -21,6 +21,8 @@ from callcenter.auth.shifts import DAYS, Shift, minute_of_day
 from callcenter.errors import ConfigError as ConfigError  # its home is errors.py
 from callcenter.ha.settings import HaSettings as HaSettings
 from callcenter.ha.settings import check_database, parse_ha
+from callcenter.incidents.settings import IncidentsSettings as IncidentsSettings
+from callcenter.incidents.settings import parse_incidents
 from callcenter.metrics.settings import MetricsSettings as MetricsSettings
 from callcenter.metrics.settings import parse_metrics
 from callcenter.ops.settings import LogSettings as LogSettings
@@ -263,6 +265,7 @@ class Settings:
     speech: SpeechSettings = field(default_factory=SpeechSettings)
     probe: ProbeSettings = field(default_factory=ProbeSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    incidents: IncidentsSettings = field(default_factory=IncidentsSettings)
     ha: HaSettings = field(default_factory=HaSettings)
     # No [[pbx]] tables: one HEP source on sip.hep_listen.
     pbx: tuple[PbxSettings, ...] = ()
@@ -654,8 +657,22 @@ def parse_settings(raw: dict[str, Any], base_dir: Path | None = None) -> Setting
         if name == "log":
             sections["log"] = parse_log(value)
             continue
+        if name == "incidents":
+            sections["incidents"] = parse_incidents(value)
+            continue
         if name not in _SECTIONS:
-            own = ["ha", "log", "metrics", "orders", "pbx", "probe", "qa", "reports", "speech"]
+            own = [
+                "ha",
+                "incidents",
+                "log",
+                "metrics",
+                "orders",
+                "pbx",
+                "probe",
+                "qa",
+                "reports",
+                "speech",
+            ]
             known = ", ".join(sorted([*_SECTIONS, *own]))
             raise ConfigError(name, f"unknown section (known: {known})")
         sections[name] = _section(name, _SECTIONS[name], value)

@@ -51,8 +51,9 @@ _FROM: dict[StationAction, frozenset[OrderStatus]] = {
 ORDER_READERS = frozenset(
     {Role.AGENT, Role.TEAM_LEAD, Role.QA_LEAD, Role.SUPERVISOR, Role.ADMIN, Role.STATION}
 )
-# Who may dispatch or recall: the agent owning the ticket (首问责任制) or a lead.
-DISPATCHERS = frozenset({Role.AGENT, Role.TEAM_LEAD, Role.SUPERVISOR, Role.ADMIN})
+# Who may dispatch or recall: the agent owning the ticket (首问责任制) or a lead (the
+# department head, 客服部长, sends an incident's order when confirming it).
+DISPATCHERS = frozenset({Role.AGENT, Role.TEAM_LEAD, Role.QA_LEAD, Role.SUPERVISOR, Role.ADMIN})
 
 # The late steps the service sees for itself (异常事件 1–3), one per order and step.
 DeadlineKind = Literal["accept_late", "contact_late", "repair_late"]
@@ -135,4 +136,4 @@ def may_act(role: Role, user_station: str | None, order_station: str) -> bool:
     station phoned in."""
     if role == Role.STATION:
         return user_station is not None and user_station == order_station
-    return role in (Role.TEAM_LEAD, Role.SUPERVISOR, Role.ADMIN, Role.AGENT)
+    return role in (Role.TEAM_LEAD, Role.QA_LEAD, Role.SUPERVISOR, Role.ADMIN, Role.AGENT)

@@ -144,7 +144,7 @@ class Orders:
         await self._told(change)
 
     def _check_dispatchable(self, ticket: Ticket) -> None:
-        if ticket.kind != "repair":
+        if ticket.kind not in ("repair", "incident"):
             raise Conflict("not-a-repair", f"a {ticket.kind} ticket is not sent to a station")
         # Repaired: the resident was not satisfied at the callback; the rework is round n + 1.
         if ticket.status not in ("open", "repaired"):

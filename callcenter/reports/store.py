@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from sqlalchemy import and_, case, func, not_, or_, select
+from sqlalchemy import and_, case, func, not_, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from callcenter.anomalies.model import ANOMALY_KINDS, COMPLAINTS, AnomalyKind
@@ -17,6 +17,7 @@ from callcenter.calls.rings import RingRule
 from callcenter.calls.stats_sql import answer_totals
 from callcenter.calls.store import violations
 from callcenter.events import ViolationKind
+from callcenter.incidents.store import incidents
 from callcenter.orders.store import orders
 from callcenter.reports.model import FORM_CATEGORIES, UNASSIGNED, Hotline, StationRow, Summary
 from callcenter.stations.model import Station
@@ -29,15 +30,25 @@ def _count(condition: Any) -> Any:
 
 def first_return(season_start: datetime, end: datetime) -> Any:
     """Each ticket's first order its station returned: when the ticket was repaired. Only
-    orders sent in the season up to the period's end can matter (indexed by dispatched_at)."""
+    orders sent in the season up to the period's end can matter (indexed by dispatched_at).
+    A report that was part of an incident (callcenter/incidents) was repaired when its
+    incident was: it has no order of its own, the station had the incident's."""
+    returned = select(
+        orders.c.ticket_id.label("ticket_id"), orders.c.returned_at.label("returned_at")
+    ).where(
+        orders.c.returned_at.is_not(None),
+        orders.c.dispatched_at >= season_start,
+        orders.c.dispatched_at < end,
+    )
+    in_incident = (
+        select(tickets.c.id.label("ticket_id"), incidents.c.repaired_at.label("returned_at"))
+        .select_from(tickets.join(incidents, incidents.c.id == tickets.c.incident_id))
+        .where(incidents.c.repaired_at.is_not(None), incidents.c.repaired_at >= season_start)
+    )
+    both = union_all(returned, in_incident).subquery("repairs")
     return (
-        select(orders.c.ticket_id, func.min(orders.c.returned_at).label("returned_at"))
-        .where(
-            orders.c.returned_at.is_not(None),
-            orders.c.dispatched_at >= season_start,
-            orders.c.dispatched_at < end,
-        )
-        .group_by(orders.c.ticket_id)
+        select(both.c.ticket_id, func.min(both.c.returned_at).label("returned_at"))
+        .group_by(both.c.ticket_id)
         .subquery("first_return")
     )
 

@@ -18,12 +18,13 @@ from callcenter.errors import Invalid, NotFound
 from callcenter.privacy import NumberPolicy
 from callcenter.stations.model import route
 from callcenter.tickets import model, schemas
-from callcenter.tickets.model import KINDS, STATUSES, TICKET_USERS
+from callcenter.tickets.model import ALL_KINDS, STATUSES, TICKET_USERS
 from callcenter.tickets.service import CallerHistory, Detail, Tickets
 from callcenter.tickets.store import Cursor, Filter, Found
 from callcenter.web.paging import paged, read_cursor, read_instant, read_limit
 
 RecordingsForCalls = Callable[[list[str]], Awaitable[list[dict[str, Any]]]]
+IncidentsAt = Callable[[list[str | None]], Awaitable[list[dict[str, Any]]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,8 @@ class TicketsDeps:
     numbers: NumberPolicy
     timezone: str
     recordings_for_calls: RecordingsForCalls | None = None
+    # The live incidents (callcenter/incidents) covering these standard addresses, as JSON.
+    incidents_at: IncidentsAt | None = None
 
 
 TICKETS = web.AppKey("tickets", TicketsDeps)
@@ -94,8 +97,8 @@ async def _filter(request: web.Request, deps: TicketsDeps) -> Filter:
                 "unknown-status", f"status must be some of {', '.join(STATUSES)}", "status"
             )
     kind = q.get("kind") or None
-    if kind is not None and kind not in KINDS:
-        raise Invalid("unknown-kind", f"kind must be one of {', '.join(KINDS)}", "kind")
+    if kind is not None and kind not in ALL_KINDS:
+        raise Invalid("unknown-kind", f"kind must be one of {', '.join(ALL_KINDS)}", "kind")
     agent_id = None
     if q.get("agent"):
         agent = None
@@ -230,7 +233,14 @@ async def screen_pop(request: web.Request) -> web.Response:
     history = await tickets.caller_history(phone)
     shown = deps.numbers.show(caller, user.role, own_call=rang_mine)
     body = _history_json(deps, user, history, deps.numbers.show(phone, user.role, rang_mine))
-    return web.json_response({"call": {"id": call_id, "caller": shown}, **body})
+    # Is the caller's flat inside an open incident? Then the call is most likely about it.
+    incidents = []
+    if deps.incidents_at is not None:
+        known = [history.address, *(f.ticket.address_standard for f in history.open)]
+        incidents = await deps.incidents_at(known)
+    return web.json_response(
+        {"call": {"id": call_id, "caller": shown}, **body, "incidents": incidents}
+    )
 
 
 def add_routes(app: web.Application, deps: TicketsDeps) -> None:

@@ -17,8 +17,11 @@ from typing import Any, Literal
 
 from callcenter.auth.model import Principal, Role
 
-Kind = Literal["repair", "consultation", "complaint", "praise", "suggestion"]
+Kind = Literal["repair", "consultation", "complaint", "praise", "suggestion", "incident"]
+# What an agent takes. "incident" is an incident's own ticket (callcenter/incidents): the one
+# order its station gets for the whole area; only the incident makes one.
 KINDS: tuple[Kind, ...] = ("repair", "consultation", "complaint", "praise", "suggestion")
+ALL_KINDS: tuple[Kind, ...] = (*KINDS, "incident")
 # 不热 · 冰凉 · 要求测温 · 漏水 · other: the daily report's categories (日报表).
 Category = Literal["not_hot", "ice_cold", "temperature_check", "leak", "other"]
 CATEGORIES: tuple[Category, ...] = ("not_hot", "ice_cold", "temperature_check", "leak", "other")
@@ -63,13 +66,15 @@ _OTHER_FLOW: dict[Status, frozenset[Status]] = {
 
 
 def next_statuses(kind: Kind, status: Status) -> frozenset[Status]:
-    return (_REPAIR_FLOW if kind == "repair" else _OTHER_FLOW)[status]
+    return (_REPAIR_FLOW if kind in ("repair", "incident") else _OTHER_FLOW)[status]
 
 
 def transition_error(kind: Kind, status: Status, target: Status) -> str | None:
     """Why `status` → `target` is not allowed for this ticket, or None when it is."""
     if target == status:
         return None
+    if kind == "incident" and target != status:
+        return "an incident's own ticket follows its incident (POST /api/incidents/{id}/close)"
     if kind == "repair" and target in _BY_ORDER:
         return _BY_ORDER[target]
     if kind == "repair" and status == "dispatched":
@@ -142,6 +147,7 @@ class Ticket:
     agent_work_number: str | None
     created_at: datetime
     updated_at: datetime
+    incident_id: str | None = None
 
     @property
     def station_overridden(self) -> bool:
@@ -173,6 +179,9 @@ class NewTicket:
     severity: Severity | None
     description: str
     call: str | None
+    # The incident the agent reports this call as part of (the desk's one key); without it a
+    # repair in an open incident's area is linked all the same.
+    incident: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +238,7 @@ READ_ONLY = (
     "address_routing",
     "station_proposed",
     "address_flags",
+    "incident",
 )
 
 

@@ -85,7 +85,7 @@ def phone(body: dict[str, Any], key: str = "phone") -> str | None:
 
 def _refuse_unknown(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
     for key in body:
-        if key in model.READ_ONLY:
+        if key in model.READ_ONLY and key not in allowed:
             why = (
                 "a ticket's history is append-only: a change adds a row, never rewrites one"
                 if key in ("history", "timeline", "created_at", "agent", "agent_id")
@@ -98,7 +98,7 @@ def _refuse_unknown(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
 
 _NEW_FIELDS = (
     "kind", "reporter_name", "phone", "address", "station", "category", "fault_location",
-    "severity", "description", "call",
+    "severity", "description", "call", "incident",
 )  # fmt: skip
 
 
@@ -118,6 +118,7 @@ def new_ticket(body: dict[str, Any]) -> NewTicket:
         severity=choice(body, "severity", SEVERITIES),
         description=text(body, "description", MAX_DESCRIPTION, lines=True) or "",
         call=call_id(body),
+        incident=text(body, "incident", 32) or None,
     )
 
 
@@ -197,6 +198,7 @@ def ticket_json(found: Found, full_number: bool) -> dict[str, Any]:
         "agent_work_number": t.agent_work_number,
         "created_at": iso_z(t.created_at),
         "updated_at": iso_z(t.updated_at),
+        "incident": t.incident_id,
     }
 
 

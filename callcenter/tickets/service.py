@@ -34,6 +34,11 @@ log = logging.getLogger(__name__)
 # returned: asked of the call tracker's live state by the composition root.
 CurrentCall = Callable[[str], Awaitable[str | None]]
 OnChange = Callable[[TicketTouched], Awaitable[None]]
+# The incident a new ticket is part of (callcenter/incidents), decided in its transaction
+# from the ticket as routed and the incident the agent named (None: any that covers it):
+# its id, and whether it is open (its station has the incident's order: the ticket is
+# dispatched with it) or only proposed.
+IncidentFor = Callable[[AsyncConnection, Ticket, str | None], Awaitable[tuple[str, bool] | None]]
 # An answered call older than this is never "the call it was taken on".
 _LONGEST_CALL = timedelta(hours=4)
 HISTORY_LIMIT = 20
@@ -72,6 +77,7 @@ class Tickets:
         link_window: timedelta,
         current_call: CurrentCall | None = None,
         on_change: OnChange | None = None,
+        incident_for: IncidentFor | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -79,6 +85,7 @@ class Tickets:
         self.link_window = link_window
         self.current_call = current_call
         self.on_change = on_change
+        self.incident_for = incident_for
 
     async def _told(
         self, action: TicketAction, found: Found, user: Principal, at: datetime
@@ -132,6 +139,10 @@ class Tickets:
             station=station if station is not None else routing.station,
         )
 
+    def standard_address(self, address: str) -> str | None:
+        """The address in the book's standard form, as a ticket would store it."""
+        return route(self.book(), address).standard[:255] or None
+
     async def _call_taken_on(self, user: Principal) -> tuple[str, model.LinkHow] | None:
         """The agent's call in progress, else their last one that ended within the window."""
         now = self.clock.now()
@@ -182,13 +193,22 @@ class Tickets:
         async with self.db().begin() as conn:
             if new.call and not await store.call_exists(conn, new.call):
                 raise Invalid("no-such-call", f"no call {new.call!r}", "call")
+            if self.incident_for is not None:
+                part = await self.incident_for(conn, ticket, new.incident)
+                if part is not None:
+                    status: model.Status = "dispatched" if part[1] else "open"
+                    ticket = replace(ticket, incident_id=part[0], status=status)
+            elif new.incident is not None:
+                raise Invalid("no-such-incident", f"no incident {new.incident!r}", "incident")
             await store.insert_ticket(conn, ticket)
             created = {
-                "status": "open",
+                "status": ticket.status,
                 "kind": ticket.kind,
                 "station": ticket.station,
                 "flags": ticket.address_flags,
             }
+            if ticket.incident_id is not None:
+                created["incident"] = ticket.incident_id
             await store.add_event(conn, ticket.id, now, _who(user), "created", created)
             if link is not None:
                 await self._link(conn, ticket.id, link[0], user, link[1])
@@ -235,6 +255,8 @@ class Tickets:
             },
         )
         if "kind" in values and values["kind"] != before.kind:
+            if before.kind == "incident":
+                raise Conflict("incident-ticket", "an incident's own ticket stays one", "kind")
             if before.status != "open":
                 raise Conflict("bad-transition", "the kind changes only while open", "kind")
             after = replace(after, kind=values["kind"])

@@ -54,6 +54,7 @@ class TicketRow(Base):
         Index("ix_tickets_phone_status", "phone", "status", "created_at", "id"),
         Index("ix_tickets_address_status", "address_standard", "status", "created_at", "id"),
         Index("ix_tickets_station_status", "station", "status", "created_at", "id"),
+        Index("ix_tickets_incident", "incident_id", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -78,6 +79,9 @@ class TicketRow(Base):
     agent_work_number: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The incident (callcenter/incidents) the report is part of. No foreign key: an incident
+    # names its own ticket, and the two tables would each wait for the other.
+    incident_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class TicketCallRow(Base):
@@ -124,7 +128,7 @@ _TICKET_COLUMNS = (
     "id", "kind", "status", "reporter_name", "phone", "address_typed", "address_standard",
     "address_routing", "address_reason", "station_proposed", "station", "category",
     "fault_location", "severity", "description", "agent_id", "agent_work_number",
-    "created_at", "updated_at",
+    "created_at", "updated_at", "incident_id",
 )  # fmt: skip
 
 

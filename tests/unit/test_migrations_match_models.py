@@ -14,6 +14,7 @@ from callcenter.anomalies import store as _anomalies  # noqa: F401  (the stores'
 from callcenter.auth import store as _auth  # noqa: F401
 from callcenter.calls import store as _calls  # noqa: F401
 from callcenter.ha import store as _ha  # noqa: F401
+from callcenter.incidents import store as _incidents  # noqa: F401
 from callcenter.orders import store as _orders  # noqa: F401
 from callcenter.probe import store as _probe  # noqa: F401
 from callcenter.recordings import store as _recordings  # noqa: F401

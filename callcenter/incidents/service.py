@@ -1,0 +1,546 @@
+"""Incident use cases: open one (or confirm the service's proposal), link the area's repair
+tickets, send the station one order for all of them, close it with one callback per
+household that called, and tell the desks, the live page and the PBX (MQTT) each time.
+
+The station's one order is the incident's own ticket (kind "incident") dispatched as any
+repair is, so its deadlines, anomalies, outbox and portal are the dispatch issue's. Its
+return closes the incident; closing the incident by hand records that return.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from callcenter.auth.model import Principal
+from callcenter.callbacks import store as callbacks_store
+from callcenter.callbacks.model import DUE_WITHIN, Callback
+from callcenter.clock import Clock
+from callcenter.errors import Conflict, Forbidden, Invalid, NotFound
+from callcenter.incidents import model, store
+from callcenter.incidents.linking import Linker
+from callcenter.incidents.model import INCIDENT_HEADS, INCIDENT_OPENERS, Incident, Place
+from callcenter.incidents.settings import IncidentsSettings
+from callcenter.orders import store as orders_store
+from callcenter.orders.service import OrderChanged, Orders
+from callcenter.stations.model import AddressBook, route
+from callcenter.tickets import store as tickets_store
+from callcenter.tickets.model import CATEGORIES, Category, Ticket
+
+log = logging.getLogger(__name__)
+
+_LIVE_FOR_SECONDS = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentChanged:
+    """An incident was proposed, opened, changed, closed or dismissed (`action`), or took
+    more tickets ("linked"). The live page and MQTT read the live incidents again."""
+
+    incident: Incident
+    action: str
+    by: str
+    at: datetime
+
+
+OnChange = Callable[[IncidentChanged], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Opening:
+    """What a lead says when opening an incident (or confirming a proposal)."""
+
+    area: tuple[Place, ...] | None
+    station: str | None
+    categories: tuple[str, ...] | None
+    cause: str | None
+    started_at: datetime | None
+    expected_repair_at: datetime | None
+    announcement: str | None
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _who(user: Principal) -> tuple[int | None, str, str | None]:
+    return user.id, user.name, user.work_number
+
+
+class Incidents:
+    def __init__(
+        self,
+        db: Callable[[], AsyncEngine],
+        clock: Clock,
+        book: Callable[[], AddressBook],
+        orders: Callable[[], Orders],
+        settings: IncidentsSettings,
+        tz: ZoneInfo,
+        on_change: OnChange | None = None,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.book = book
+        self.orders = orders
+        self.settings = settings
+        self.tz = tz
+        self.on_change = on_change
+        self.linker = Linker(db, clock, book, settings, self._told)
+        self._live: list[Incident] | None = None
+        self._live_read = 0.0
+
+    async def _told(self, incident: Incident, action: str, by: str, at: datetime) -> None:
+        self._live = None
+        if self.on_change is not None:
+            await self.on_change(IncidentChanged(incident, action, by, at))
+
+    # -- opening --------------------------------------------------------------------------
+    def _area_stations(self, area: Sequence[Place]) -> set[str]:
+        book = self.book()
+        stations: set[str] = set()
+        for place in area:
+            stations |= model.resolve_place(book, place.kind, place.name)[1]
+        return stations
+
+    def _checked(self, draft: Incident, station: str | None) -> Incident:
+        """The station the incident's order goes to: the one named, else the one serving
+        the whole area."""
+        book = self.book()
+        serving = self._area_stations(draft.area)
+        if station is not None:
+            if book.station(station) is None:
+                raise Invalid("unknown-station", f"no station {station!r}", "station")
+            return replace(draft, station=station)
+        if len(serving) != 1:
+            raise Invalid(
+                "area-spans-stations",
+                f"the area is served by {len(serving)} stations ({', '.join(sorted(serving))}):"
+                " name the station whose network failed",
+                "station",
+                stations=sorted(serving),
+            )
+        return replace(draft, station=next(iter(serving)))
+
+    async def _no_overlap(self, conn: AsyncConnection, incident: Incident) -> None:
+        for other in await store.live(conn):
+            if other.id == incident.id or other.status != "open":
+                continue
+            shared = set(other.categories) & set(incident.categories)
+            if shared and model.overlapping(other.area, incident.area):
+                raise Conflict(
+                    "overlapping-incident",
+                    f"incident {other.id} ({other.area_label}: {other.cause}) already covers "
+                    "part of this area: change that one, or close it first",
+                    "area",
+                    incident=other.id,
+                )
+
+    async def open(self, user: Principal, opening: Opening) -> Incident:
+        if user.role not in INCIDENT_OPENERS:
+            raise Forbidden(
+                "forbidden", "a team lead, the department head or a supervisor opens one"
+            )
+        if not opening.area:
+            raise Invalid("missing-field", "area: at least one place", "area")
+        if not opening.cause:
+            raise Invalid("missing-field", "cause: what failed (e.g. 主管道爆裂)", "cause")
+        now = self.clock.now()
+        draft = Incident(
+            id=new_id(),
+            status="open",
+            station="",
+            area=opening.area,
+            categories=opening.categories or self.settings.categories,
+            cause=opening.cause,
+            started_at=opening.started_at or now,
+            expected_repair_at=opening.expected_repair_at,
+            announcement="",
+            created_at=now,
+            created_by=user.name,
+            opened_at=now,
+            opened_by=user.name,
+        )
+        incident = self._announced(self._checked(draft, opening.station), opening.announcement)
+        self._check_times(incident)
+        async with self.db().begin() as conn:
+            await self._no_overlap(conn, incident)
+            await store.insert(conn, incident)
+            await store.add_event(conn, incident.id, now, user.name, "opened", _summary(incident))
+            incident, sent = await self._dispatch_own(conn, user, incident, now)
+        return await self._after_opening(user, incident, sent, now, "opened")
+
+    async def confirm(self, user: Principal, incident_id: str, opening: Opening) -> Incident:
+        """The department head confirms the service's proposal: it is open from now."""
+        if user.role not in INCIDENT_HEADS:
+            raise Forbidden("forbidden", "the department head (or a supervisor) confirms it")
+        now = self.clock.now()
+        async with self.db().begin() as conn:
+            incident = await self._get(conn, incident_id, lock=True)
+            if incident.status != "proposed":
+                raise Conflict("bad-transition", f"the incident is {incident.status}", "status")
+            changed = replace(
+                incident,
+                status="open",
+                area=opening.area or incident.area,
+                categories=opening.categories or incident.categories,
+                cause=opening.cause or incident.cause,
+                started_at=opening.started_at or incident.started_at,
+                expected_repair_at=opening.expected_repair_at or incident.expected_repair_at,
+                opened_at=now,
+                opened_by=user.name,
+            )
+            if opening.area or opening.station:
+                changed = self._checked(changed, opening.station)
+            changed = self._announced(changed, opening.announcement)
+            self._check_times(changed)
+            await self._no_overlap(conn, changed)
+            await store.save(conn, changed)
+            await store.add_event(conn, changed.id, now, user.name, "confirmed", _summary(changed))
+            changed, sent = await self._dispatch_own(conn, user, changed, now)
+        return await self._after_opening(user, changed, sent, now, "confirmed")
+
+    def _announced(self, incident: Incident, text: str | None) -> Incident:
+        said = text or model.announcement(
+            incident.area_label, incident.cause, incident.expected_repair_at, self.tz
+        )
+        return replace(incident, announcement=said)
+
+    def _check_times(self, incident: Incident) -> None:
+        expected = incident.expected_repair_at
+        if expected is not None and expected <= incident.started_at:
+            raise Invalid(
+                "bad-expected-repair",
+                "expected_repair_at must be after started_at",
+                "expected_repair_at",
+            )
+        if incident.started_at > self.clock.now() + timedelta(minutes=5):
+            raise Invalid("bad-started-at", "started_at is in the future", "started_at")
+
+    async def _dispatch_own(
+        self, conn: AsyncConnection, user: Principal, incident: Incident, now: datetime
+    ) -> tuple[Incident, OrderChanged]:
+        """The incident's own ticket, sent to its station in the same transaction."""
+        households = len(await store.ticket_ids(conn, incident.id))
+        ticket = Ticket(
+            id=new_id(),
+            kind="incident",
+            status="open",
+            reporter_name="",
+            phone=None,
+            address_typed=incident.area_label[:200],
+            address_standard=None,
+            address_routing=None,
+            address_reason=None,
+            station_proposed=incident.station,
+            station=incident.station,
+            category=_category(incident.categories),
+            fault_location=None,
+            severity="urgent",
+            description=f"{incident.cause}（片区故障 {incident.id[:8]}，已报 {households} 户）",
+            agent_id=user.id,
+            agent_work_number=user.work_number,
+            created_at=now,
+            updated_at=now,
+            incident_id=incident.id,
+        )
+        await tickets_store.insert_ticket(conn, ticket)
+        await tickets_store.add_event(
+            conn, ticket.id, now, _who(user), "created", {"incident": incident.id}
+        )
+        incident = replace(incident, ticket_id=ticket.id)
+        await store.save(conn, incident)
+        sent = await self.orders().dispatch_in(conn, user, ticket.id, now)
+        return incident, sent
+
+    async def _after_opening(
+        self,
+        user: Principal,
+        incident: Incident,
+        sent: OrderChanged,
+        now: datetime,
+        action: str,
+    ) -> Incident:
+        await self.orders().tell(sent)
+        await self.linker.link_area(user, incident, now)
+        log.info(
+            "incident %s id=%s station=%s area=%s by=%s",
+            action, incident.id, incident.station, incident.area_label, user.name,
+        )  # fmt: skip
+        await self._told(incident, action, user.name, now)
+        return incident
+
+    # -- changing, dismissing ---------------------------------------------------------------
+    async def update(self, user: Principal, incident_id: str, values: dict[str, Any]) -> Incident:
+        """cause, expected_repair_at, announcement: what the desks and the IVR say."""
+        if user.role not in INCIDENT_OPENERS:
+            raise Forbidden("forbidden", "a team lead, the department head or a supervisor")
+        now = self.clock.now()
+        async with self.db().begin() as conn:
+            incident = await self._get(conn, incident_id, lock=True)
+            if incident.status not in model.LIVE:
+                raise Conflict("incident-closed", f"the incident is {incident.status}", "status")
+            changed = replace(incident, **values)
+            if "announcement" not in values and (
+                "cause" in values or "expected_repair_at" in values
+            ):
+                changed = self._announced(changed, None)
+            self._check_times(changed)
+            await store.save(conn, changed)
+            await store.add_event(conn, changed.id, now, user.name, "changed", _jsonable(values))
+        await self._told(changed, "changed", user.name, now)
+        return changed
+
+    async def dismiss(self, user: Principal, incident_id: str, reason: str) -> Incident:
+        """Not one fault after all: its tickets go on alone (each dispatched as usual)."""
+        if user.role not in INCIDENT_HEADS:
+            raise Forbidden("forbidden", "the department head (or a supervisor) dismisses it")
+        if not reason.strip():
+            raise Invalid("missing-field", "reason: why this is not one fault", "reason")
+        now = self.clock.now()
+        async with self.db().begin() as conn:
+            incident = await self._get(conn, incident_id, lock=True)
+            if incident.status != "proposed":
+                raise Conflict(
+                    "bad-transition",
+                    f"only a proposal is dismissed; this one is {incident.status}",
+                    "status",
+                )
+            incident = replace(
+                incident, status="dismissed", closed_at=now, closed_by=user.name, note=reason
+            )
+            await store.save(conn, incident)
+            freed = await store.unlink_all(conn, incident.id)
+            await store.add_event(
+                conn, incident.id, now, user.name, "dismissed", {"reason": reason, "freed": freed}
+            )
+        await self._told(incident, "dismissed", user.name, now)
+        return incident
+
+    # -- closing ----------------------------------------------------------------------------
+    async def close(
+        self, user: Principal, incident_id: str, note: str, repaired_at: datetime | None
+    ) -> Incident:
+        """Repaired: the station's order is returned (recorded for it when it has not), every
+        linked ticket is repaired, and each household that called is owed one callback."""
+        if user.role not in INCIDENT_HEADS:
+            raise Forbidden("forbidden", "the department head (or a supervisor) closes it")
+        if not note.strip():
+            raise Invalid("missing-field", "note: what was repaired", "note")
+        now = self.clock.now()
+        when = repaired_at or now
+        async with self.db().connect() as conn:
+            incident = await self._get(conn, incident_id)
+            order = (
+                await orders_store.active_order(conn, incident.ticket_id)
+                if incident.ticket_id
+                else None
+            )
+        if incident.status != "open":
+            raise Conflict("bad-transition", f"the incident is {incident.status}", "status")
+        if when > now or when < incident.started_at:
+            raise Invalid(
+                "bad-repaired-at", "repaired_at: between the start and now", "repaired_at"
+            )
+        if order is not None:
+            await self.orders().act(user, order.id, "return", note=note)
+        closed = await self.finish(incident.id, when, user.name, note)
+        return closed or await self.get(incident.id)
+
+    async def owns(self, ticket_id: str) -> bool:
+        """Whether this is an incident's own ticket (the station's one order)."""
+        async with self.db().connect() as conn:
+            return await store.owner_of_ticket(conn, ticket_id) is not None
+
+    async def order_changed(self, change: OrderChanged) -> None:
+        """The station returned the incident's order: the incident is repaired."""
+        if change.action != "return":
+            return
+        async with self.db().connect() as conn:
+            owner = await store.owner_of_ticket(conn, change.order.ticket_id)
+        if owner is not None:
+            await self.finish(owner, change.at, change.by, change.order.result or "")
+
+    async def finish(
+        self, incident_id: str, repaired_at: datetime, by: str, note: str
+    ) -> Incident | None:
+        """Close it once (the order's return and the close can both ask): None when it was
+        closed already."""
+        now = self.clock.now()
+        async with self.db().begin() as conn:
+            incident = await self._get(conn, incident_id, lock=True)
+            if incident.status != "open":
+                return None
+            incident = replace(
+                incident,
+                status="closed",
+                closed_at=now,
+                closed_by=by,
+                repaired_at=repaired_at,
+                note=note or incident.note,
+            )
+            await store.save(conn, incident)
+            repaired, called_back = await self._repair_tickets(conn, incident, by, now)
+            await store.add_event(
+                conn,
+                incident.id,
+                now,
+                by,
+                "closed",
+                {"repaired": repaired, "callbacks": called_back, "note": note},
+            )
+        log.info(
+            "incident closed id=%s tickets=%d callbacks=%d", incident.id, repaired, called_back
+        )
+        await self._told(incident, "closed", by, now)
+        return incident
+
+    async def _repair_tickets(
+        self, conn: AsyncConnection, incident: Incident, by: str, now: datetime
+    ) -> tuple[int, int]:
+        """Each linked ticket repaired; one callback per household, on its first ticket (its
+        agent calls back: 首问责任制), the household's other tickets closed with it."""
+        repaired = booked = 0
+        if incident.ticket_id is not None:
+            own = await tickets_store.ticket_by_id(conn, incident.ticket_id, lock=True)
+            if own is not None and own.ticket.status != "closed":
+                await self._set_status(conn, own.ticket, "closed", by, now, incident)
+        seen: dict[str, str] = {}
+        for ticket_id in await store.ticket_ids(conn, incident.id):
+            found = await tickets_store.ticket_by_id(conn, ticket_id, lock=True)
+            assert found is not None
+            ticket = found.ticket
+            if ticket.status not in ("open", "dispatched") or ticket.kind != "repair":
+                continue
+            key = model.household(ticket.address_standard, ticket.phone) or ticket.id
+            first = seen.setdefault(key, ticket.id)
+            if first != ticket.id:
+                await self._set_status(conn, ticket, "closed", by, now, incident, same_as=first)
+                continue
+            await self._set_status(conn, ticket, "repaired", by, now, incident)
+            repaired += 1
+            callback = Callback(
+                id=new_id(),
+                ticket_id=ticket.id,
+                order_id=None,
+                reason="repair",
+                agent_id=ticket.agent_id,
+                station=ticket.station,
+                created_at=now,
+                due_at=now + DUE_WITHIN,
+            )
+            if await callbacks_store.insert_once(conn, callback):
+                booked += 1
+        return repaired, booked
+
+    async def _set_status(
+        self,
+        conn: AsyncConnection,
+        ticket: Ticket,
+        status: str,
+        by: str,
+        now: datetime,
+        incident: Incident,
+        same_as: str | None = None,
+    ) -> None:
+        changed = replace(ticket, status=status, updated_at=now)  # type: ignore[arg-type]
+        await tickets_store.update_ticket(conn, changed)
+        detail: dict[str, Any] = {
+            "changes": {"status": [ticket.status, status]},
+            "incident": incident.id,
+        }
+        if same_as is not None:
+            detail["same_household_as"] = same_as
+        await tickets_store.add_event(conn, ticket.id, now, (None, by, None), "status", detail)
+
+    # -- reading ----------------------------------------------------------------------------
+    async def _get(self, conn: AsyncConnection, incident_id: str, lock: bool = False) -> Incident:
+        incident = await store.get(conn, incident_id, lock=lock)
+        if incident is None:
+            raise NotFound("no-such-incident", f"no incident {incident_id!r}", "id")
+        return incident
+
+    async def get(self, incident_id: str) -> Incident:
+        async with self.db().connect() as conn:
+            return await self._get(conn, incident_id)
+
+    async def detail(self, incident_id: str) -> tuple[Incident, dict[str, Any]]:
+        async with self.db().connect() as conn:
+            incident = await self._get(conn, incident_id)
+            tickets_n, calls_n = (await store.counts(conn, [incident.id])).get(incident.id, (0, 0))
+            order = None
+            if incident.ticket_id is not None:
+                mine = await orders_store.orders_of_ticket(conn, incident.ticket_id)
+                order = mine[-1] if mine else None
+            extra = {
+                "tickets": tickets_n,
+                "calls": calls_n,
+                "ticket_ids": await store.ticket_ids(conn, incident.id),
+                "order": order,
+                "history": await store.history(conn, incident.id),
+            }
+        return incident, extra
+
+    async def _live_incidents(self) -> list[Incident]:
+        """The live incidents, read again after a change here and at least every few seconds
+        (a screen-pop asks for them at every ringing call)."""
+        if self._live is None or time.monotonic() - self._live_read > _LIVE_FOR_SECONDS:
+            async with self.db().connect() as conn:
+                self._live = await store.live(conn)
+            self._live_read = time.monotonic()
+        return self._live
+
+    async def covering(self, standards: Sequence[str | None]) -> list[Incident]:
+        """The live incidents covering any of these addresses (standard form), open first."""
+        live = await self._live_incidents()
+        if not live:
+            return []
+        book = self.book()
+        found: dict[str, Incident] = {}
+        for standard in dict.fromkeys(s for s in standards if s):
+            keys = model.address_keys(book, standard, None)
+            for incident in live:
+                if model.covers(incident.area, keys):
+                    found.setdefault(incident.id, incident)
+        return sorted(found.values(), key=lambda i: (i.status != "open", i.created_at))
+
+    async def covering_address(self, typed: str) -> tuple[str | None, list[Incident]]:
+        standard = route(self.book(), typed).standard[:255] or None
+        return standard, await self.covering([standard])
+
+    async def live(self) -> list[tuple[Incident, tuple[int, int]]]:
+        async with self.db().connect() as conn:
+            found = await store.live(conn)
+            counts = await store.counts(conn, [i.id for i in found])
+        return [(i, counts.get(i.id, (0, 0))) for i in found]
+
+    async def search(
+        self, statuses: Sequence[str], limit: int, before: datetime | None
+    ) -> list[Incident]:
+        async with self.db().connect() as conn:
+            return await store.search(conn, statuses, limit, before)
+
+
+def _category(categories: Sequence[str]) -> Category | None:
+    return next((c for c in CATEGORIES if c in categories), None)
+
+
+def _summary(incident: Incident) -> dict[str, Any]:
+    return {
+        "area": incident.area_label,
+        "station": incident.station,
+        "cause": incident.cause,
+        "categories": list(incident.categories),
+        "expected_repair_at": incident.expected_repair_at,
+    }
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in values.items()}
