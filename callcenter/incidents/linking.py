@@ -186,14 +186,17 @@ class Linker:
         already sent to a station on their own (their orders recalled: the station keeps one
         order, the incident's). Its proposal's tickets were linked already."""
         async with self.db().connect() as conn:
-            rows = await store.recent_reports(conn, incident.categories, incident.started_at, now)
+            rows = await store.recent_reports(
+                conn, incident.categories, incident.started_at, now, ("open", "dispatched")
+            )
+            already = await store.ticket_ids(conn, incident.id)
         taken: list[str] = []
         for row in rows:
             keys = self.keys(row["address_standard"], row["station"])
             if model.covers(incident.area, keys):
                 taken.append(row["id"])
         recalled = 0
-        for ticket_id in taken:
+        for ticket_id in [*already, *taken]:
             async with self.db().connect() as conn:
                 order = await orders_store.active_order(conn, ticket_id)
             if order is not None and self.recall is not None:

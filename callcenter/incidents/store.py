@@ -194,7 +194,11 @@ async def history(conn: AsyncConnection, incident_id: str) -> list[dict[str, Any
 
 
 async def recent_reports(
-    conn: AsyncConnection, categories: Sequence[str], since: datetime, until: datetime
+    conn: AsyncConnection,
+    categories: Sequence[str],
+    since: datetime,
+    until: datetime,
+    statuses: Sequence[str] = ("open", "dispatched", "repaired", "closed"),
 ) -> list[Mapping[Any, Any]]:
     """Repair tickets of these categories taken in [since, until] and not part of any
     incident: the clustering's candidates (a flood's few hundred at most)."""
@@ -203,7 +207,7 @@ async def recent_reports(
         select(t.id, t.created_at, t.category, t.address_standard, t.phone, t.station)
         .where(
             t.kind == "repair",
-            t.status != "cancelled",
+            t.status.in_(statuses),
             t.incident_id.is_(None),
             t.category.in_(categories),
             t.created_at >= since,

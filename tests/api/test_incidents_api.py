@@ -342,3 +342,23 @@ async def test_its_history_cannot_be_rewritten(hotline: Hotline) -> None:
         except Exception:
             deleted = False
     assert not deleted
+
+
+async def test_an_order_sent_before_the_incident_opened_is_taken_back(hotline: Hotline) -> None:
+    agent = await person(hotline, "li.na", "agent", "2001", "007")
+    head = await person(hotline, "boss", "supervisor")
+    early = await take(hotline, agent, **flat(4))
+    sent = await hotline.client.post(f"/api/tickets/{early['id']}/dispatch", headers=agent)
+    assert sent.status == 201, await sent.text()
+    advance(hotline, 60)
+
+    incident = await open_incident(hotline, head, started_at="2020-01-01T00:00:00Z")
+
+    ticket = await get(hotline, head, f"/api/tickets/{early['id']}")
+    assert (ticket["incident"], ticket["status"]) == (incident["id"], "dispatched")
+    async with hotline.svc.db().connect() as conn:
+        rows = await conn.execute(text("SELECT ticket_id, status FROM orders ORDER BY round"))
+        orders = {r.ticket_id: r.status for r in rows}
+    assert orders == {early["id"]: "recalled", incident["ticket"]: "sent"}
+    kinds = sorted(m["kind"] for m in await outbox(hotline))
+    assert kinds == ["order", "order", "recall"]  # the station is told to drop its own
