@@ -140,6 +140,16 @@ async def close_incident(request: web.Request) -> web.Response:
     return web.json_response(await _detail(deps, incident.id))
 
 
+async def unlink_ticket(request: web.Request) -> web.Response:
+    deps = request.app[INCIDENTS]
+    user = await principal(request, TICKET_USERS)
+    ticket_id = request.match_info["ticket"]
+    if not ID_RE.match(ticket_id):
+        raise NotFound("not-in-incident", f"no ticket {ticket_id[:64]!r}", "ticket")
+    incident = await deps.incidents().unlink(user, _id(request), ticket_id)
+    return web.json_response(await _detail(deps, incident.id))
+
+
 async def lookup(request: web.Request) -> web.Response:
     """The live incidents covering an address, as the agent types it."""
     deps = request.app[INCIDENTS]
@@ -195,3 +205,6 @@ def add_routes(app: web.Application, deps: IncidentsDeps) -> None:
     app.router.add_post("/api/incidents/{id}/dismiss", dismiss_incident, name="incident_dismiss")
     app.router.add_post("/api/incidents/{id}/close", close_incident, name="incident_close")
     app.router.add_post("/api/incidents/{id}/report", report, name="incident_report")
+    app.router.add_delete(
+        "/api/incidents/{id}/tickets/{ticket}", unlink_ticket, name="incident_unlink"
+    )

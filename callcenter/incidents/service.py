@@ -34,6 +34,7 @@ from callcenter.orders.service import OrderChanged, Orders
 from callcenter.stations.model import AddressBook, route
 from callcenter.tickets import store as tickets_store
 from callcenter.tickets.model import CATEGORIES, Category, Ticket
+from callcenter.tickets.model import may_change as tickets_may_change
 
 log = logging.getLogger(__name__)
 
@@ -322,6 +323,38 @@ class Incidents:
                 conn, incident.id, now, user.name, "dismissed", {"reason": reason, "freed": freed}
             )
         await self._told(incident, "dismissed", user.name, now)
+        return incident
+
+    async def unlink(self, user: Principal, incident_id: str, ticket_id: str) -> Incident:
+        """A report linked by mistake (another fault, a flat outside the break) goes on alone:
+        open again, to be dispatched on its own."""
+        now = self.clock.now()
+        async with self.db().begin() as conn:
+            incident = await self._get(conn, incident_id, lock=True)
+            found = await tickets_store.ticket_by_id(conn, ticket_id, lock=True)
+            if found is None or found.ticket.incident_id != incident.id:
+                raise NotFound(
+                    "not-in-incident",
+                    f"ticket {ticket_id!r} is not part of this incident",
+                    "ticket",
+                )
+            ticket = found.ticket
+            if not tickets_may_change(user, ticket) or ticket.kind != "repair":
+                raise Forbidden("not-your-ticket", "the ticket's agent or a lead unlinks it")
+            if incident.status not in model.LIVE:
+                raise Conflict("incident-closed", f"the incident is {incident.status}", "status")
+            status = "open" if ticket.status == "dispatched" else ticket.status
+            await tickets_store.update_ticket(
+                conn, replace(ticket, incident_id=None, status=status, updated_at=now)
+            )
+            await tickets_store.add_event(
+                conn, ticket.id, now, _who(user), "status",
+                {"changes": {"status": [ticket.status, status]}, "unlinked": incident.id},
+            )  # fmt: skip
+            await store.add_event(
+                conn, incident.id, now, user.name, "unlinked", {"ticket": ticket.id}
+            )
+        await self._told(incident, "unlinked", user.name, now)
         return incident
 
     # -- closing ----------------------------------------------------------------------------

@@ -362,3 +362,21 @@ async def test_an_order_sent_before_the_incident_opened_is_taken_back(hotline: H
     assert orders == {early["id"]: "recalled", incident["ticket"]: "sent"}
     kinds = sorted(m["kind"] for m in await outbox(hotline))
     assert kinds == ["order", "order", "recall"]  # the station is told to drop its own
+
+
+async def test_a_report_linked_by_mistake_goes_on_alone(hotline: Hotline) -> None:
+    agent = await person(hotline, "li.na", "agent", "2001", "007")
+    head = await person(hotline, "boss", "supervisor")
+    incident = await open_incident(hotline, head)
+    ticket = await take(hotline, agent, **flat(8))
+    url = f"/api/incidents/{incident['id']}/tickets/{ticket['id']}"
+
+    done = await hotline.client.delete(url, headers=agent)
+    assert done.status == 200, await done.text()
+    assert (await done.json())["tickets"] == 0
+    now = await get(hotline, agent, f"/api/tickets/{ticket['id']}")
+    assert (now["incident"], now["status"]) == (None, "open")
+    sent = await hotline.client.post(f"/api/tickets/{ticket['id']}/dispatch", headers=agent)
+    assert sent.status == 201, await sent.text()  # on its own now
+    again = await hotline.client.delete(url, headers=agent)
+    assert (await error(again, 404))["error"] == "not-in-incident"
