@@ -10,7 +10,6 @@ return closes the incident; closing the incident by hand records that return.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
@@ -21,24 +20,20 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from callcenter.auth.model import Principal
-from callcenter.callbacks import store as callbacks_store
-from callcenter.callbacks.model import DUE_WITHIN, Callback
 from callcenter.clock import Clock
 from callcenter.errors import Conflict, Forbidden, Invalid, NotFound
-from callcenter.incidents import model, store
+from callcenter.incidents import closing, model, own_ticket, store
 from callcenter.incidents.linking import Linker
 from callcenter.incidents.model import INCIDENT_HEADS, INCIDENT_OPENERS, Incident, Place
+from callcenter.incidents.reading import IncidentReader
 from callcenter.incidents.settings import IncidentsSettings
 from callcenter.orders import store as orders_store
 from callcenter.orders.service import OrderChanged, Orders
-from callcenter.stations.model import AddressBook, route
+from callcenter.stations.model import AddressBook
 from callcenter.tickets import store as tickets_store
-from callcenter.tickets.model import CATEGORIES, Category, Ticket
 from callcenter.tickets.model import may_change as tickets_may_change
 
 log = logging.getLogger(__name__)
-
-_LIVE_FOR_SECONDS = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +71,7 @@ def _who(user: Principal) -> tuple[int | None, str, str | None]:
     return user.id, user.name, user.work_number
 
 
-class Incidents:
+class Incidents(IncidentReader):
     def __init__(
         self,
         db: Callable[[], AsyncEngine],
@@ -87,19 +82,16 @@ class Incidents:
         tz: ZoneInfo,
         on_change: OnChange | None = None,
     ) -> None:
-        self.db = db
+        super().__init__(db, book)
         self.clock = clock
-        self.book = book
         self.orders = orders
         self.settings = settings
         self.tz = tz
         self.on_change = on_change
         self.linker = Linker(db, clock, book, settings, self._told)
-        self._live: list[Incident] | None = None
-        self._live_read = 0.0
 
     async def _told(self, incident: Incident, action: str, by: str, at: datetime) -> None:
-        self._live = None
+        self.forget_live()
         if self.on_change is not None:
             await self.on_change(IncidentChanged(incident, action, by, at))
 
@@ -175,7 +167,7 @@ class Incidents:
             await self._no_overlap(conn, incident)
             await store.insert(conn, incident)
             await store.add_event(conn, incident.id, now, user.name, "opened", _summary(incident))
-            incident, sent = await self._dispatch_own(conn, user, incident, now)
+            incident, sent = await own_ticket.dispatch(conn, self.orders(), user, incident, now)
         return await self._after_opening(user, incident, sent, now, "opened")
 
     async def confirm(self, user: Principal, incident_id: str, opening: Opening) -> Incident:
@@ -205,7 +197,7 @@ class Incidents:
             await self._no_overlap(conn, changed)
             await store.save(conn, changed)
             await store.add_event(conn, changed.id, now, user.name, "confirmed", _summary(changed))
-            changed, sent = await self._dispatch_own(conn, user, changed, now)
+            changed, sent = await own_ticket.dispatch(conn, self.orders(), user, changed, now)
         return await self._after_opening(user, changed, sent, now, "confirmed")
 
     def _announced(self, incident: Incident, text: str | None) -> Incident:
@@ -224,42 +216,6 @@ class Incidents:
             )
         if incident.started_at > self.clock.now() + timedelta(minutes=5):
             raise Invalid("bad-started-at", "started_at is in the future", "started_at")
-
-    async def _dispatch_own(
-        self, conn: AsyncConnection, user: Principal, incident: Incident, now: datetime
-    ) -> tuple[Incident, OrderChanged]:
-        """The incident's own ticket, sent to its station in the same transaction."""
-        households = len(await store.ticket_ids(conn, incident.id))
-        ticket = Ticket(
-            id=new_id(),
-            kind="incident",
-            status="open",
-            reporter_name="",
-            phone=None,
-            address_typed=incident.area_label[:200],
-            address_standard=None,
-            address_routing=None,
-            address_reason=None,
-            station_proposed=incident.station,
-            station=incident.station,
-            category=_category(incident.categories),
-            fault_location=None,
-            severity="urgent",
-            description=f"{incident.cause}（片区故障 {incident.id[:8]}，已报 {households} 户）",
-            agent_id=user.id,
-            agent_work_number=user.work_number,
-            created_at=now,
-            updated_at=now,
-            incident_id=incident.id,
-        )
-        await tickets_store.insert_ticket(conn, ticket)
-        await tickets_store.add_event(
-            conn, ticket.id, now, _who(user), "created", {"incident": incident.id}
-        )
-        incident = replace(incident, ticket_id=ticket.id)
-        await store.save(conn, incident)
-        sent = await self.orders().dispatch_in(conn, user, ticket.id, now)
-        return incident, sent
 
     async def _after_opening(
         self,
@@ -420,7 +376,7 @@ class Incidents:
                 note=note or incident.note,
             )
             await store.save(conn, incident)
-            repaired, called_back = await self._repair_tickets(conn, incident, by, now)
+            repaired, called_back = await closing.repair_tickets(conn, incident, by, now)
             await store.add_event(
                 conn,
                 incident.id,
@@ -434,135 +390,6 @@ class Incidents:
         )
         await self._told(incident, "closed", by, now)
         return incident
-
-    async def _repair_tickets(
-        self, conn: AsyncConnection, incident: Incident, by: str, now: datetime
-    ) -> tuple[int, int]:
-        """Each linked ticket repaired; one callback per household, on its first ticket (its
-        agent calls back: 首问责任制), the household's other tickets closed with it."""
-        repaired = booked = 0
-        if incident.ticket_id is not None:
-            own = await tickets_store.ticket_by_id(conn, incident.ticket_id, lock=True)
-            if own is not None and own.ticket.status != "closed":
-                await self._set_status(conn, own.ticket, "closed", by, now, incident)
-        seen: dict[str, str] = {}
-        for ticket_id in await store.ticket_ids(conn, incident.id):
-            found = await tickets_store.ticket_by_id(conn, ticket_id, lock=True)
-            assert found is not None
-            ticket = found.ticket
-            if ticket.status not in ("open", "dispatched") or ticket.kind != "repair":
-                continue
-            key = model.household(ticket.address_standard, ticket.phone) or ticket.id
-            first = seen.setdefault(key, ticket.id)
-            if first != ticket.id:
-                await self._set_status(conn, ticket, "closed", by, now, incident, same_as=first)
-                continue
-            await self._set_status(conn, ticket, "repaired", by, now, incident)
-            repaired += 1
-            callback = Callback(
-                id=new_id(),
-                ticket_id=ticket.id,
-                order_id=None,
-                reason="repair",
-                agent_id=ticket.agent_id,
-                station=ticket.station,
-                created_at=now,
-                due_at=now + DUE_WITHIN,
-            )
-            if await callbacks_store.insert_once(conn, callback):
-                booked += 1
-        return repaired, booked
-
-    async def _set_status(
-        self,
-        conn: AsyncConnection,
-        ticket: Ticket,
-        status: str,
-        by: str,
-        now: datetime,
-        incident: Incident,
-        same_as: str | None = None,
-    ) -> None:
-        changed = replace(ticket, status=status, updated_at=now)  # type: ignore[arg-type]
-        await tickets_store.update_ticket(conn, changed)
-        detail: dict[str, Any] = {
-            "changes": {"status": [ticket.status, status]},
-            "incident": incident.id,
-        }
-        if same_as is not None:
-            detail["same_household_as"] = same_as
-        await tickets_store.add_event(conn, ticket.id, now, (None, by, None), "status", detail)
-
-    # -- reading ----------------------------------------------------------------------------
-    async def _get(self, conn: AsyncConnection, incident_id: str, lock: bool = False) -> Incident:
-        incident = await store.get(conn, incident_id, lock=lock)
-        if incident is None:
-            raise NotFound("no-such-incident", f"no incident {incident_id!r}", "id")
-        return incident
-
-    async def get(self, incident_id: str) -> Incident:
-        async with self.db().connect() as conn:
-            return await self._get(conn, incident_id)
-
-    async def detail(self, incident_id: str) -> tuple[Incident, dict[str, Any]]:
-        async with self.db().connect() as conn:
-            incident = await self._get(conn, incident_id)
-            tickets_n, calls_n = (await store.counts(conn, [incident.id])).get(incident.id, (0, 0))
-            order = None
-            if incident.ticket_id is not None:
-                mine = await orders_store.orders_of_ticket(conn, incident.ticket_id)
-                order = mine[-1] if mine else None
-            extra = {
-                "tickets": tickets_n,
-                "calls": calls_n,
-                "ticket_ids": await store.ticket_ids(conn, incident.id),
-                "order": order,
-                "history": await store.history(conn, incident.id),
-            }
-        return incident, extra
-
-    async def _live_incidents(self) -> list[Incident]:
-        """The live incidents, read again after a change here and at least every few seconds
-        (a screen-pop asks for them at every ringing call)."""
-        if self._live is None or time.monotonic() - self._live_read > _LIVE_FOR_SECONDS:
-            async with self.db().connect() as conn:
-                self._live = await store.live(conn)
-            self._live_read = time.monotonic()
-        return self._live
-
-    async def covering(self, standards: Sequence[str | None]) -> list[Incident]:
-        """The live incidents covering any of these addresses (standard form), open first."""
-        live = await self._live_incidents()
-        if not live:
-            return []
-        book = self.book()
-        found: dict[str, Incident] = {}
-        for standard in dict.fromkeys(s for s in standards if s):
-            keys = model.address_keys(book, standard, None)
-            for incident in live:
-                if model.covers(incident.area, keys):
-                    found.setdefault(incident.id, incident)
-        return sorted(found.values(), key=lambda i: (i.status != "open", i.created_at))
-
-    async def covering_address(self, typed: str) -> tuple[str | None, list[Incident]]:
-        standard = route(self.book(), typed).standard[:255] or None
-        return standard, await self.covering([standard])
-
-    async def live(self) -> list[tuple[Incident, tuple[int, int]]]:
-        async with self.db().connect() as conn:
-            found = await store.live(conn)
-            counts = await store.counts(conn, [i.id for i in found])
-        return [(i, counts.get(i.id, (0, 0))) for i in found]
-
-    async def search(
-        self, statuses: Sequence[str], limit: int, before: datetime | None
-    ) -> list[Incident]:
-        async with self.db().connect() as conn:
-            return await store.search(conn, statuses, limit, before)
-
-
-def _category(categories: Sequence[str]) -> Category | None:
-    return next((c for c in CATEGORIES if c in categories), None)
 
 
 def _summary(incident: Incident) -> dict[str, Any]:
