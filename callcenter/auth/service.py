@@ -4,6 +4,7 @@ change logged and kept in the auth log), and tell who a request is."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import secrets
@@ -315,6 +316,9 @@ class TokenUsage:
         return len(batch)
 
 
+_FINAL_FLUSH_SECONDS = 5.0
+
+
 async def run_last_used_flusher(
     db: Callable[[], AsyncEngine], usage: TokenUsage, interval: float = 10.0
 ) -> None:
@@ -332,13 +336,28 @@ async def run_last_used_flusher(
                     type(exc).__name__,
                 )
     except asyncio.CancelledError:
-        try:
-            async with asyncio.timeout(5):
-                await usage.flush(db())
-        except Exception as exc:
-            log.warning(
-                "token last use lost at shutdown count=%d error=%s",
-                usage.pending,
-                type(exc).__name__,
-            )
+        await _final_flush(db, usage)
         raise
+
+
+async def _final_flush(db: Callable[[], AsyncEngine], usage: TokenUsage) -> None:
+    """The last save at shutdown, given its 5 s even when the owner cancels again meanwhile
+    (tasks.stop_all does every second): a save cut off inside its transaction lost the
+    figures and could leave SQLite's connection waiting for ever."""
+    final = asyncio.ensure_future(usage.flush(db()))
+    loop = asyncio.get_running_loop()
+    until = loop.time() + _FINAL_FLUSH_SECONDS
+    while not final.done() and loop.time() < until:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait({final}, timeout=until - loop.time())
+    if not final.done():
+        final.cancel()
+        await asyncio.wait({final}, timeout=1)
+    if final.done() and not final.cancelled() and final.exception() is not None:
+        log.warning(
+            "token last use lost at shutdown count=%d error=%s",
+            usage.pending,
+            type(final.exception()).__name__,
+        )
+    elif not final.done() or final.cancelled():
+        log.warning("token last use lost at shutdown count=%d error=timeout", usage.pending)
