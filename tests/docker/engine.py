@@ -85,14 +85,9 @@ class HostState:
         self.chains = _docker_chains()
         self.run_dirs = {d for d in RUN_DIRS if d.exists()}
 
-    def leftovers(self, roots: Sequence[Path]) -> list[str]:
-        left = [f"bridge {b}" for b in sorted(_bridges() - self.bridges)]
-        left += [f"iptables chain {t}/{c}" for t, c in sorted(_docker_chains() - self.chains)]
-        left += [f"mount {m}" for m in _mounts_under(roots)]
-        left += [f"directory {d}" for d in RUN_DIRS if d.exists() and d not in self.run_dirs]
-        return left
-
-    def clean(self, roots: Sequence[Path]) -> None:
+    def _remove_run_dirs(self) -> bool:
+        """Remove the empty run directories a dockerd made; True while one remains."""
+        remaining = False
         for run_dir in RUN_DIRS:
             if run_dir.exists() and run_dir not in self.run_dirs:
                 # only while empty: a socket in it would be another engine's
@@ -101,6 +96,21 @@ class HostState:
                         sub.rmdir()
                 with contextlib.suppress(OSError):
                     run_dir.rmdir()
+                remaining = remaining or run_dir.exists()
+        return remaining
+
+    def leftovers(self, roots: Sequence[Path]) -> list[str]:
+        left = [f"bridge {b}" for b in sorted(_bridges() - self.bridges)]
+        left += [f"iptables chain {t}/{c}" for t, c in sorted(_docker_chains() - self.chains)]
+        left += [f"mount {m}" for m in _mounts_under(roots)]
+        left += [f"directory {d}" for d in RUN_DIRS if d.exists() and d not in self.run_dirs]
+        return left
+
+    def clean(self, roots: Sequence[Path]) -> None:
+        # A shim's socket may still be going away: look again for a few seconds.
+        deadline = time.monotonic() + 5
+        while self._remove_run_dirs() and time.monotonic() < deadline:
+            time.sleep(0.2)
         for mount in reversed(_mounts_under(roots)):
             subprocess.run(["umount", "-l", mount], check=False, capture_output=True)
         for bridge in _bridges() - self.bridges:
@@ -318,10 +328,14 @@ class PrivateDocker:
             os.killpg(proc.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=10)
-        # containerd's shims run in sessions of their own; ours name our exec root.
+        # containerd's shims run in sessions of their own; ours name our exec root. A killed
+        # shim removes its socket under /run/containerd as it exits: wait for that.
         for pid in _processes_naming(str(self.exec_root)):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while _processes_naming(str(self.exec_root)) and time.monotonic() < deadline:
+            time.sleep(0.1)
 
 
 def _remove_dead_exec_roots(ours: Path) -> None:
