@@ -136,6 +136,24 @@ class Incidents(IncidentReader):
                     incident=other.id,
                 )
 
+    async def _supersede(self, conn: AsyncConnection, incident: Incident, now: datetime) -> None:
+        """Proposals the new incident covers become part of it: their reports move to it."""
+        for other in await store.live(conn):
+            if other.status != "proposed" or other.id == incident.id:
+                continue
+            if not set(other.categories) & set(incident.categories):
+                continue
+            if not model.overlapping(other.area, incident.area):
+                continue
+            why = f"taken into incident {incident.id}"
+            closed = replace(other, status="dismissed", closed_at=now, note=why)
+            await store.save(conn, closed)
+            moved = await store.move(conn, other.id, incident.id)
+            await store.add_event(
+                conn, other.id, now, incident.opened_by or "service", "superseded",
+                {"incident": incident.id, "moved": moved},
+            )  # fmt: skip
+
     async def open(self, user: Principal, opening: Opening) -> Incident:
         if user.role not in INCIDENT_OPENERS:
             raise Forbidden(
@@ -166,6 +184,7 @@ class Incidents(IncidentReader):
         async with self.db().begin() as conn:
             await self._no_overlap(conn, incident)
             await store.insert(conn, incident)
+            await self._supersede(conn, incident, now)
             await store.add_event(conn, incident.id, now, user.name, "opened", _summary(incident))
             incident, sent = await own_ticket.dispatch(conn, self.orders(), user, incident, now)
         return await self._after_opening(user, incident, sent, now, "opened")

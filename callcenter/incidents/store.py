@@ -229,6 +229,13 @@ async def link(conn: AsyncConnection, ticket_ids: Sequence[str], incident_id: st
     return int(done.rowcount or 0)
 
 
+async def move(conn: AsyncConnection, source: str, target: str) -> int:
+    done = await conn.execute(
+        update(tickets).where(tickets.c.incident_id == source).values(incident_id=target)
+    )
+    return int(done.rowcount or 0)
+
+
 async def unlink_all(conn: AsyncConnection, incident_id: str) -> int:
     done = await conn.execute(
         update(tickets).where(tickets.c.incident_id == incident_id).values(incident_id=None)

@@ -380,3 +380,19 @@ async def test_a_report_linked_by_mistake_goes_on_alone(hotline: Hotline) -> Non
     assert sent.status == 201, await sent.text()  # on its own now
     again = await hotline.client.delete(url, headers=agent)
     assert (await error(again, 404))["error"] == "not-in-incident"
+
+
+async def test_an_incident_opened_over_a_proposal_takes_its_reports(hotline: Hotline) -> None:
+    agent = await person(hotline, "li.na", "agent", "2001", "007")
+    head = await person(hotline, "boss", "supervisor")
+    taken = [await take(hotline, agent, **flat(n)) for n in range(1, 6)]
+    [proposal] = await get(hotline, head, "/api/incidents?status=proposed")
+
+    incident = await open_incident(hotline, head, area=[{"kind": "street", "name": "东兴街"}])
+
+    assert await get(hotline, head, "/api/incidents?status=proposed") == []
+    old = await get(hotline, head, f"/api/incidents/{proposal['id']}")
+    assert old["status"] == "dismissed" and incident["id"] in old["note"]
+    for ticket in taken:
+        now = await get(hotline, head, f"/api/tickets/{ticket['id']}")
+        assert (now["incident"], now["status"]) == (incident["id"], "dispatched")
