@@ -213,9 +213,14 @@ export function renderIncidents() {
   box.hidden = list.length === 0 && !banner.result;
   box.parentElement.classList.toggle("with-incident", !box.hidden);
   box.classList.toggle("incident-soft", !firstOpen);
+  // Counts change every second in a flood: the button the agent tabbed to keeps the focus.
+  const focused = document.activeElement?.closest?.("#incident-list button[data-report]");
   $("incident-list").replaceChildren(
     ...list.map((i) => (i.status === "open" ? openItem(i, i === firstOpen) : proposedItem(i))),
   );
+  if (focused) {
+    $("incident-list").querySelector(`button[data-report="${CSS.escape(focused.dataset.report)}"]`)?.focus();
+  }
   const result = $("incident-result");
   result.hidden = !banner.result;
   result.className = `incident-result${banner.result ? ` tone-${banner.result.tone}` : ""}`;

@@ -166,18 +166,25 @@ export function renderIncidents() {
   const list = $("incident-list");
   const form = panel.acting ? list.querySelector("form.incident-form") : null;
   const typing = form && form.contains(document.activeElement) ? document.activeElement : null;
+  // Counts change as tickets join: the button the head tabbed to keeps the focus.
+  const focused = document.activeElement?.closest?.("#incident-list button[data-act]");
   list.replaceChildren(
     ...rows.map((i) => {
       const li = item(i);
       if (panel.acting && panel.acting.id === i.id) {
         const buttons = li.querySelector(".incident-actions");
-        const keep = form && form.dataset.action === panel.acting.action ? form : null;
+        const same = form && form.dataset.id === i.id && form.dataset.action === panel.acting.action;
+        const keep = same ? form : null;
         li.replaceChild(keep || actionForm(i, panel.acting.action, formDone), buttons);
       }
       return li;
     }),
   );
   if (typing) typing.focus();
+  if (focused) {
+    const { act, id } = focused.dataset;
+    list.querySelector(`button[data-act="${act}"][data-id="${CSS.escape(id)}"]`)?.focus();
+  }
   const status = $("incidents-status");
   let note = "";
   if (panel.status === "error") note = t("incidents.error");
