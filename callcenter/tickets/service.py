@@ -235,10 +235,14 @@ class Tickets:
         )
 
     # -- changing it ----------------------------------------------------------------------
-    async def _owned(self, conn: AsyncConnection, user: Principal, ticket_id: str) -> Found:
+    async def _found(self, conn: AsyncConnection, user: Principal, ticket_id: str) -> Found:
         found = await store.ticket_by_id(conn, ticket_id, lock=True)
         if found is None:
             raise NotFound("no-such-ticket", f"no ticket {ticket_id!r}", "id")
+        return found
+
+    async def _owned(self, conn: AsyncConnection, user: Principal, ticket_id: str) -> Found:
+        found = await self._found(conn, user, ticket_id)
         if not model.may_change(user, found.ticket):
             raise Forbidden(
                 "not-your-ticket",
@@ -315,13 +319,20 @@ class Tickets:
         await self._told("changed", changed, user, now)
         return changed
 
-    async def link(self, user: Principal, ticket_id: str, call_id: str) -> None:
+    async def link(
+        self, user: Principal, ticket_id: str, call_id: str, reported: bool = False
+    ) -> None:
+        """One more call on the ticket. `reported`: the incident's one key adds a household's
+        next call to its ticket whoever answers it (the ticket stays its taker's), and a call
+        on it already is no error (the key pressed twice)."""
         try:
             async with self.db().begin() as conn:
-                found = await self._owned(conn, user, ticket_id)
+                found = await (self._found if reported else self._owned)(conn, user, ticket_id)
                 if not await store.call_exists(conn, call_id):
                     raise Invalid("no-such-call", f"no call {call_id!r}", "call")
                 if await store.is_linked(conn, ticket_id, call_id):
+                    if reported:
+                        return
                     raise Conflict("already-linked", "the call is linked to the ticket", "call")
                 await self._link(conn, ticket_id, call_id, user, "manual")
         except IntegrityError:  # the same call linked by two requests at once

@@ -6,7 +6,14 @@
 
 import { t, translatePage } from "/static/i18n.js";
 import { api, SignedOut } from "/static/desk-api.js";
-import { closeTicket, renderTicket, setStations, showSaved, stationName } from "/static/desk-ticket.js";
+import {
+  closeTicket,
+  openTicket,
+  renderTicket,
+  setStations,
+  showSaved,
+  stationName,
+} from "/static/desk-ticket.js";
 
 const $ = (id) => document.getElementById(id);
 const KINDS = ["repair", "consultation", "complaint", "praise", "suggestion"];
@@ -234,6 +241,14 @@ function onKeydown(event) {
   if (target.tagName === "BUTTON") return;
   if (target.tagName === "TEXTAREA" && !(event.ctrlKey || event.metaKey)) return;
   save(event);
+}
+
+/** The one key reported the call on an incident (desk-incident.js): its ticket shows (with
+ * its calls and timeline, which the report's answer has not), as saved when it is new, and
+ * "New ticket" empties the form for the next call. */
+export function reportedOnIncident(ticket, created) {
+  form.saved = true;
+  openTicket(ticket.id, created);
 }
 
 // -- the caller of the ringing call ---------------------------------------------------------

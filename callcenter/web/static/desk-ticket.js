@@ -66,13 +66,13 @@ export function showSaved(ticket) {
   show(ticket, true);
 }
 
-/** A ticket opened from a list: fetched first, so the API's role rules apply. False when
- * it could not be. */
-export async function openTicket(id) {
+/** A ticket opened from a list (or `justSaved` elsewhere: the incident's one key): fetched
+ * first, so the API's role rules apply. False when it could not be. */
+export async function openTicket(id, justSaved = false) {
   try {
     const response = await api(`/api/tickets/${encodeURIComponent(id)}`);
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    show(await response.json(), false);
+    show(await response.json(), justSaved);
     return true;
   } catch (err) {
     if (!(err instanceof SignedOut)) console.warn("opening the ticket failed", err);

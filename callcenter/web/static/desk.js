@@ -2,7 +2,7 @@
 // WebSocket and the screen-pop: when the signed-in agent's own extension rings, the caller's
 // number at once, then their history from the tickets API. The form is desk-form.js, the
 // ticket view desk-ticket.js, the recent tickets desk-recent.js, the callbacks due
-// desk-callbacks.js.
+// desk-callbacks.js, the incident banner (片区故障) and its one key desk-incident.js.
 
 import {
   bindLanguageButtons,
@@ -17,6 +17,14 @@ import { anomalyMessage } from "/static/desk-anomalies.js";
 import { api, SignedOut } from "/static/desk-api.js";
 import { callbackMessage, catchUpCallbacks, renderCallbacks, startCallbacks } from "/static/desk-callbacks.js";
 import { renderForm, startForm, useCaller } from "/static/desk-form.js";
+import {
+  catchUpIncidents,
+  incidentsForCall,
+  incidentsForHistory,
+  incidentsMessage,
+  renderIncidents,
+  startIncidents,
+} from "/static/desk-incident.js";
 import { catchUpRecent, renderRecent, startRecent, ticketTouched } from "/static/desk-recent.js";
 import { callEnded, ticketItem } from "/static/desk-ticket.js";
 
@@ -114,6 +122,7 @@ async function loadHistory(pop) {
   pop.history = history;
   pop.historyStatus = status;
   renderPop();
+  incidentsForHistory(pop); // is the caller's flat inside a live incident (片区故障)?
 }
 
 function popCaller(msg) {
@@ -129,6 +138,7 @@ function popCaller(msg) {
   state.pop = pop;
   renderPop(); // the number at once, before any request
   useCaller(pop);
+  incidentsForCall(pop);
   loadHistory(pop);
 }
 
@@ -145,6 +155,7 @@ function onMessage(msg) {
       if (attempt > 0) {
         catchUpRecent(); // tickets taken while the feed was away
         catchUpCallbacks();
+        catchUpIncidents();
       }
       attempt = 0;
       state.conn = "live";
@@ -180,6 +191,9 @@ function onMessage(msg) {
       break;
     case "anomaly": // one on the ticket shown: its list is read again
       anomalyMessage(msg);
+      break;
+    case "incidents": // one opened, changed or closed, or the reports it took
+      incidentsMessage(msg);
       break;
     default:
       break;
@@ -244,6 +258,7 @@ function renderAll() {
   renderForm();
   renderRecent();
   renderCallbacks();
+  renderIncidents();
 }
 
 async function start() {
@@ -274,6 +289,7 @@ async function start() {
   await startForm();
   startRecent(state.me);
   startCallbacks(state.me);
+  startIncidents();
   renderAll();
   document.querySelector(".topbar").hidden = false;
   document.querySelector("main").hidden = false;

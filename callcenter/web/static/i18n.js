@@ -168,3 +168,51 @@ export function shortTime(iso) {
 export function formatNumber(value, options = {}) {
   return new Intl.NumberFormat(current, options).format(value);
 }
+
+// A datetime-local field is the hotline's wall clock, whatever zone the browser is in: an
+// expected repair time typed in Berlin still means 08:00 in Shanghai.
+function wallParts(when) {
+  const parts = new Intl.DateTimeFormat("en-US", {
+    timeZone: timeZoneName(),
+    hourCycle: "h23",
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+  }).formatToParts(when);
+  const get = (type) => parts.find((p) => p.type === type).value;
+  return ["year", "month", "day", "hour", "minute", "second"].map(get);
+}
+
+/** Minutes the hotline's zone is ahead of UTC at the instant `when`. */
+function zoneOffset(when) {
+  const [y, mo, d, h, mi, s] = wallParts(when).map(Number);
+  return Math.round((Date.UTC(y, mo - 1, d, h, mi, s) - when.getTime()) / 60000);
+}
+
+const pad2 = (n) => String(n).padStart(2, "0");
+
+/** An ISO time as a datetime-local value ("2026-12-05T10:00") on the hotline's wall clock. */
+export function toZoneInput(iso) {
+  const when = parse(iso);
+  if (!when) return "";
+  const [y, mo, d, h, mi] = wallParts(when);
+  return `${y}-${mo}-${d}T${h}:${mi}`;
+}
+
+/** A datetime-local value read on the hotline's wall clock, as ISO 8601 with the zone's
+ * offset at that moment ("2026-12-05T10:00:00+08:00"); "" when empty or not a time. */
+export function fromZoneInput(value) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(value || "");
+  if (!m) return "";
+  const wall = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]);
+  // The offset at the wall time read as UTC, then at the instant that gives (one step
+  // settles it except within a daylight-saving jump).
+  let offset = zoneOffset(new Date(wall));
+  offset = zoneOffset(new Date(wall - offset * 60000));
+  const sign = offset < 0 ? "-" : "+";
+  const abs = Math.abs(offset);
+  return `${m[0]}:00${sign}${pad2(Math.floor(abs / 60))}:${pad2(abs % 60)}`;
+}

@@ -5,6 +5,7 @@
 
 import { setTimeZone } from "/static/i18n.js";
 import { anomalyMessage, loadAnomalies } from "/static/live-anomalies.js";
+import { incidentsMessage, loadIncidents } from "/static/live-incidents.js";
 import { lineMessage, lineSnapshot } from "/static/live-line.js";
 import {
   MAX_VIOLATIONS,
@@ -233,6 +234,7 @@ function onMessage(msg) {
         loadSources();
         loadViolations();
         loadAnomalies();
+        loadIncidents();
       }
       catchUp = true;
       break;
@@ -261,6 +263,9 @@ function onMessage(msg) {
       break;
     case "anomaly":
       anomalyMessage(msg);
+      break;
+    case "incidents":
+      incidentsMessage(msg);
       break;
     case "callback":
       addChargeNotice(msg);

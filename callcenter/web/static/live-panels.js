@@ -1,7 +1,7 @@
 // The live page's drawing, no I/O: header and connection status, the banner saying the
 // service is degraded (服务降级, from /api/health), today's answer rate and the PBX event
 // sources (事件源); the call panels are live-calls.js, the anomalies live-anomalies.js, the
-// state and DOM helpers live-state.js. renderAll draws them all.
+// incidents live-incidents.js, the state and DOM helpers live-state.js. renderAll draws them all.
 
 import {
   chineseNumber,
@@ -12,6 +12,7 @@ import {
   timeZoneName,
 } from "/static/i18n.js";
 import { renderAnomalies } from "/static/live-anomalies.js";
+import { renderIncidents } from "/static/live-incidents.js";
 import { renderLine } from "/static/live-line.js";
 import {
   renderNotices,
@@ -270,4 +271,5 @@ export function renderAll() {
   renderViolations();
   renderNotices();
   renderAnomalies();
+  renderIncidents();
 }

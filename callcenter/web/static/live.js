@@ -1,9 +1,11 @@
 // The live page (entry module): signs in the header, starts the language, the ring-count
-// ticker, the notices' dismiss buttons, the anomalies panel and the live feed. State and
-// drawing live in live-panels.js (and the modules it names), the server link in live-feed.js.
+// ticker, the notices' dismiss buttons, the anomalies and incidents panels and the live feed.
+// State and drawing live in live-panels.js (and the modules it names), the server link in
+// live-feed.js.
 
 import { bindLanguageButtons, onLanguageChange, startLanguage } from "/static/i18n.js";
 import { startAnomalies } from "/static/live-anomalies.js";
+import { startIncidents } from "/static/live-incidents.js";
 import { loadMe, startFeed, stopFeed } from "/static/live-feed.js";
 import {
   $,
@@ -51,6 +53,7 @@ async function start() {
   setInterval(tick, TICK_MS);
   startFeed();
   startAnomalies();
+  startIncidents();
 }
 
 start();
