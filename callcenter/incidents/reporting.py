@@ -63,7 +63,7 @@ class IncidentReports:
         same = await self._household_ticket(incident.id, address, phone)
         if same is not None:
             if req.call is not None:
-                await desk.link(user, same.ticket.id, req.call)
+                await desk.link_same_fault(user, same.ticket.id, req.call)
             return Reported(same, created=False)
         new = NewTicket(
             kind="repair",

@@ -316,9 +316,24 @@ class Tickets:
         return changed
 
     async def link(self, user: Principal, ticket_id: str, call_id: str) -> None:
+        await self._link_call(user, ticket_id, call_id, owned=True)
+
+    async def link_same_fault(self, user: Principal, ticket_id: str, call_id: str) -> None:
+        """Another call from the ticket's household about its fault (an incident's one-key
+        report): whoever answered it links it, in a flood rarely the agent who took the
+        ticket. The ticket stays that agent's (首问责任制: they call the household back)."""
+        await self._link_call(user, ticket_id, call_id, owned=False)
+
+    async def _link_call(self, user: Principal, ticket_id: str, call_id: str, owned: bool) -> None:
         try:
             async with self.db().begin() as conn:
-                found = await self._owned(conn, user, ticket_id)
+                if owned:
+                    found = await self._owned(conn, user, ticket_id)
+                else:
+                    mine = await store.ticket_by_id(conn, ticket_id, lock=True)
+                    if mine is None:
+                        raise NotFound("no-such-ticket", f"no ticket {ticket_id!r}", "id")
+                    found = mine
                 if not await store.call_exists(conn, call_id):
                     raise Invalid("no-such-call", f"no call {call_id!r}", "call")
                 if await store.is_linked(conn, ticket_id, call_id):

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 
 from tests.api.test_anomalies_api import advance
+from tests.api.test_calls_api import Phone
 from tests.api.test_orders_api import outbox, station_account
 from tests.api.test_tickets_api import error, person, take
 from tests.conftest import Hotline
@@ -298,6 +299,36 @@ async def test_the_one_key_report_files_a_household_once(hotline: Hotline) -> No
     assert (await error(outside, 400))["error"] == "outside-incident"
     unknown = await hotline.client.post(url, json={"phone": "13800000044"}, headers=agent)
     assert (await error(unknown, 400))["field"] == "address"
+
+
+async def test_a_colleague_answering_the_households_second_call_adds_it_to_its_ticket(
+    hotline: Hotline,
+) -> None:
+    li = await person(hotline, "li.na", "agent", "2001", "007")
+    wang = await person(hotline, "wang.wei", "agent", "2002", "008")
+    head = await person(hotline, "boss", "supervisor")
+    incident = await open_incident(hotline, head)
+    url = f"/api/incidents/{incident['id']}/report"
+    first = await hotline.client.post(
+        url, json={"phone": "13800000042", "address": "东兴里6号楼2单元402"}, headers=li
+    )
+    assert first.status == 201, await first.text()
+    ticket = (await first.json())["ticket"]
+
+    # In a flood the household's next call rings another agent's phone.
+    call = Phone(hotline, "again", caller="13800000042")
+    call.ring("2002")
+    call.after(2)
+    call.answer("2002")
+    await hotline.svc.calls().settled()
+    [again_call] = await get(hotline, wang, "/api/calls")
+    again = await hotline.client.post(url, json={"call": again_call["id"]}, headers=wang)
+    body = await again.json()
+    assert again.status == 200, body
+    assert not body["created"] and body["ticket"]["id"] == ticket["id"]
+    found = await get(hotline, head, f"/api/tickets/{ticket['id']}")
+    assert [c["id"] for c in found["calls"]] == [again_call["id"]]
+    assert found["agent"] == "li.na"  # hers to call back (首问责任制)
 
 
 @dataclass
