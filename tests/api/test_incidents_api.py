@@ -6,6 +6,7 @@ within 30 minutes; bad areas, overlaps and late times are refused by name."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -168,6 +169,40 @@ async def test_five_households_in_thirty_minutes_make_one_proposal(hotline: Hotl
     assert body["order"]["station"] == "dongxing"
     sixth_now = await get(hotline, head, f"/api/tickets/{sixth['id']}")
     assert sixth_now["status"] == "dispatched"
+
+
+async def test_reports_taken_at_the_same_moment_as_the_fifth_all_join_its_proposal(
+    hotline: Hotline,
+) -> None:
+    agents = [await person(hotline, f"a{n}", "agent", f"200{n}") for n in range(1, 5)]
+    head = await person(hotline, "boss", "supervisor")
+    for n in range(1, 4):
+        await take(hotline, agents[0], **flat(n))
+    # Four phones answered at once: one of these makes the five, the others are as new.
+    await asyncio.gather(*(take(hotline, a, **flat(10 + n)) for n, a in enumerate(agents)))
+    [proposal] = await get(hotline, head, "/api/incidents?status=proposed")
+    assert proposal["tickets"] == 7
+
+
+async def test_confirming_recalls_the_orders_its_tickets_got_before_the_proposal(
+    hotline: Hotline,
+) -> None:
+    agent = await person(hotline, "li.na", "agent", "2001", "007")
+    head = await person(hotline, "boss", "supervisor")
+    for n in range(1, 6):  # each sent to the station as it was taken, as the desk does
+        ticket = await take(hotline, agent, **flat(n))
+        sent = await hotline.client.post(f"/api/tickets/{ticket['id']}/dispatch", headers=agent)
+        assert sent.status == 201, await sent.text()
+    [proposal] = await get(hotline, head, "/api/incidents?status=proposed")
+    confirmed = await hotline.client.post(
+        f"/api/incidents/{proposal['id']}/confirm", json={"cause": "换热站停泵"}, headers=head
+    )
+    body = await confirmed.json()
+    assert confirmed.status == 200, body
+    active = await get(hotline, head, "/api/orders?status=sent,accepted,contacted")
+    assert [(o["station"], o["ticket_id"]) for o in active] == [("dongxing", body["ticket"])]
+    for ticket_id in body["ticket_ids"]:
+        assert (await get(hotline, head, f"/api/tickets/{ticket_id}"))["status"] == "dispatched"
 
 
 async def test_reports_spread_over_more_than_thirty_minutes_propose_nothing(
