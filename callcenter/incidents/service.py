@@ -10,7 +10,6 @@ return closes the incident; closing the incident by hand records that return.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
@@ -26,6 +25,7 @@ from callcenter.callbacks.model import DUE_WITHIN, Callback
 from callcenter.clock import Clock
 from callcenter.errors import Conflict, Forbidden, Invalid, NotFound
 from callcenter.incidents import model, store
+from callcenter.incidents.covering import LiveCopy
 from callcenter.incidents.linking import Linker
 from callcenter.incidents.model import INCIDENT_HEADS, INCIDENT_OPENERS, Incident, Place
 from callcenter.incidents.settings import IncidentsSettings
@@ -36,8 +36,6 @@ from callcenter.tickets import store as tickets_store
 from callcenter.tickets.model import CATEGORIES, Category, Ticket
 
 log = logging.getLogger(__name__)
-
-_LIVE_FOR_SECONDS = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +92,11 @@ class Incidents:
         self.tz = tz
         self.on_change = on_change
         self.linker = Linker(db, clock, book, settings, self._told)
-        self._live: list[Incident] | None = None
-        self._live_read = 0.0
+        # What the screen-pops read; its task (run) is the composition root's.
+        self.copy = LiveCopy(db, book)
 
     async def _told(self, incident: Incident, action: str, by: str, at: datetime) -> None:
-        self._live = None
+        await self.copy.changed()
         if self.on_change is not None:
             await self.on_change(IncidentChanged(incident, action, by, at))
 
@@ -488,28 +486,9 @@ class Incidents:
             }
         return incident, extra
 
-    async def _live_incidents(self) -> list[Incident]:
-        """The live incidents, read again after a change here and at least every few seconds
-        (a screen-pop asks for them at every ringing call)."""
-        if self._live is None or time.monotonic() - self._live_read > _LIVE_FOR_SECONDS:
-            async with self.db().connect() as conn:
-                self._live = await store.live(conn)
-            self._live_read = time.monotonic()
-        return self._live
-
     async def covering(self, standards: Sequence[str | None]) -> list[Incident]:
         """The live incidents covering any of these addresses (standard form), open first."""
-        live = await self._live_incidents()
-        if not live:
-            return []
-        book = self.book()
-        found: dict[str, Incident] = {}
-        for standard in dict.fromkeys(s for s in standards if s):
-            keys = model.address_keys(book, standard, None)
-            for incident in live:
-                if model.covers(incident.area, keys):
-                    found.setdefault(incident.id, incident)
-        return sorted(found.values(), key=lambda i: (i.status != "open", i.created_at))
+        return await self.copy.covering(standards)
 
     async def covering_address(self, typed: str) -> tuple[str | None, list[Incident]]:
         standard = route(self.book(), typed).standard[:255] or None
