@@ -1134,6 +1134,12 @@ def build(
         yield
         await stop_all(tasks)
 
+    async def incidents_ctx(_app: web.Application) -> AsyncIterator[None]:
+        # The live incidents each screen-pop names, read again every 2 s off the pops' path.
+        tasks = [owned("incidents-live", svc.incident_service().copy.run())]
+        yield
+        await stop_all(tasks)
+
     async def wallboard_ctx(_app: web.Application) -> AsyncIterator[None]:
         tasks = [owned("wallboard-feed", svc.wallboard_hub().run())]
         yield
@@ -1197,6 +1203,7 @@ def build(
         probe_ctx,
         qa_ctx,
         reports_ctx,
+        incidents_ctx,
         wallboard_ctx,
         demo_ctx,
     ]

@@ -4,7 +4,8 @@ Kamailio's siptrace sends it. The messages come from `telephony.hep.simulate`. E
 answered call gets a short recording (espeak-ng speaks the intake opening, ffmpeg makes it
 8 kHz µ-law as a PBX records), handed in the way Asterisk's MixMonitor post-command does.
 While a call is talked through, its agent types the ticket (`demo_agents`), and the
-recording lands on it by itself.
+recording lands on it by itself. Now and then many households of one community call about
+one fault (`demo_burst`), and the service proposes an incident.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from callcenter.app import Services
 from callcenter.demo_agents import DemoAgents, agent_of
+from callcenter.demo_burst import Bursts
 from callcenter.demo_history import seed_history
 from callcenter.demo_stations import DemoStations
 from callcenter.errors import DomainError
@@ -70,6 +72,10 @@ async def run_demo(svc: Services) -> None:
     if svc.orders is not None and svc.callbacks is not None:
         stations = DemoStations(svc.orders, svc.callbacks, svc.hub, svc.clock, random.Random())
         calls.add(asyncio.get_running_loop().create_task(stations.run(), name="demo-stations"))
+    loop = asyncio.get_running_loop()
+    bursts = None
+    if agents is not None and svc.incidents is not None:
+        bursts = Bursts(svc.address_book(), svc.incidents, agents, rng, loop.time())
     log.info(
         "demo hotline: calls every %.0f-%.0f s to extensions %s, HEP to %s:%s",
         *_ARRIVAL_SECONDS,
@@ -84,17 +90,23 @@ async def run_demo(svc: Services) -> None:
                 await asyncio.sleep(_FREE_PHONE_POLL)
                 continue
             try:
+                if bursts is not None and bursts.due(loop.time()):
+                    await bursts.start(loop.time())
                 ext = rng.choice(free)
                 scenario = sim.random_scenario(rng)
-                plan = sim.plan_for(scenario, rng, rule.cycle_seconds, rule.limit)
                 call = sim.new_call(rng, ext, prefix="demo-")
-                if agents is not None:
+                reporting = bursts.caller() if bursts is not None else None
+                if reporting is not None:
+                    # A household of the burst gets through and reports its fault.
+                    call, scenario = replace(call, caller=reporting), "answered_on_time"
+                elif agents is not None:
                     call = replace(call, caller=agents.caller(call.caller))
+                plan = sim.plan_for(scenario, rng, rule.cycle_seconds, rule.limit)
             except Exception:
                 log.exception("demo: planning a call failed")
             else:
                 busy.add(ext)
-                task = asyncio.get_running_loop().create_task(
+                task = loop.create_task(
                     _play(svc, agents, sock, target, auth_key, call, plan, scenario),
                     name=f"demo-call-{call.call_id[:21]}",
                 )

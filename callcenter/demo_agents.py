@@ -4,7 +4,8 @@ the ringing phone types its ticket on the desk, through the same service the des
 lands on it. A phone whose agent has signed in on the desk is left to that person.
 
 Households come back: about a third of the calls are from a resident who called before,
-with the same number and flat, so the screen-pop has history to show.
+with the same number and flat, so the screen-pop has history to show. A household of a
+burst (`demo_burst`) reports the fault it was given.
 """
 
 from __future__ import annotations
@@ -59,6 +60,11 @@ _SAYS: dict[Kind, tuple[str, ...]] = {
     "praise": ("表扬昨天来修暖气的师傅，又快又仔细",),
     "suggestion": ("建议停暖前在小区门口贴通知",),
 }
+_BURST_SAYS = (
+    "暖气突然全凉了，邻居家也一样",
+    "家里暖气片冰凉，整栋楼都不热",
+    "一点热乎气都没有，听说小区管道坏了",
+)
 _CATEGORY_WORDS: dict[Category, str] = {
     "not_hot": "不热",
     "ice_cold": "冰凉",
@@ -89,6 +95,13 @@ class DemoAgents:
         self.households: deque[Household] = deque(maxlen=_REMEMBERED_HOUSEHOLDS)
         self.taken = 0
         self.orders: Orders | None = None  # set: repairs are dispatched once typed
+        # Households about to call about one fault (a burst): number → its category.
+        self.faults: dict[str, Category] = {}
+
+    def will_report(self, household: Household, fault: Category) -> None:
+        """`household` calls soon about `fault` (and later, as any household, again)."""
+        self.households.append(household)
+        self.faults[household.phone] = fault
 
     def caller(self, fresh_number: str) -> str:
         """Who calls next: a returning household's number, or the fresh one."""
@@ -106,10 +119,14 @@ class DemoAgents:
         household = self._household(caller)
         kind = _weighted(self.rng, _KINDS)
         category: Category | None = None
-        if kind == "repair":
-            picked: Category = _weighted(self.rng, _CATEGORIES)
-            category = picked
-        said = self.rng.choice(_SAYS[kind])
+        if caller in self.faults:
+            kind, category = "repair", self.faults.pop(caller)
+            said = self.rng.choice(_BURST_SAYS)
+        else:
+            if kind == "repair":
+                picked: Category = _weighted(self.rng, _CATEGORIES)
+                category = picked
+            said = self.rng.choice(_SAYS[kind])
         new = NewTicket(
             kind=kind,
             reporter_name=household.name,
@@ -124,8 +141,15 @@ class DemoAgents:
         )
         try:
             found = await self.tickets.create(agent, new)
-            # A repair goes to its station as soon as it is typed, as the desk does.
-            if kind == "repair" and self.orders is not None and found.ticket.station:
+            # A repair goes to its station as soon as it is typed, as the desk does; one
+            # that is part of an incident waits for the incident's one order.
+            ticket = found.ticket
+            if (
+                kind == "repair"
+                and self.orders is not None
+                and ticket.station
+                and ticket.incident_id is None
+            ):
                 await self.orders.dispatch(agent, found.ticket.id)
         except DomainError as exc:
             log.warning("demo: ticket refused: %s", exc.message)

@@ -97,6 +97,7 @@ class Ring:
     frame_at: float | None = None
     pop_at: float | None = None
     history: int = 0  # earlier tickets the pop showed
+    incidents: int | None = None  # live incidents the pop named (bench_incidents)
     error: str | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -210,6 +211,7 @@ class Desks:
                 ring.error = f"screen-pop for {ring.caller}: {str(body)[:120]}"
             else:
                 ring.history = len(body["tickets"])
+                ring.incidents = len(body.get("incidents", []))
         except (aiohttp.ClientError, ValueError) as exc:
             ring.error = f"screen-pop: {exc!r}"
         finally:

@@ -3,11 +3,13 @@
 A new repair ticket whose address lies in a live incident's area (and whose fault is one of
 its categories) is linked to it as it is taken: to an open incident as dispatched (the
 station has the incident's order), to a proposal as open. A ticket in no incident is counted
-towards a proposal for its area (model.decide).
+towards a proposal for its area (model.decide). Tickets taken at the same moment are counted
+one after the other, so that those taken while another one made the proposal join it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -51,6 +53,9 @@ class Linker:
         self.settings = settings
         self.told = told
         self.recall: Recall | None = None
+        # One ticket counted at a time: two counting together would each miss the other's
+        # proposal, and the tickets taken with it would stay outside.
+        self._counting = asyncio.Lock()
 
     def keys(self, standard: str | None, station: str | None) -> AreaKeys:
         return model.address_keys(self.book(), standard, station)
@@ -92,11 +97,17 @@ class Linker:
             or event.category not in self.settings.categories
         ):
             return None
+        async with self._counting:
+            return await self._count(event.ticket_id)
+
+    async def _count(self, ticket_id: str) -> Incident | None:
         async with self.db().connect() as conn:
-            found = await tickets_store.ticket_by_id(conn, event.ticket_id)
+            found = await tickets_store.ticket_by_id(conn, ticket_id)
         if found is None or found.ticket.incident_id is not None:
             return None
         ticket = found.ticket
+        if await self._join_live(ticket):
+            return None
         report = self._report(
             ticket.id, ticket.created_at, ticket.category,
             ticket.address_standard, ticket.station, ticket.phone,
@@ -125,6 +136,33 @@ class Linker:
         if proposal is None:
             return None
         return await self._propose(proposal, ticket)
+
+    async def _join_live(self, ticket: Ticket) -> bool:
+        """Link a ticket taken while a live incident of its area came to be (it found none
+        as it was taken): to a proposal as it is, to an open incident as dispatched."""
+        keys = self.keys(ticket.address_standard, ticket.station)
+        now = self.clock.now()
+        async with self.db().begin() as conn:
+            found = [i for i in await store.live(conn) if i.covers(keys, ticket.category)]
+            if not found:
+                return False
+            found.sort(key=lambda i: (i.status != "open", i.created_at))
+            incident = found[0]
+            if not await store.link(conn, [ticket.id], incident.id):
+                return True  # linked meanwhile
+            if incident.status == "open" and ticket.status == "open":
+                await tickets_store.update_ticket(
+                    conn, replace(ticket, status="dispatched", updated_at=now)
+                )
+                await tickets_store.add_event(
+                    conn, ticket.id, now, (None, "service", None), "status",
+                    {"changes": {"status": ["open", "dispatched"]}, "incident": incident.id},
+                )  # fmt: skip
+            await store.add_event(
+                conn, incident.id, now, "service", "linked", {"tickets": [ticket.id]}
+            )
+        log.info("ticket joined incident id=%s ticket=%s", incident.id, ticket.id)
+        return True
 
     def _report(
         self,
@@ -184,7 +222,8 @@ class Linker:
     async def link_area(self, user: Principal, incident: Incident, now: datetime) -> int:
         """Link the area's repair tickets since it started: the open ones, and the ones
         already sent to a station on their own (their orders recalled: the station keeps one
-        order, the incident's). Its proposal's tickets were linked already."""
+        order, the incident's). Its proposal's tickets were linked already; those sent on
+        their own before the proposal came are recalled too."""
         async with self.db().connect() as conn:
             rows = await store.recent_reports(
                 conn, incident.categories, incident.started_at, now, ("open", "dispatched")

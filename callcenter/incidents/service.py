@@ -23,6 +23,7 @@ from callcenter.auth.model import Principal
 from callcenter.clock import Clock
 from callcenter.errors import Conflict, Forbidden, Invalid, NotFound
 from callcenter.incidents import closing, model, own_ticket, store
+from callcenter.incidents.covering import LiveCopy
 from callcenter.incidents.linking import Linker
 from callcenter.incidents.model import INCIDENT_HEADS, INCIDENT_OPENERS, Incident, Place
 from callcenter.incidents.reading import IncidentReader
@@ -89,9 +90,12 @@ class Incidents(IncidentReader):
         self.tz = tz
         self.on_change = on_change
         self.linker = Linker(db, clock, book, settings, self._told)
+        # What the screen-pops read; its task (run) is the composition root's.
+        self.copy = LiveCopy(db, book)
 
     async def _told(self, incident: Incident, action: str, by: str, at: datetime) -> None:
         self.forget_live()
+        await self.copy.changed()
         if self.on_change is not None:
             await self.on_change(IncidentChanged(incident, action, by, at))
 
@@ -409,6 +413,11 @@ class Incidents(IncidentReader):
         )
         await self._told(incident, "closed", by, now)
         return incident
+
+    async def covering(self, standards: Sequence[str | None]) -> list[Incident]:
+        """The live incidents covering any of these addresses (standard form), open first:
+        from the copy a task keeps (covering.py), never a database read on a pop's path."""
+        return await self.copy.covering(standards)
 
 
 def _summary(incident: Incident) -> dict[str, Any]:

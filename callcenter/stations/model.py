@@ -198,10 +198,12 @@ def _standard(address: Address, rules: list[Rule], mention: _Mention) -> Address
     return Address(place, address.building, address.unit, address.room)
 
 
-def sample_address(book: AddressBook, rng: random.Random) -> str:
-    """A flat in one of the book's communities as a resident might say it and an agent
-    type it (号楼 / 栋 / 幢, a unit or not), for the demo and the benchmarks."""
-    rule = rng.choice([r for r in book.rules if r.community])
+def sample_address(book: AddressBook, rng: random.Random, rule: Rule | None = None) -> str:
+    """A flat in one of the book's communities (in `rule`'s, when given) as a resident might
+    say it and an agent type it (号楼 / 栋 / 幢, a unit or not), for the demo and the
+    benchmarks."""
+    if rule is None:
+        rule = rng.choice([r for r in book.rules if r.community])
     if rule.buildings:
         lo, hi = rng.choice(rule.buildings)
         building = rng.randint(lo, min(hi, lo + 40))

@@ -1,10 +1,13 @@
 """Live WebSocket hub: one bounded queue and one sender per browser, so a stalled browser
-never holds up the others; callers' numbers are masked per the client's role."""
+never holds up the others; callers' numbers are masked per the client's role. A message is
+put in JSON once for all the browsers that see it alike (the live incidents, hundreds of
+them in a city-wide outage, go to every desk)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +24,7 @@ log = logging.getLogger(__name__)
 class LiveClient:
     ws: web.WebSocketResponse
     principal: Principal
-    queue: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(1000))
+    queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(1000))
 
 
 def own_call(principal: Principal, extension: str | None, agent: str | None) -> bool:
@@ -42,18 +45,22 @@ class LiveHub:
     ) -> None:
         """Send to every client. A `private` message (a violation) reaches an agent only
         when it is against that agent, as in /api/violations."""
+        # The JSON of each way the caller's number is shown (in full, masked, or no number).
+        texts: dict[str | None, str] = {}
         for client in list(self.clients):
             principal = client.principal
             if private and principal.role == Role.AGENT and principal.id != agent_id:
                 continue
-            payload = message
+            shown = None
             if "caller" in message:
                 own = own_call(principal, message.get("extension"), message.get("agent"))
-                caller = self.numbers.show(message["caller"], principal.role, own)
-                if caller != message["caller"]:
-                    payload = {**message, "caller": caller}
+                shown = self.numbers.show(message["caller"], principal.role, own)
+            text = texts.get(shown)
+            if text is None:
+                payload = message if shown is None else {**message, "caller": shown}
+                text = texts[shown] = json.dumps(payload)
             try:
-                client.queue.put_nowait(payload)
+                client.queue.put_nowait(text)
             except asyncio.QueueFull:
                 # A browser this far behind is gone; it reconnects and gets a fresh snapshot.
                 log.warning("live client too slow, disconnecting user=%s", client.principal.name)
@@ -65,7 +72,7 @@ class LiveHub:
     ) -> None:
         client = LiveClient(ws, principal)
         self.clients.add(client)
-        client.queue.put_nowait(first)
+        client.queue.put_nowait(json.dumps(first))
         sender = asyncio.create_task(self._send(client))
         try:
             async for _ in ws:
@@ -80,7 +87,7 @@ class LiveHub:
         while True:
             message = await client.queue.get()
             try:
-                await client.ws.send_json(message)
+                await client.ws.send_str(message)
                 self.sent += 1
             except (ConnectionResetError, RuntimeError):
                 return

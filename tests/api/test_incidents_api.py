@@ -6,6 +6,7 @@ within 30 minutes; bad areas, overlaps and late times are refused by name."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 
 from tests.api.test_anomalies_api import advance
+from tests.api.test_calls_api import Phone
 from tests.api.test_orders_api import outbox, station_account
 from tests.api.test_tickets_api import error, person, take
 from tests.conftest import Hotline
@@ -169,6 +171,40 @@ async def test_five_households_in_thirty_minutes_make_one_proposal(hotline: Hotl
     assert sixth_now["status"] == "dispatched"
 
 
+async def test_reports_taken_at_the_same_moment_as_the_fifth_all_join_its_proposal(
+    hotline: Hotline,
+) -> None:
+    agents = [await person(hotline, f"a{n}", "agent", f"200{n}") for n in range(1, 5)]
+    head = await person(hotline, "boss", "supervisor")
+    for n in range(1, 4):
+        await take(hotline, agents[0], **flat(n))
+    # Four phones answered at once: one of these makes the five, the others are as new.
+    await asyncio.gather(*(take(hotline, a, **flat(10 + n)) for n, a in enumerate(agents)))
+    [proposal] = await get(hotline, head, "/api/incidents?status=proposed")
+    assert proposal["tickets"] == 7
+
+
+async def test_confirming_recalls_the_orders_its_tickets_got_before_the_proposal(
+    hotline: Hotline,
+) -> None:
+    agent = await person(hotline, "li.na", "agent", "2001", "007")
+    head = await person(hotline, "boss", "supervisor")
+    for n in range(1, 6):  # each sent to the station as it was taken, as the desk does
+        ticket = await take(hotline, agent, **flat(n))
+        sent = await hotline.client.post(f"/api/tickets/{ticket['id']}/dispatch", headers=agent)
+        assert sent.status == 201, await sent.text()
+    [proposal] = await get(hotline, head, "/api/incidents?status=proposed")
+    confirmed = await hotline.client.post(
+        f"/api/incidents/{proposal['id']}/confirm", json={"cause": "换热站停泵"}, headers=head
+    )
+    body = await confirmed.json()
+    assert confirmed.status == 200, body
+    active = await get(hotline, head, "/api/orders?status=sent,accepted,contacted")
+    assert [(o["station"], o["ticket_id"]) for o in active] == [("dongxing", body["ticket"])]
+    for ticket_id in body["ticket_ids"]:
+        assert (await get(hotline, head, f"/api/tickets/{ticket_id}"))["status"] == "dispatched"
+
+
 async def test_reports_spread_over_more_than_thirty_minutes_propose_nothing(
     hotline: Hotline,
 ) -> None:
@@ -298,6 +334,36 @@ async def test_the_one_key_report_files_a_household_once(hotline: Hotline) -> No
     assert (await error(outside, 400))["error"] == "outside-incident"
     unknown = await hotline.client.post(url, json={"phone": "13800000044"}, headers=agent)
     assert (await error(unknown, 400))["field"] == "address"
+
+
+async def test_a_colleague_answering_the_households_second_call_adds_it_to_its_ticket(
+    hotline: Hotline,
+) -> None:
+    li = await person(hotline, "li.na", "agent", "2001", "007")
+    wang = await person(hotline, "wang.wei", "agent", "2002", "008")
+    head = await person(hotline, "boss", "supervisor")
+    incident = await open_incident(hotline, head)
+    url = f"/api/incidents/{incident['id']}/report"
+    first = await hotline.client.post(
+        url, json={"phone": "13800000042", "address": "东兴里6号楼2单元402"}, headers=li
+    )
+    assert first.status == 201, await first.text()
+    ticket = (await first.json())["ticket"]
+
+    # In a flood the household's next call rings another agent's phone.
+    call = Phone(hotline, "again", caller="13800000042")
+    call.ring("2002")
+    call.after(2)
+    call.answer("2002")
+    await hotline.svc.calls().settled()
+    [again_call] = await get(hotline, wang, "/api/calls")
+    again = await hotline.client.post(url, json={"call": again_call["id"]}, headers=wang)
+    body = await again.json()
+    assert again.status == 200, body
+    assert not body["created"] and body["ticket"]["id"] == ticket["id"]
+    found = await get(hotline, head, f"/api/tickets/{ticket['id']}")
+    assert [c["id"] for c in found["calls"]] == [again_call["id"]]
+    assert found["agent"] == "li.na"  # hers to call back (首问责任制)
 
 
 @dataclass

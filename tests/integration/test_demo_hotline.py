@@ -5,6 +5,7 @@ ringing phone types their own tickets: the demo leaves that phone alone."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import socket
 from collections.abc import Iterator
@@ -13,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from callcenter import demo
+from callcenter import demo, demo_burst
 from callcenter.clock import SystemClock
 from callcenter.demo_agents import DemoAgents, agent_of
+from callcenter.demo_burst import Bursts
 from callcenter.demo_stations import DemoStations
 from callcenter.telephony.hep import simulate as sim
 from tests.conftest import Hotline, HotlineFactory
@@ -141,3 +143,55 @@ async def test_demo_stations_take_return_and_the_agent_calls_back(
     ).json()
     assert [e["action"] for e in history["history"]][:1] == ["dispatched"]
     assert "return" in [e["action"] for e in history["history"]]
+
+
+async def test_a_burst_from_one_community_becomes_an_incident_on_the_live_page(
+    hotline_factory: HotlineFactory, db_url: str, udp: socket.socket
+) -> None:
+    hotline: Hotline = await hotline_factory(db_url, clock=SystemClock(), hep=True)
+    for ext in sim.EXTENSIONS:
+        await hotline.add_user(f"agent{ext}", "agent", ext)
+    boss = await hotline.token("demo", "supervisor")
+    svc = hotline.svc
+    assert svc.tickets is not None and svc.incidents is not None
+    agents = DemoAgents(svc.tickets, svc.hub, random.Random(9))
+    agents.orders = svc.orders
+    bursts = Bursts(svc.address_book(), svc.incidents, agents, random.Random(9), started=0.0)
+    live = await hotline.client.ws_connect("/api/live", headers=boss)
+
+    assert not bursts.due(demo_burst.FIRST_AFTER - 1) and bursts.due(demo_burst.FIRST_AFTER)
+    assert await bursts.start(demo_burst.FIRST_AFTER) == "东兴里"
+    callers = []
+    while bursts.calling:
+        caller = bursts.caller()
+        if caller is not None:
+            callers.append(caller)
+    low, high = demo_burst.HOUSEHOLDS
+    assert low <= len(set(callers)) == len(callers) <= high
+    phones = len(sim.EXTENSIONS)
+    for wave in range(0, len(callers), phones):  # the four phones at once
+        on_phones = zip(sim.EXTENSIONS, callers[wave : wave + phones], strict=False)
+        await asyncio.gather(*(_call(hotline, agents, udp, e, c) for e, c in on_phones))
+
+    response = await hotline.client.get("/api/incidents?status=proposed", headers=boss)
+    [proposal] = await response.json()
+    assert proposal["area_label"].endswith("东兴里") and proposal["station"] == "dongxing"
+    assert proposal["tickets"] == len(callers)
+    while True:  # the live page heard it
+        frame = await live.receive_json(timeout=5)
+        if frame["type"] == "incidents" and frame["change"] is not None:
+            assert frame["change"] == {"id": proposal["id"], "action": "proposed", "by": "service"}
+            break
+    await live.close()
+    # The supervisor confirms it: the station keeps one order, the incident's (the orders
+    # of the tickets sent before the proposal came are recalled).
+    confirmed = await hotline.client.post(
+        f"/api/incidents/{proposal['id']}/confirm", json={"cause": "主管道爆裂"}, headers=boss
+    )
+    body = await confirmed.json()
+    assert confirmed.status == 200, body
+    active = "/api/orders?status=sent,accepted,contacted"
+    orders = await (await hotline.client.get(active, headers=boss)).json()
+    assert [(o["station"], o["ticket_id"]) for o in orders] == [("dongxing", body["ticket"])]
+    # The next burst is elsewhere: 东兴里 has its incident.
+    assert await bursts.start(demo_burst.FIRST_AFTER + demo_burst.EVERY) not in (None, "东兴里")

@@ -1,5 +1,6 @@
 """The live hub sends each browser only what its user may see."""
 
+import json
 from typing import Any
 
 from callcenter.auth.model import Principal, Role
@@ -17,7 +18,7 @@ def client(hub: LiveHub, user_id: int, role: Role, extension: str | None = None)
 def received(c: LiveClient) -> list[dict[str, Any]]:
     out = []
     while not c.queue.empty():
-        out.append(c.queue.get_nowait())
+        out.append(json.loads(c.queue.get_nowait()))
     return out
 
 
@@ -54,3 +55,13 @@ async def test_full_number_roles_come_from_the_privacy_setting() -> None:
     hub.broadcast({"type": "phone_rang", "extension": "2001", "caller": "13800000001"})
     assert received(agent)[0]["caller"] == "138****0001"
     assert received(boss)[0]["caller"] == "13800000001"
+
+
+async def test_a_message_seen_alike_is_put_in_json_once() -> None:
+    hub = LiveHub()
+    leads = [client(hub, n, Role.TEAM_LEAD) for n in (1, 2)]
+    agent = client(hub, 3, Role.AGENT, "2001")
+    hub.broadcast({"type": "incidents", "incidents": [{"id": "a", "area_label": "东兴里"}]})
+    first, second, third = (c.queue.get_nowait() for c in (*leads, agent))
+    assert first is second is third
+    assert json.loads(first)["incidents"][0]["area_label"] == "东兴里"
