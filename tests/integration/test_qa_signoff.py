@@ -63,8 +63,10 @@ async def test_the_agent_listens_and_signs_and_a_signed_evaluation_cannot_be_dis
     await expect(agent).to_have_url(f"{hotline.base_url}/desk")
     await expect(agent.locator("#qa-link")).to_have_text("我的测评 / My evaluations")
     link = agent.locator("#qa-link")
+    # The desk puts the focus on the form as it shows its page (after its header, recent
+    # tickets, callbacks and incidents are loaded): move it only after that.
+    await expect(agent.locator("main")).to_be_visible()
     await link.focus()
-    # The desk may still be drawing its header: Enter only once the link holds the focus.
     await expect(link).to_be_focused()
     await agent.keyboard.press("Enter")
     await expect(agent).to_have_url(f"{hotline.base_url}/qa", timeout=15_000)
