@@ -1,10 +1,9 @@
 """Reading incidents: one with its tickets, order and history; the live ones with their
-counts; and which live incidents cover an address — asked at every screen-pop, so the live
-incidents are kept in memory, read again after a change here and every few seconds."""
+counts; and the standard form of a typed address, whose covering incidents the service
+answers from its live copy (covering.py)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -12,24 +11,16 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from callcenter.errors import NotFound
-from callcenter.incidents import model, store
+from callcenter.incidents import store
 from callcenter.incidents.model import Incident
 from callcenter.orders import store as orders_store
 from callcenter.stations.model import AddressBook, route
-
-_LIVE_FOR_SECONDS = 2.0
 
 
 class IncidentReader:
     def __init__(self, db: Callable[[], AsyncEngine], book: Callable[[], AddressBook]) -> None:
         self.db = db
         self.book = book
-        self._live: list[Incident] | None = None
-        self._live_read = 0.0
-
-    def forget_live(self) -> None:
-        """Something changed: the next question reads the live incidents again."""
-        self._live = None
 
     async def _get(self, conn: AsyncConnection, incident_id: str, lock: bool = False) -> Incident:
         incident = await store.get(conn, incident_id, lock=lock)
@@ -58,28 +49,8 @@ class IncidentReader:
             }
         return incident, extra
 
-    async def _live_incidents(self) -> list[Incident]:
-        """The live incidents, read again after a change here and at least every few seconds
-        (a screen-pop asks for them at every ringing call)."""
-        if self._live is None or time.monotonic() - self._live_read > _LIVE_FOR_SECONDS:
-            async with self.db().connect() as conn:
-                self._live = await store.live(conn)
-            self._live_read = time.monotonic()
-        return self._live
-
     async def covering(self, standards: Sequence[str | None]) -> list[Incident]:
-        """The live incidents covering any of these addresses (standard form), open first."""
-        live = await self._live_incidents()
-        if not live:
-            return []
-        book = self.book()
-        found: dict[str, Incident] = {}
-        for standard in dict.fromkeys(s for s in standards if s):
-            keys = model.address_keys(book, standard, None)
-            for incident in live:
-                if model.covers(incident.area, keys):
-                    found.setdefault(incident.id, incident)
-        return sorted(found.values(), key=lambda i: (i.status != "open", i.created_at))
+        raise NotImplementedError  # the service answers from its live copy (covering.py)
 
     async def covering_address(self, typed: str) -> tuple[str | None, list[Incident]]:
         standard = route(self.book(), typed).standard[:255] or None

@@ -94,7 +94,6 @@ class Incidents(IncidentReader):
         self.copy = LiveCopy(db, book)
 
     async def _told(self, incident: Incident, action: str, by: str, at: datetime) -> None:
-        self.forget_live()
         await self.copy.changed()
         if self.on_change is not None:
             await self.on_change(IncidentChanged(incident, action, by, at))
