@@ -38,7 +38,6 @@ routing every extension statically).  The proxy is a stateful (tm) proxy on
 from __future__ import annotations
 
 import dataclasses
-import os
 import socket
 import time
 from pathlib import Path
@@ -55,6 +54,7 @@ from tests.integration.bench.processes import (
     require_executable,
     udp_port_bound,
     wait_until,
+    xdist_worker,
 )
 
 KAMAILIO_TEMPLATE = INTEGRATION_DIR / "kamailio" / "kamailio.cfg.tmpl"
@@ -126,17 +126,10 @@ def _agent_port_block_free(base: int) -> bool:
             s.close()
 
 
-def _xdist_worker() -> tuple[int, int]:
-    """(this worker's index, how many workers) under pytest-xdist; (0, 1) without it."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    return int(worker.removeprefix("gw") or 0), max(count, 1)
-
-
 def pick_agent_port_base() -> int:
     # Parallel workers each probe their own blocks: two workers probing the same free block
     # at once would both take it, and one Kamailio would route the other's calls.
-    index, count = _xdist_worker()
+    index, count = xdist_worker()
     for base in range(DEFAULT_AGENT_PORT_BASE + 1000 * index, 30000, 1000 * count):
         if _agent_port_block_free(base):
             return base

@@ -44,6 +44,37 @@ def free_tcp_port() -> int:
         return int(s.getsockname()[1])
 
 
+_RTP_FIRST, _RTP_LAST = 10000, 19998
+_rtp_next: list[int] = []
+
+
+def free_rtp_base() -> int:
+    """An even port p on 127.0.0.1 with p and p + 2 free, for SIPp's audio and video RTP.
+
+    Taken below the kernel's ephemeral range (32768+) and below the agents' blocks
+    (20000+), so no socket bound to port 0 meanwhile takes p + 2, which SIPp does not
+    retry. Each xdist worker walks its own slice so parallel workers never race.
+    """
+    index, count = xdist_worker()
+    span = (_RTP_LAST - _RTP_FIRST) // count
+    first = _RTP_FIRST + span * index
+    if not _rtp_next:
+        _rtp_next.append(first + (os.getpid() % 500) * 2)
+    for _ in range(span // 4):
+        base = _rtp_next[0]
+        _rtp_next[0] = base + 4 if base + 4 < first + span - 4 else first
+        if _udp_port_free(base) and _udp_port_free(base + 2):
+            return base
+    raise RuntimeError(f"no free RTP port pair in {first}-{first + span}")
+
+
+def xdist_worker() -> tuple[int, int]:
+    """(this worker's index, how many workers) under pytest-xdist; (0, 1) without it."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    return int(worker.removeprefix("gw") or 0), max(count, 1)
+
+
 def udp_port_bound(port: int, host: str = LOCALHOST) -> bool:
     """True if some local socket is bound to UDP host:port (or the wildcard)."""
     wanted = {f"{_hex_ip(host)}:{port:04X}", f"00000000:{port:04X}"}

@@ -69,6 +69,7 @@ from pathlib import Path
 from tests.integration.bench.processes import (
     INTEGRATION_DIR,
     LOCALHOST,
+    free_rtp_base,
     free_udp_port,
     new_run_dir,
     pdeathsig_preexec,
@@ -250,10 +251,10 @@ async def start_sipp(
         str(free_udp_port()),
         "-ci",
         LOCALHOST,
-        # SIPp always binds RTP sockets (audio at mp, video at mp+2) and gives up after
-        # ~100 busy attempts from its default 6000: many parallel SIPps need their own
+        # SIPp always binds RTP sockets (audio at mp, video at mp+2), retries only the
+        # audio one and gives up on a busy video port: each SIPp needs its own free pair
         "-mp",
-        str(free_udp_port()),
+        str(free_rtp_base()),
         "-m",
         str(calls),
         "-nostdin",
