@@ -27,6 +27,8 @@ from callcenter.ops.settings import LogSettings as LogSettings
 from callcenter.ops.settings import parse_log
 from callcenter.orders.settings import OrdersSettings as OrdersSettings
 from callcenter.orders.settings import parse_orders
+from callcenter.priority.settings import PrioritySettings as PrioritySettings
+from callcenter.priority.settings import parse_priority
 from callcenter.privacy import DEFAULT_FULL_NUMBER_ROLES
 from callcenter.probe.settings import ProbeSettings as ProbeSettings
 from callcenter.probe.settings import parse_probe
@@ -264,6 +266,7 @@ class Settings:
     probe: ProbeSettings = field(default_factory=ProbeSettings)
     log: LogSettings = field(default_factory=LogSettings)
     ha: HaSettings = field(default_factory=HaSettings)
+    priority: PrioritySettings = field(default_factory=PrioritySettings)
     # No [[pbx]] tables: one HEP source on sip.hep_listen.
     pbx: tuple[PbxSettings, ...] = ()
     # Relative paths (SQLite file, recordings) are resolved against this directory.
@@ -654,8 +657,12 @@ def parse_settings(raw: dict[str, Any], base_dir: Path | None = None) -> Setting
         if name == "log":
             sections["log"] = parse_log(value)
             continue
+        if name == "priority":
+            sections["priority"] = parse_priority(value)
+            continue
         if name not in _SECTIONS:
-            own = ["ha", "log", "metrics", "orders", "pbx", "probe", "qa", "reports", "speech"]
+            own = ["ha", "log", "metrics", "orders", "pbx", "priority", "probe", "qa", "reports",
+                   "speech"]  # fmt: skip
             known = ", ".join(sorted([*_SECTIONS, *own]))
             raise ConfigError(name, f"unknown section (known: {known})")
         sections[name] = _section(name, _SECTIONS[name], value)

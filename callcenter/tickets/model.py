@@ -25,6 +25,10 @@ CATEGORIES: tuple[Category, ...] = ("not_hot", "ice_cold", "temperature_check", 
 # How bad it is (引导故障程度): one radiator, the whole flat, water on the floor.
 Severity = Literal["minor", "major", "urgent"]
 SEVERITIES: tuple[Severity, ...] = ("minor", "major", "urgent")
+# A household the agent flags as vulnerable (issue 18): an elderly resident, an infant, someone
+# medically dependent on a warm flat. Their repairs go first (callcenter/priority).
+Vulnerability = Literal["elderly", "infant", "medical"]
+VULNERABILITIES: tuple[Vulnerability, ...] = ("elderly", "infant", "medical")
 Status = Literal["open", "dispatched", "repaired", "closed", "cancelled"]
 STATUSES: tuple[Status, ...] = ("open", "dispatched", "repaired", "closed", "cancelled")
 OPEN_STATUSES: tuple[Status, ...] = ("open", "dispatched", "repaired")
@@ -142,6 +146,7 @@ class Ticket:
     agent_work_number: str | None
     created_at: datetime
     updated_at: datetime
+    vulnerability: Vulnerability | None = None
 
     @property
     def station_overridden(self) -> bool:
@@ -173,6 +178,7 @@ class NewTicket:
     severity: Severity | None
     description: str
     call: str | None
+    vulnerability: Vulnerability | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +219,7 @@ EDITABLE = (
     "fault_location",
     "severity",
     "description",
+    "vulnerability",
 )
 READ_ONLY = (
     "id",
@@ -229,6 +236,7 @@ READ_ONLY = (
     "address_routing",
     "station_proposed",
     "address_flags",
+    "priority",
 )
 
 
@@ -236,7 +244,7 @@ def changes(before: Ticket, after: Ticket) -> dict[str, list[Any]]:
     """{field: [old, new]} of what differs, for the history row."""
     fields = (
         "kind", "status", "reporter_name", "phone", "address_typed", "address_standard",
-        "station", "category", "fault_location", "severity", "description",
+        "station", "category", "fault_location", "severity", "description", "vulnerability",
     )  # fmt: skip
     return {
         f: [getattr(before, f), getattr(after, f)]
