@@ -2,7 +2,7 @@
 
 Revision ID: 0018
 Revises: 0016
-Create Date: 2026-12-08
+Create Date: 2026-12-05
 """
 
 from collections.abc import Sequence
