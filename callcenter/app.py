@@ -66,10 +66,16 @@ from callcenter.metrics.collect import Live, LiveCollector
 from callcenter.metrics.service import Metrics
 from callcenter.mqtt.broker import start_embedded_broker
 from callcenter.mqtt.publisher import MqttPublisher
+from callcenter.mqtt.temperature import follow_temperature
 from callcenter.orders import http as orders_http
 from callcenter.orders import schemas as orders_schemas
+from callcenter.orders.model import Deadlines
 from callcenter.orders.outbox import OutboxSender
 from callcenter.orders.service import OrderChanged, Orders
+from callcenter.priority import http as priority_http
+from callcenter.priority import schemas as priority_schemas
+from callcenter.priority.poll import poll_temperature
+from callcenter.priority.service import OutdoorTemperature, Prioritizer
 from callcenter.privacy import NumberPolicy
 from callcenter.probe import http as probe_http
 from callcenter.probe import schemas as probe_schemas
@@ -108,6 +114,7 @@ from callcenter.telephony.source import PbxSource
 from callcenter.telephony.sources import build_source, configured_sources
 from callcenter.tickets import http as tickets_http
 from callcenter.tickets import schemas as tickets_schemas
+from callcenter.tickets.model import Ticket
 from callcenter.tickets.service import Tickets
 from callcenter.wallboard import http as wallboard_http
 from callcenter.wallboard.live import WallboardHub
@@ -183,6 +190,9 @@ class Services:
     incidents: Incidents | None = None
     incident_reports: IncidentReports | None = None
     incidents_told: asyncio.Task[None] | None = None
+    # Priority by the cold (issue 18): the outdoor temperature and each repair's priority.
+    temperature: OutdoorTemperature | None = None
+    prioritizer: Prioritizer | None = None
 
     def _first_hep(self) -> HepSource | None:
         return next((s for s in self.sources.values() if isinstance(s, HepSource)), None)
@@ -533,6 +543,9 @@ def components(svc: Services) -> dict[str, Any]:
         "probe": svc.probe.status() if svc.probe is not None else {"enabled": False},
         "live_clients": len(svc.hub.clients),
         "ha": svc.pair.status() if svc.pair is not None else {"enabled": False},
+        # Shown, never "degraded": a weather feed that is down must not take the hotline out
+        # of a load balancer; priorities then say the temperature is unknown.
+        "temperature": svc.temperature.status() if svc.temperature is not None else {},
     }
 
 
@@ -640,6 +653,37 @@ def station_name(svc: Services, code: str) -> str:
     return f"{station.name} ({code})" if station is not None else code
 
 
+def ticket_priority(svc: Services, ticket: Ticket) -> dict[str, Any] | None:
+    """A repair still waiting: its priority now; anything else: None."""
+    if svc.prioritizer is None:
+        return None
+    return priority_schemas.priority_json(svc.prioritizer.of_waiting(ticket))
+
+
+def order_priority(svc: Services, ticket: Ticket) -> dict[str, Any] | None:
+    """An order at its station: its ticket's priority now."""
+    if svc.prioritizer is None:
+        return None
+    return priority_schemas.priority_json(svc.prioritizer.of(ticket))
+
+
+def dispatch_deadlines(
+    svc: Services, ticket: Ticket, base: Deadlines
+) -> tuple[Deadlines, dict[str, Any] | None]:
+    """An order's deadlines by its priority band at dispatch, and the band in its history."""
+    if svc.prioritizer is None:
+        return base, None
+    deadlines, p = svc.prioritizer.deadlines(ticket, base)
+    f = svc.settings.priority.factors(p.band)
+    why = {
+        "band": p.band,
+        "score": p.score,
+        "temperature": "ok" if p.outdoor.known else "unknown",
+        "deadline_factors": {"accept": f.accept, "contact": f.contact, "repair": f.repair},
+    }
+    return deadlines, why
+
+
 def add_routes(app: web.Application, svc: Services) -> None:
     """Each capability's routes, given the few services it uses."""
     routes.add_routes(
@@ -693,6 +737,7 @@ def add_routes(app: web.Application, svc: Services) -> None:
             timezone=svc.settings.web.timezone,
             recordings_for_calls=lambda ids: recordings_for_calls(svc, ids),
             incidents_at=lambda standards: incidents_at(svc, standards),
+            priority=lambda t: ticket_priority(svc, t),
         ),
     )
     callbacks_http.add_routes(
@@ -704,9 +749,14 @@ def add_routes(app: web.Application, svc: Services) -> None:
     orders_http.add_routes(
         app,
         orders_http.OrdersDeps(
-            orders=svc.order_service, book=svc.address_book, numbers=svc.hub.numbers
+            orders=svc.order_service,
+            book=svc.address_book,
+            numbers=svc.hub.numbers,
+            priority=lambda t: order_priority(svc, t),
         ),
     )
+    if svc.temperature is not None:
+        priority_http.add_routes(app, priority_http.PriorityDeps(svc.temperature))
     anomalies_http.add_routes(
         app,
         anomalies_http.AnomaliesDeps(
@@ -799,8 +849,15 @@ def build(
         current_call=lambda extension: current_call(svc, extension),
         on_change=svc.bus.publish,
     )
+    svc.temperature = OutdoorTemperature(settings.priority, svc.clock)
+    svc.prioritizer = Prioritizer(settings.priority, svc.temperature)
     svc.orders = Orders(
-        svc.db, svc.clock, svc.address_book, settings.orders, on_change=svc.bus.publish
+        svc.db,
+        svc.clock,
+        svc.address_book,
+        settings.orders,
+        on_change=svc.bus.publish,
+        deadlines_for=lambda ticket, base: dispatch_deadlines(svc, ticket, base),
     )
     svc.incidents = Incidents(
         svc.db,
@@ -893,6 +950,23 @@ def build(
         await stop_all(tasks)
         if svc.broker is not None:
             await svc.broker.shutdown()
+
+    async def temperature_ctx(_app: web.Application) -> AsyncIterator[None]:
+        # On both instances of a pair: reading the weather writes nothing.
+        p, tasks = settings.priority, []
+        assert svc.temperature is not None
+        if p.temperature_source == "mqtt" and mqtt:
+            run = follow_temperature(settings.mqtt, p.mqtt_topic, svc.temperature)
+            tasks.append(owned("temperature-mqtt", run))
+        elif p.temperature_source == "mqtt":
+            svc.temperature.failed("mqtt-off", "MQTT is off in this service")
+        elif p.temperature_source == "http":
+            run = poll_temperature(
+                p.http_url, p.http_interval_seconds, p.http_timeout_seconds, svc.temperature
+            )
+            tasks.append(owned("temperature-http", run))
+        yield
+        await stop_all(tasks)
 
     async def outbox_ctx(_app: web.Application) -> AsyncIterator[None]:
         # Webhooks need no broker: the sender runs without MQTT too.
@@ -1211,7 +1285,9 @@ def build(
         watch = witness_for(settings.mqtt, settings.ha.name, list(alert_topics(settings)))
         hooks = StandbyHooks(listen_standby, lambda: svc.publisher, watch)
         active = [svc.pair.gate(active, hooks)]
-    app.cleanup_ctx.extend([speech_check, database, stations_ctx, mqtt_ctx, *active])
+    app.cleanup_ctx.extend(
+        [speech_check, database, stations_ctx, mqtt_ctx, temperature_ctx, *active]
+    )
     add_routes(app, svc)
     add_metrics(app, svc)
     return app

@@ -29,6 +29,8 @@ from callcenter.ops.settings import LogSettings as LogSettings
 from callcenter.ops.settings import parse_log
 from callcenter.orders.settings import OrdersSettings as OrdersSettings
 from callcenter.orders.settings import parse_orders
+from callcenter.priority.settings import PrioritySettings as PrioritySettings
+from callcenter.priority.settings import parse_priority
 from callcenter.privacy import DEFAULT_FULL_NUMBER_ROLES
 from callcenter.probe.settings import ProbeSettings as ProbeSettings
 from callcenter.probe.settings import parse_probe
@@ -267,6 +269,7 @@ class Settings:
     log: LogSettings = field(default_factory=LogSettings)
     incidents: IncidentsSettings = field(default_factory=IncidentsSettings)
     ha: HaSettings = field(default_factory=HaSettings)
+    priority: PrioritySettings = field(default_factory=PrioritySettings)
     # No [[pbx]] tables: one HEP source on sip.hep_listen.
     pbx: tuple[PbxSettings, ...] = ()
     # Relative paths (SQLite file, recordings) are resolved against this directory.
@@ -660,6 +663,9 @@ def parse_settings(raw: dict[str, Any], base_dir: Path | None = None) -> Setting
         if name == "incidents":
             sections["incidents"] = parse_incidents(value)
             continue
+        if name == "priority":
+            sections["priority"] = parse_priority(value)
+            continue
         if name not in _SECTIONS:
             own = [
                 "ha",
@@ -668,6 +674,7 @@ def parse_settings(raw: dict[str, Any], base_dir: Path | None = None) -> Setting
                 "metrics",
                 "orders",
                 "pbx",
+                "priority",
                 "probe",
                 "qa",
                 "reports",

@@ -21,7 +21,7 @@ from callcenter.auth.model import Principal
 from callcenter.errors import DomainError
 from callcenter.orders.service import Orders
 from callcenter.stations.model import sample_address
-from callcenter.tickets.model import Category, Kind, NewTicket, Severity
+from callcenter.tickets.model import VULNERABILITIES, Category, Kind, NewTicket, Severity
 from callcenter.tickets.service import Tickets
 from callcenter.web.live import LiveHub
 
@@ -138,6 +138,10 @@ class DemoAgents:
             severity=_SEVERITY[category] if category else None,
             description=said.format(cat=_CATEGORY_WORDS[category] if category else ""),
             call=None,  # the agent's call in progress, found by the service
+            # About one repair in eight is for an elderly resident, an infant, a patient.
+            vulnerability=self.rng.choice(VULNERABILITIES)
+            if category and self.rng.random() < 0.125
+            else None,
         )
         try:
             found = await self.tickets.create(agent, new)

@@ -25,6 +25,7 @@ from callcenter.errors import DomainError
 from callcenter.orders.model import Order
 from callcenter.orders.service import Orders
 from callcenter.orders.settings import OrdersSettings
+from callcenter.priority.settings import PrioritySettings
 from callcenter.web.live import LiveHub
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 DEMO_ORDERS = OrdersSettings(
     accept_minutes=2.0, contact_minutes=4.0, repair_hours=0.2, report_within_minutes=3.0
 )
+# A cold day in the heating season: the priorities count the cold (priority by the cold).
+DEMO_CELSIUS = -12.0
 _TICK_SECONDS = 2.0
 # Reads every agent's due callbacks (a lead's view); never signs in or acts.
 _EVERYONES = Principal(0, "demo", Role.SUPERVISOR)
@@ -40,7 +43,11 @@ _RESULTS = ("更换暖气片阀门，已热", "排气后恢复正常", "清洗�
 
 
 def demo_settings(settings: Settings) -> Settings:
-    """The demo's short deadlines, unless the configuration chose its own."""
+    """The demo's short deadlines and a winter day's outdoor temperature, unless the
+    configuration chose its own."""
+    if settings.priority == PrioritySettings():
+        log.info("demo: outdoor temperature fixed at %.0f °C", DEMO_CELSIUS)
+        settings = replace(settings, priority=PrioritySettings(temperature_celsius=DEMO_CELSIUS))
     if settings.orders != OrdersSettings():
         return settings
     log.info(

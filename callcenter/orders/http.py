@@ -1,11 +1,16 @@
 """Routes for repair orders: dispatch a ticket, list and read orders, and the station's steps
-(accept, contact, return, refuse). A station's account sees and acts on its own orders only."""
+(accept, contact, return, refuse). A station's account sees and acts on its own orders only.
+
+An order still at its station carries its priority now (priority by the cold); the list of
+those orders is sorted by it, highest first, then the oldest dispatched.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -15,6 +20,7 @@ from callcenter.auth.model import Principal, Role
 from callcenter.errors import Invalid, NotFound
 from callcenter.orders import schemas
 from callcenter.orders.model import (
+    ACTIVE_STATUSES,
     DISPATCHERS,
     ORDER_READERS,
     ORDER_STATUSES,
@@ -26,7 +32,11 @@ from callcenter.orders.service import Orders
 from callcenter.privacy import NumberPolicy, mask_number
 from callcenter.stations.model import AddressBook
 from callcenter.tickets import store as tickets_store
+from callcenter.tickets.model import Ticket
 from callcenter.web.paging import paged, read_cursor, read_limit
+
+# A ticket → its priority as JSON, whatever the ticket's status (the order decides).
+PriorityOf = Callable[[Ticket], dict[str, Any] | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +44,7 @@ class OrdersDeps:
     orders: Callable[[], Orders]
     book: Callable[[], AddressBook]
     numbers: NumberPolicy = field(default_factory=NumberPolicy)
+    priority: PriorityOf | None = None
 
 
 ORDERS = web.AppKey("orders", OrdersDeps)
@@ -79,7 +90,7 @@ async def dispatch(request: web.Request) -> web.Response:
     deps = request.app[ORDERS]
     user = await principal(request, DISPATCHERS)
     order = await deps.orders().dispatch(user, _id(request, "ticket"))
-    response = web.json_response(schemas.order_json(order), status=201)
+    response = web.json_response(await _order_json(deps, order), status=201)
     response.headers["Location"] = f"/api/orders/{order.id}"
     return response
 
@@ -110,12 +121,88 @@ async def list_orders(request: web.Request) -> web.Response:
     if ticket is not None and not ID_RE.match(ticket):
         raise Invalid("bad-parameter", "ticket is not a ticket id", "ticket")
     limit = read_limit(request)
+    if _sort(request, statuses) == "priority":
+        return await _by_priority(request, deps, station, statuses or list(ACTIVE_STATUSES),
+                                  ticket, limit)  # fmt: skip
     cursor = read_cursor(request)
     if cursor is not None and not ID_RE.match(cursor[1]):
         raise Invalid("bad-parameter", "cursor is not one this API gave out", "cursor")
     rows = await deps.orders().search(station, statuses, ticket, cursor, limit)
+    priorities = await _priorities(deps, rows)
     last = (rows[-1].dispatched_at, rows[-1].id) if rows else None
-    return paged(request, [schemas.order_json(o) for o in rows], limit, last)
+    body = [schemas.order_json(o, priority=priorities.get(o.id)) for o in rows]
+    return paged(request, body, limit, last)
+
+
+def _sort(request: web.Request, statuses: list[OrderStatus]) -> str:
+    """`sort`: priority by default when only orders still at a station are listed (the
+    work to do), else newest first."""
+    at_station = bool(statuses) and all(s in ACTIVE_STATUSES for s in statuses)
+    sort = request.query.get("sort") or ("priority" if at_station else "newest")
+    if sort not in ("priority", "newest"):
+        raise Invalid("bad-parameter", "sort must be priority or newest", "sort")
+    if sort == "priority" and statuses and not at_station:
+        raise Invalid(
+            "bad-parameter",
+            "sort=priority lists orders still at a station: status must be some of "
+            f"{', '.join(ACTIVE_STATUSES)}",
+            "sort",
+        )
+    return sort
+
+
+async def _by_priority(
+    request: web.Request,
+    deps: OrdersDeps,
+    station: str | None,
+    statuses: list[OrderStatus],
+    ticket: str | None,
+    limit: int,
+) -> web.Response:
+    """Every matching order still at a station, sorted in memory (priorities move with the
+    clock and the weather, so no index can hold them): highest first, then the oldest. A
+    station has a handful; the whole hotline a few hundred in a cold snap. Paged by
+    `offset`: a page read later may repeat or skip an order whose priority moved meanwhile."""
+    if request.query.get("cursor"):
+        raise Invalid("bad-parameter", "sort=priority pages with offset, not cursor", "cursor")
+    text = request.query.get("offset", "0")
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        raise Invalid("bad-parameter", "offset must be a whole number >= 0", "offset")
+    offset = int(text)
+    rows = await deps.orders().search(station, statuses, ticket, None, None)
+    priorities = await _priorities(deps, rows)
+
+    def key(o: Order) -> tuple[float, datetime, str]:
+        p = priorities.get(o.id)
+        return (-(p["score"] if p else 0.0), o.dispatched_at, o.id)
+
+    rows.sort(key=key)
+    page = rows[offset : offset + limit]
+    response = web.json_response(
+        [schemas.order_json(o, priority=priorities.get(o.id)) for o in page]
+    )
+    if offset + limit < len(rows):
+        url = request.rel_url.update_query(offset=str(offset + limit))
+        response.headers["Link"] = f'<{url}>; rel="next"'
+    return response
+
+
+async def _priorities(
+    deps: OrdersDeps, orders: Sequence[Order], tickets: dict[str, Ticket] | None = None
+) -> dict[str, dict[str, Any] | None]:
+    """The priority now of each order still at its station, by order id."""
+    active = [o for o in orders if o.status in ACTIVE_STATUSES]
+    if deps.priority is None or not active:
+        return {}
+    if tickets is None:
+        async with deps.orders().db().connect() as conn:
+            tickets = await tickets_store.tickets_by_ids(conn, [o.ticket_id for o in active])
+    return {o.id: deps.priority(tickets[o.ticket_id]) for o in active if o.ticket_id in tickets}
+
+
+async def _order_json(deps: OrdersDeps, order: Order) -> dict[str, Any]:
+    priorities = await _priorities(deps, [order])
+    return schemas.order_json(order, priority=priorities.get(order.id))
 
 
 async def get_order(request: web.Request) -> web.Response:
@@ -126,19 +213,21 @@ async def get_order(request: web.Request) -> web.Response:
     if own is not None and order.station != own:
         # Another station's order does not exist for this one (no probing of ids).
         raise NotFound("no-such-order", f"no order {order.id!r}", "id")
-    return web.json_response(schemas.order_json(order, history, await _ticket(deps, user, order)))
+    async with deps.orders().db().connect() as conn:
+        found = await tickets_store.ticket_by_id(conn, order.ticket_id)
+    ticket = found.ticket if found is not None else None
+    priorities = await _priorities(deps, [order], {ticket.id: ticket} if ticket else {})
+    body = schemas.order_json(order, history, _ticket(deps, user, ticket), priorities.get(order.id))
+    return web.json_response(body)
 
 
-async def _ticket(deps: OrdersDeps, user: Principal, order: Order) -> dict[str, Any] | None:
+def _ticket(deps: OrdersDeps, user: Principal, ticket: Ticket | None) -> dict[str, Any] | None:
     """The resident and the fault, embedded: a station may not read the ticket itself
     (TICKET_USERS) and needs them to repair. Only the order's own station and the hotline's
     roles get here; the station calls the resident, so it sees the number in full, the
     hotline as [privacy] says (an agent a colleague's ticket's number masked)."""
-    async with deps.orders().db().connect() as conn:
-        found = await tickets_store.ticket_by_id(conn, order.ticket_id)
-    if found is None:
+    if ticket is None:
         return None
-    ticket = found.ticket
     full = user.role == Role.STATION or deps.numbers.full(
         user.role, own_call=ticket.agent_id == user.id
     )
@@ -160,7 +249,7 @@ def _action(name: str) -> Callable[[web.Request], Any]:
         order = await deps.orders().act(
             user, _id(request, "order"), action, repairman=repairman, note=note
         )
-        return web.json_response(schemas.order_json(order))
+        return web.json_response(await _order_json(deps, order))
 
     return handle
 
@@ -173,7 +262,7 @@ async def recall(request: web.Request) -> web.Response:
     if not reason:
         raise Invalid("missing-field", "say why the order is recalled", "reason")
     order = await deps.orders().recall(user, _id(request, "order"), reason)
-    return web.json_response(schemas.order_json(order))
+    return web.json_response(await _order_json(deps, order))
 
 
 def add_routes(app: web.Application, deps: OrdersDeps) -> None:

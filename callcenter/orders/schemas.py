@@ -84,6 +84,8 @@ def ticket_json(ticket: Ticket, phone: str | None) -> dict[str, Any]:
         "fault_location": ticket.fault_location,
         "severity": ticket.severity,
         "description": ticket.description,
+        # Why the order comes first (an infant, an elderly resident): the repairman should know.
+        "vulnerability": ticket.vulnerability,
     }
 
 
@@ -91,7 +93,9 @@ def order_json(
     order: Order,
     history: list[dict[str, Any]] | None = None,
     ticket: dict[str, Any] | None = None,
+    priority: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """`priority`: the order's now, while it is at its station (None after)."""
     body: dict[str, Any] = {
         "id": order.id,
         "ticket_id": order.ticket_id,
@@ -113,6 +117,7 @@ def order_json(
         "delivered_via": order.delivered_via,
         "repairman": order.repairman,
         "result": order.result,
+        "priority": priority,
     }
     if history is not None:
         body["history"] = [{**e, "at": iso_z(e["at"])} for e in history]

@@ -47,6 +47,9 @@ class OrderChanged:
 
 
 OnChange = Callable[[OrderChanged], Awaitable[None]]
+# (the ticket, its station's deadlines) → the deadlines its order gets, and why, for the
+# order's history (priority by the cold: a band may shorten them; None: as they are).
+DeadlinesFor = Callable[[Ticket, model.Deadlines], tuple[model.Deadlines, dict[str, Any] | None]]
 
 
 def new_id() -> str:
@@ -69,12 +72,14 @@ class Orders:
         book: Callable[[], AddressBook],
         settings: OrdersSettings,
         on_change: OnChange | None = None,
+        deadlines_for: DeadlinesFor | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         self.book = book
         self.settings = settings
         self.on_change = on_change
+        self.deadlines_for = deadlines_for
 
     async def _told(self, change: OrderChanged) -> None:
         if self.on_change is not None:
@@ -117,7 +122,10 @@ class Orders:
         self._check_dispatchable(ticket)
         assert ticket.station is not None
         rounds = len(await store.orders_of_ticket(conn, ticket_id))
-        due = self.settings.deadlines(ticket.station).due(now)
+        deadlines, why = self.settings.deadlines(ticket.station), None
+        if self.deadlines_for is not None:
+            deadlines, why = self.deadlines_for(ticket, deadlines)
+        due = deadlines.due(now)
         order = Order(
             id=new_id(),
             ticket_id=ticket_id,
@@ -131,9 +139,10 @@ class Orders:
             repair_due=due["repair_late"],
         )
         await store.insert_order(conn, order)
-        await store.add_event(
-            conn, order.id, now, user.name, "dispatched", {"station": order.station}
-        )
+        detail: dict[str, Any] = {"station": order.station}
+        if why is not None:
+            detail["priority"] = why
+        await store.add_event(conn, order.id, now, user.name, "dispatched", detail)
         await self._ticket_status(conn, ticket, "dispatched", user, now, order)
         await self._enqueue(conn, order, "order", schemas.order_message(order, ticket), now)
         log.info("order dispatched id=%s ticket=%s station=%s", order.id, ticket_id, order.station)
@@ -275,7 +284,7 @@ class Orders:
         statuses: list[model.OrderStatus],
         ticket_id: str | None,
         before: store.OrderCursor | None,
-        limit: int,
+        limit: int | None,
     ) -> list[Order]:
         async with self.db().connect() as conn:
             return await store.search(conn, station, statuses, ticket_id, before, limit)

@@ -199,9 +199,10 @@ async def search(
     statuses: Sequence[OrderStatus],
     ticket_id: str | None,
     before: OrderCursor | None,
-    limit: int,
+    limit: int | None,
 ) -> list[Order]:
-    """Newest dispatched first, keyset paged."""
+    """Newest dispatched first, keyset paged (`limit` None: all, for a list sorted by
+    priority in memory)."""
     query = select(orders)
     if station is not None:
         query = query.where(orders.c.station == station)

@@ -18,13 +18,15 @@ from callcenter.errors import Invalid, NotFound
 from callcenter.privacy import NumberPolicy
 from callcenter.stations.model import route
 from callcenter.tickets import model, schemas
-from callcenter.tickets.model import ALL_KINDS, STATUSES, TICKET_USERS
+from callcenter.tickets.model import ALL_KINDS, STATUSES, TICKET_USERS, Ticket
 from callcenter.tickets.service import CallerHistory, Detail, Tickets
 from callcenter.tickets.store import Cursor, Filter, Found
 from callcenter.web.paging import paged, read_cursor, read_instant, read_limit
 
 RecordingsForCalls = Callable[[list[str]], Awaitable[list[dict[str, Any]]]]
 IncidentsAt = Callable[[list[str | None]], Awaitable[list[dict[str, Any]]]]
+# A ticket → its priority now as JSON (None: not a repair still waiting).
+PriorityOf = Callable[[Ticket], dict[str, Any] | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,7 @@ class TicketsDeps:
     recordings_for_calls: RecordingsForCalls | None = None
     # The live incidents (callcenter/incidents) covering these standard addresses, as JSON.
     incidents_at: IncidentsAt | None = None
+    priority: PriorityOf | None = None
 
 
 TICKETS = web.AppKey("tickets", TicketsDeps)
@@ -52,6 +55,13 @@ ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 def _full(deps: TicketsDeps, user: Principal, found: Found) -> bool:
     """Numbers in full per [privacy]; an agent sees a colleague's ticket's number masked."""
     return deps.numbers.full(user.role, own_call=found.ticket.agent_id == user.id)
+
+
+def _json(deps: TicketsDeps, user: Principal, found: Found) -> dict[str, Any]:
+    """A ticket as the API answers it, with its priority computed now (waiting time moves)."""
+    body = schemas.ticket_json(found, _full(deps, user, found))
+    body["priority"] = deps.priority(found.ticket) if deps.priority is not None else None
+    return body
 
 
 def _cursor(request: web.Request) -> Cursor | None:
@@ -130,7 +140,7 @@ async def _detail_json(deps: TicketsDeps, user: Principal, detail: Detail) -> di
     if deps.recordings_for_calls is not None and calls:
         recordings = await deps.recordings_for_calls([c["id"] for c in calls])
     return {
-        **schemas.ticket_json(detail.found, full),
+        **_json(deps, user, detail.found),
         "calls": calls,
         "recordings": recordings,
         "timeline": [schemas.event_json(e, full) for e in detail.history],
@@ -155,7 +165,7 @@ async def list_tickets(request: web.Request) -> web.Response:
     f = await _filter(request, deps)
     limit = read_limit(request, DEFAULT_LIMIT, MAX_LIMIT)
     rows = await deps.tickets().search(f, limit, _cursor(request))
-    body = [schemas.ticket_json(r, _full(deps, user, r)) for r in rows]
+    body = [_json(deps, user, r) for r in rows]
     last = (rows[-1].ticket.created_at, rows[-1].ticket.id) if rows else None
     return paged(request, body, limit, last)
 
@@ -199,7 +209,7 @@ def _history_json(
     deps: TicketsDeps, user: Principal, history: CallerHistory, number: str | None
 ) -> dict[str, Any]:
     def dump(rows: list[Found]) -> list[dict[str, Any]]:
-        return [schemas.ticket_json(r, _full(deps, user, r)) for r in rows]
+        return [_json(deps, user, r) for r in rows]
 
     return {
         "phone": number,

@@ -28,6 +28,10 @@ CATEGORIES: tuple[Category, ...] = ("not_hot", "ice_cold", "temperature_check", 
 # How bad it is (引导故障程度): one radiator, the whole flat, water on the floor.
 Severity = Literal["minor", "major", "urgent"]
 SEVERITIES: tuple[Severity, ...] = ("minor", "major", "urgent")
+# A household the agent flags as vulnerable (issue 18): an elderly resident, an infant, someone
+# medically dependent on a warm flat. Their repairs go first (callcenter/priority).
+Vulnerability = Literal["elderly", "infant", "medical"]
+VULNERABILITIES: tuple[Vulnerability, ...] = ("elderly", "infant", "medical")
 Status = Literal["open", "dispatched", "repaired", "closed", "cancelled"]
 STATUSES: tuple[Status, ...] = ("open", "dispatched", "repaired", "closed", "cancelled")
 OPEN_STATUSES: tuple[Status, ...] = ("open", "dispatched", "repaired")
@@ -148,6 +152,7 @@ class Ticket:
     created_at: datetime
     updated_at: datetime
     incident_id: str | None = None
+    vulnerability: Vulnerability | None = None
 
     @property
     def station_overridden(self) -> bool:
@@ -182,6 +187,7 @@ class NewTicket:
     # The incident the agent reports this call as part of (the desk's one key); without it a
     # repair in an open incident's area is linked all the same.
     incident: str | None = None
+    vulnerability: Vulnerability | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +228,7 @@ EDITABLE = (
     "fault_location",
     "severity",
     "description",
+    "vulnerability",
 )
 READ_ONLY = (
     "id",
@@ -239,6 +246,7 @@ READ_ONLY = (
     "station_proposed",
     "address_flags",
     "incident",
+    "priority",
 )
 
 
@@ -246,7 +254,7 @@ def changes(before: Ticket, after: Ticket) -> dict[str, list[Any]]:
     """{field: [old, new]} of what differs, for the history row."""
     fields = (
         "kind", "status", "reporter_name", "phone", "address_typed", "address_standard",
-        "station", "category", "fault_location", "severity", "description",
+        "station", "category", "fault_location", "severity", "description", "vulnerability",
     )  # fmt: skip
     return {
         f: [getattr(before, f), getattr(after, f)]

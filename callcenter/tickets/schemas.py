@@ -17,6 +17,7 @@ from callcenter.tickets.model import (
     KINDS,
     SEVERITIES,
     STATUSES,
+    VULNERABILITIES,
     NewTicket,
     Patch,
     Ticket,
@@ -98,7 +99,7 @@ def _refuse_unknown(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
 
 _NEW_FIELDS = (
     "kind", "reporter_name", "phone", "address", "station", "category", "fault_location",
-    "severity", "description", "call", "incident",
+    "severity", "description", "call", "incident", "vulnerability",
 )  # fmt: skip
 
 
@@ -119,6 +120,7 @@ def new_ticket(body: dict[str, Any]) -> NewTicket:
         description=text(body, "description", MAX_DESCRIPTION, lines=True) or "",
         call=call_id(body),
         incident=text(body, "incident", 32) or None,
+        vulnerability=choice(body, "vulnerability", VULNERABILITIES),
     )
 
 
@@ -143,6 +145,7 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "fault_location": lambda b: text(b, "fault_location", MAX_LOCATION) or None,
     "severity": lambda b: choice(b, "severity", SEVERITIES),
     "description": lambda b: text(b, "description", MAX_DESCRIPTION, lines=True) or "",
+    "vulnerability": lambda b: choice(b, "vulnerability", VULNERABILITIES),
 }
 
 
@@ -193,6 +196,7 @@ def ticket_json(found: Found, full_number: bool) -> dict[str, Any]:
         "fault_location": t.fault_location,
         "severity": t.severity,
         "description": t.description,
+        "vulnerability": t.vulnerability,
         "agent": found.agent_name,
         "agent_id": t.agent_id,
         "agent_work_number": t.agent_work_number,

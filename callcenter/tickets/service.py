@@ -182,6 +182,7 @@ class Tickets:
             agent_work_number=user.work_number,
             created_at=now,
             updated_at=now,
+            vulnerability=new.vulnerability,
         )
         missing = model.required_missing(
             new.kind, {"address": new.address, "phone": new.phone, "category": new.category}

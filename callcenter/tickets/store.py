@@ -73,6 +73,8 @@ class TicketRow(Base):
     fault_location: Mapped[str | None] = mapped_column(String(200), nullable=True)
     severity: Mapped[str | None] = mapped_column(String(16), nullable=True)
     description: Mapped[str] = mapped_column(Text, default="")
+    # elderly | infant | medical (tickets.model.Vulnerability); raises the repair's priority.
+    vulnerability: Mapped[str | None] = mapped_column(String(16), nullable=True)
     agent_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
@@ -128,7 +130,7 @@ _TICKET_COLUMNS = (
     "id", "kind", "status", "reporter_name", "phone", "address_typed", "address_standard",
     "address_routing", "address_reason", "station_proposed", "station", "category",
     "fault_location", "severity", "description", "agent_id", "agent_work_number",
-    "created_at", "updated_at", "incident_id",
+    "created_at", "updated_at", "incident_id", "vulnerability",
 )  # fmt: skip
 
 
@@ -138,7 +140,7 @@ def ticket_row(t: Ticket) -> dict[str, Any]:
     return row
 
 
-def ticket_from_row(r: Mapping[str, Any]) -> Ticket:
+def ticket_from_row(r: Mapping[Any, Any]) -> Ticket:
     return Ticket(**{c: r[c] for c in _TICKET_COLUMNS})
 
 
@@ -176,6 +178,17 @@ async def ticket_by_id(conn: AsyncConnection, ticket_id: str, lock: bool = False
         stmt = stmt.with_for_update(of=tickets)
     found = _found((await conn.execute(stmt)).all())
     return found[0] if found else None
+
+
+async def tickets_by_ids(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, Ticket]:
+    """The tickets of these ids (those that exist), a few hundred per query."""
+    out: dict[str, Ticket] = {}
+    wanted = sorted(set(ids))
+    for start in range(0, len(wanted), 500):
+        stmt = select(tickets).where(tickets.c.id.in_(wanted[start : start + 500]))
+        for r in (await conn.execute(stmt)).mappings():
+            out[r["id"]] = ticket_from_row(r)
+    return out
 
 
 async def add_event(

@@ -49,6 +49,10 @@ DOMAIN = [
     "probe/model.py",
     "probe/dialog.py",
     "probe/service.py",
+    # priority by the cold (issue 18): the score and the temperature's rules and state
+    "priority/model.py",
+    "priority/service.py",
+    "priority/settings.py",
 ]
 EDGES = ("callcenter.telephony", "callcenter.mqtt", "callcenter.web", "callcenter.app")
 # Route modules: the web edge, but no PBX source, HEP listener or MQTT publisher.
@@ -66,6 +70,7 @@ ROUTES = [
     "speech/http.py",
     "probe/http.py",
     "ha/http.py",
+    "priority/http.py",
 ]
 
 

@@ -1,6 +1,8 @@
 // The desk's ticket form, keyboard-first, in the intake script's order: the problem (kind,
 // fault category, location, severity, text), the address (put in standard form as it is
-// typed, its station proposed), the name, the phone. Enter (Ctrl+Enter in the text) saves;
+// typed, its station proposed), the name, the phone; last, for a repair, a vulnerable
+// household (its priority rises), and above the form the outdoor temperature the priorities
+// count (desk-outdoor.js). Enter (Ctrl+Enter in the text) saves;
 // an error from the API is shown beside the field it names. After saving, the ticket view
 // (desk-ticket.js) shows the ticket; "New ticket" comes back to the form.
 
@@ -14,13 +16,15 @@ import {
   showSaved,
   stationName,
 } from "/static/desk-ticket.js";
+import { renderOutdoor, startOutdoor } from "/static/desk-outdoor.js";
+import { VULNERABILITIES } from "/static/priority.js";
 
 const $ = (id) => document.getElementById(id);
 const KINDS = ["repair", "consultation", "complaint", "praise", "suggestion"];
 const CATEGORIES = ["not_hot", "ice_cold", "temperature_check", "leak", "other"];
 const SEVERITIES = ["minor", "major", "urgent"];
 const FIELDS = [
-  "kind", "category", "fault_location", "severity", "description",
+  "kind", "category", "fault_location", "severity", "vulnerability", "description",
   "address", "station", "reporter_name", "phone",
 ];
 const NORMALIZE_DELAY_MS = 250;
@@ -175,6 +179,7 @@ function body() {
   };
   put("category", choice("category"));
   put("severity", choice("severity"));
+  put("vulnerability", $("vulnerability").value);
   put("fault_location", value("fault_location"));
   put("description", value("description"));
   put("address", value("address"));
@@ -299,10 +304,28 @@ function renderKind() {
   // Fault category, location and severity are a repair's (the daily report counts them).
   const repair = choice("kind") === "repair";
   $("category-field").hidden = !repair;
+  // A vulnerable household moves a repair up the station's list (priority by the cold).
+  $("vulnerability-field").hidden = !repair;
+}
+
+function renderVulnerabilities() {
+  const select = $("vulnerability");
+  const chosen = select.value;
+  select.replaceChildren(
+    ...["", ...VULNERABILITIES].map((value) => {
+      const option = document.createElement("option");
+      option.value = value;
+      option.textContent = t(`vulnerability.${value || "none"}`);
+      return option;
+    }),
+  );
+  select.value = chosen;
 }
 
 export function renderForm() {
   renderStations();
+  renderVulnerabilities();
+  renderOutdoor();
   renderAddress();
   renderErrors();
   renderKind();
@@ -314,7 +337,9 @@ export async function startForm() {
   chips("kind-group", "kind", KINDS, "ticket_kind");
   chips("category-group", "category", CATEGORIES);
   chips("severity-group", "severity", SEVERITIES);
+  renderVulnerabilities();
   $("kind-repair").checked = true;
+  startOutdoor();
   translatePage($("ticket-form"));
   try {
     const response = await api("/api/stations");

@@ -7,6 +7,7 @@
 import { localTime, t } from "/static/i18n.js";
 import { anomaliesFor } from "/static/desk-anomalies.js";
 import { api, SignedOut } from "/static/desk-api.js";
+import { priorityNodes } from "/static/priority.js";
 import { loadTranscript } from "/static/transcript-view.js";
 
 const $ = (id) => document.getElementById(id);
@@ -143,6 +144,15 @@ function row(dl, key, text) {
   dl.append(dt, dd);
 }
 
+/** A summary row holding nodes (the priority's badge and reasons) rather than text. */
+function nodeRow(dl, key, nodes) {
+  const dt = document.createElement("dt");
+  dt.textContent = t(key);
+  const dd = document.createElement("dd");
+  dd.append(...nodes);
+  dl.append(dt, dd);
+}
+
 function eventText(e) {
   const action = t(`timeline.${e.action}`);
   const parts = [action === `timeline.${e.action}` ? e.action : action];
@@ -168,6 +178,9 @@ export function renderTicket() {
   row(dl, "form.kind", t(`ticket_kind.${ticket.kind}`));
   row(dl, "saved.status", t(`status.${ticket.status}`));
   if (ticket.category) row(dl, "form.category", t(`category.${ticket.category}`));
+  if (ticket.vulnerability) row(dl, "form.vulnerability", t(`vulnerability.${ticket.vulnerability}`));
+  // A repair still waiting: where it stands in its station's list, and why.
+  if (ticket.priority) nodeRow(dl, "priority.title", priorityNodes(ticket.priority));
   row(dl, "form.address", ticket.address_standard || ticket.address);
   row(dl, "form.station", ticket.station ? stationName(ticket.station) : t("station.none"));
   row(dl, "form.name", ticket.reporter_name);

@@ -3,6 +3,7 @@
 // forms whose API errors show beside their field, and the print view (station.css @media print).
 
 import { language, localTime, shortTime, t, timeZoneName } from "/static/i18n.js";
+import { priorityNodes } from "/static/priority.js";
 import {
   ACTIVE,
   STEPS,
@@ -82,9 +83,17 @@ function renderDetails(order) {
     row(fault, "portal.category", ticket.category ? t(`category.${ticket.category}`) : "");
     row(fault, "portal.location", ticket.fault_location);
     row(fault, "portal.severity", ticket.severity ? t(`severity.${ticket.severity}`) : "");
+    row(fault, "form.vulnerability", ticket.vulnerability ? t(`vulnerability.${ticket.vulnerability}`) : "");
     row(fault, "portal.description", ticket.description);
   } else {
     row(resident, "portal.name", t("portal.no_ticket"));
+  }
+  if (order.priority) {
+    const dt = document.createElement("dt");
+    dt.textContent = t("priority.title");
+    const dd = document.createElement("dd");
+    dd.append(...priorityNodes(order.priority));
+    fault.append(dt, dd);
   }
   const outcome = $("order-outcome");
   outcome.replaceChildren();

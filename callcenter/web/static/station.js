@@ -1,6 +1,7 @@
 // The station portal (entry module), for a station that runs no client of its own: its open
-// repair orders (派工单) newest first with the time left to each deadline, and the ones it
-// finished lately. Stations get no live WebSocket: the lists are read again every 15 s and
+// repair orders (派工单) most urgent first (priority by the cold: the band, its reasons, and
+// "室外温度未知" when the cold could not count) with the time left to each deadline, and the
+// ones it finished lately. Stations get no live WebSocket: the lists are read again every 15 s and
 // after each step. The open order and its steps are station-order.js, deadlines station-due.js.
 
 import {
@@ -22,6 +23,7 @@ import {
   shortId,
   timeLeft,
 } from "/static/station-due.js";
+import { priorityNodes } from "/static/priority.js";
 import {
   currentId,
   currentStatus,
@@ -96,6 +98,12 @@ function orderItem(order, finished) {
   button.append(head, line("order-address", addressOf(ticket) || "…"));
   const fault = categoryText(ticket);
   if (fault) button.append(line("order-fault muted", fault));
+  if (!finished && order.priority) {
+    const why = document.createElement("span");
+    why.className = "order-priority";
+    why.append(line("muted", t("priority.title")), ...priorityNodes(order.priority));
+    button.append(why);
+  }
   if (finished) {
     const at = order.returned_at || order.closed_at;
     button.append(line("order-when muted", t("portal.finished_at", { time: localTime(at) })));
@@ -171,7 +179,7 @@ async function refresh() {
   polling = (async () => {
     try {
       const [open, done] = await Promise.all([
-        fetchOrders(`status=${ACTIVE.join(",")}`),
+        fetchOrders(`status=${ACTIVE.join(",")}&sort=priority`),
         fetchOrders(`status=returned,refused,recalled&limit=${DONE_LIMIT}`),
       ]);
       state.open = open;
