@@ -36,6 +36,8 @@ from callcenter.reports.settings import ReportsSettings as ReportsSettings
 from callcenter.reports.settings import parse_reports
 from callcenter.speech.settings import SpeechSettings as SpeechSettings
 from callcenter.speech.settings import parse_speech
+from callcenter.timeline.settings import TimelineSettings as TimelineSettings
+from callcenter.timeline.settings import parse_timeline
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +266,7 @@ class Settings:
     probe: ProbeSettings = field(default_factory=ProbeSettings)
     log: LogSettings = field(default_factory=LogSettings)
     ha: HaSettings = field(default_factory=HaSettings)
+    timeline: TimelineSettings = field(default_factory=TimelineSettings)
     # No [[pbx]] tables: one HEP source on sip.hep_listen.
     pbx: tuple[PbxSettings, ...] = ()
     # Relative paths (SQLite file, recordings) are resolved against this directory.
@@ -654,8 +657,12 @@ def parse_settings(raw: dict[str, Any], base_dir: Path | None = None) -> Setting
         if name == "log":
             sections["log"] = parse_log(value)
             continue
+        if name == "timeline":
+            sections["timeline"] = parse_timeline(value)
+            continue
         if name not in _SECTIONS:
-            own = ["ha", "log", "metrics", "orders", "pbx", "probe", "qa", "reports", "speech"]
+            own = ["ha", "log", "metrics", "orders", "pbx", "probe", "qa", "reports", "speech",
+                   "timeline"]  # fmt: skip
             known = ", ".join(sorted([*_SECTIONS, *own]))
             raise ConfigError(name, f"unknown section (known: {known})")
         sections[name] = _section(name, _SECTIONS[name], value)

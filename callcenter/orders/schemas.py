@@ -113,6 +113,8 @@ def order_json(
         "delivered_via": order.delivered_via,
         "repairman": order.repairman,
         "result": order.result,
+        # Waiting on the resident since (callcenter/timeline): contact and repair stand still.
+        "paused_since": iso_z(order.paused_since),
     }
     if history is not None:
         body["history"] = [{**e, "at": iso_z(e["at"])} for e in history]

@@ -27,6 +27,7 @@ from callcenter.stations.model import AddressBook
 from callcenter.tickets import model as tickets_model
 from callcenter.tickets import store as tickets_store
 from callcenter.tickets.model import Ticket
+from callcenter.timeline import store as pauses_store
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +175,8 @@ class Orders:
                 raise Forbidden("not-your-ticket", "the ticket's agent or a lead recalls it")
             if order.status not in model.ACTIVE_STATUSES:
                 raise Conflict("order-closed", f"the order is {order.status}", "id")
+            if order.paused_since is not None:
+                order = await pauses_store.end_pause(conn, order, now, "step:recall")
             order = replace(order, status="recalled", closed_at=now, result=reason)
             await store.update_order(
                 conn, order.id, status="recalled", closed_at=now, result=reason
@@ -212,6 +215,9 @@ class Orders:
             if action in ("return", "refuse") and not (note and note.strip()):
                 field_name = "result" if action == "return" else "reason"
                 raise Invalid("missing-field", f"say {field_name} to {action} an order", "note")
+            if order.paused_since is not None:
+                # The resident is reached, or the order leaves the station: the wait is over.
+                order = await pauses_store.end_pause(conn, order, now, f"step:{action}")
             values: dict[str, Any] = {"status": model.ACTION_STATUS[action]}
             steps: dict[StationAction, dict[str, Any]] = {
                 "accept": {"accepted_at": now},
