@@ -21,6 +21,7 @@ from callcenter.tickets.model import TICKET_USERS
 from callcenter.timeline import schemas
 from callcenter.timeline.pauses import PAUSE_REASONS
 from callcenter.timeline.service import Clocks, Pauses
+from callcenter.web.paging import EARLIEST
 
 # Ids this service gives out; anything else names nothing and never reaches the database.
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -93,9 +94,13 @@ def _date(request: web.Request, name: str) -> date:
     try:
         if len(text) != 10:
             raise ValueError(text)
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise Invalid("bad-date", f"{name} must be a date YYYY-MM-DD", name) from None
+    # Local midnight of the calendar's first days has no UTC instant; nothing is that old.
+    if day < EARLIEST.date():
+        raise Invalid("bad-date", f"{name} must be {EARLIEST.date()} or later", name)
+    return day
 
 
 async def clock_report(request: web.Request) -> web.Response:

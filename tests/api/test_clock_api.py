@@ -268,6 +268,7 @@ async def test_the_clock_report_refuses_what_it_cannot_answer(hotline: Hotline) 
 
     assert (await refused("to=2026-11-23"))["field"] == "from"
     assert (await refused("from=2026-11-23&to=23.11.2026"))["error"] == "bad-date"
+    assert (await refused("from=0001-01-01&to=0001-01-01"))["error"] == "bad-date"
     assert (await refused("from=2026-11-23&to=2026-11-22"))["error"] == "bad-range"
     assert (await refused("from=2026-10-01&to=2026-11-23"))["error"] == "range-too-large"
     assert (await refused("from=2026-12-01&to=2026-12-02"))["error"] == "future-period"

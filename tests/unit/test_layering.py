@@ -49,6 +49,11 @@ DOMAIN = [
     "probe/model.py",
     "probe/dialog.py",
     "probe/service.py",
+    # the one clock: steps, pauses and percentiles pure; its use cases know the stores only
+    "timeline/model.py",
+    "timeline/pauses.py",
+    "timeline/figures.py",
+    "timeline/service.py",
 ]
 EDGES = ("callcenter.telephony", "callcenter.mqtt", "callcenter.web", "callcenter.app")
 # Route modules: the web edge, but no PBX source, HEP listener or MQTT publisher.
@@ -66,6 +71,7 @@ ROUTES = [
     "speech/http.py",
     "probe/http.py",
     "ha/http.py",
+    "timeline/http.py",
 ]
 
 
