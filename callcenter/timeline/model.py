@@ -253,6 +253,21 @@ def figures(
     )
 
 
+def measure(
+    ticket: TicketFacts,
+    calls: Sequence[CallFacts],
+    orders: Sequence[Order],
+    pauses: Sequence[Pause],
+    callbacks: Sequence[CallbackFacts],
+    now: datetime,
+) -> tuple[Figures, bool]:
+    """The ticket's figures alone (what the report needs of it, without its steps), and
+    whether it has a call to start from."""
+    call = first_call(ticket, calls)
+    by_order = {c.order_id: c for c in callbacks}
+    return figures(start_of(call), call, orders, pauses, by_order, now), call is not None
+
+
 def build(
     ticket: TicketFacts,
     calls: Sequence[CallFacts],

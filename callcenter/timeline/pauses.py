@@ -56,6 +56,8 @@ def merged(spans: Iterable[tuple[datetime, datetime | None]], now: datetime) -> 
 
 def paused_within(pauses: Sequence[Pause], start: datetime, end: datetime, now: datetime) -> float:
     """Seconds of [start, end] the station's clock stood still."""
+    if not pauses:
+        return 0.0  # most orders: the resident was in
     total = timedelta()
     for s, e in merged(((p.started_at, p.ended_at) for p in pauses), now):
         lo, hi = max(s, start), min(e, end)

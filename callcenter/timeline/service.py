@@ -8,6 +8,7 @@ deadlines, the order's history) and are told afterwards as an OrderChanged ("pau
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
@@ -26,7 +27,7 @@ from callcenter.orders.service import OrderChanged, actor
 from callcenter.tickets import store as tickets_store
 from callcenter.timeline import store
 from callcenter.timeline.figures import Measured, ReportRow, report_rows
-from callcenter.timeline.model import Timeline, build
+from callcenter.timeline.model import Timeline, build, measure
 from callcenter.timeline.pauses import PauseReason
 from callcenter.timeline.settings import TimelineSettings
 
@@ -142,22 +143,27 @@ class Clocks:
         """Per day of [first, last] (local days, both included) and per station, the
         percentiles of the repair tickets taken that day."""
         now = self.clock.now()
-        start, end = self._instant(first), self._instant(last + timedelta(days=1))
-        async with self.db().connect() as conn:
-            found = await store.gather(conn, store.repair_tickets(start, end, station))
-        items = []
-        for ticket_id, ticket in found.tickets.items():
-            timeline = self._build(found, ticket_id, now)
-            items.append(
-                Measured(
-                    day=ticket.created_at.astimezone(self.tz).date(),
-                    station=ticket.station or "",
-                    figures=timeline.figures,
-                    has_call=timeline.call is not None,
-                )
-            )
         days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-        return report_rows(days, items)
+        items: list[Measured] = []
+        # A day at a time: what is held is one day's rows, and the loop gets a turn often.
+        for day in days:
+            start, end = self._instant(day), self._instant(day + timedelta(days=1))
+            async with self.db().connect() as conn:
+                found = await store.gather(conn, store.repair_tickets(start, end, station))
+            for n, (ticket_id, ticket) in enumerate(found.tickets.items()):
+                if n % store.PARTITION == store.PARTITION - 1:
+                    await asyncio.sleep(0)
+                figures, has_call = measure(
+                    ticket,
+                    found.calls.get(ticket_id, []),
+                    found.orders.get(ticket_id, []),
+                    found.pauses.get(ticket_id, []),
+                    found.callbacks.get(ticket_id, []),
+                    now,
+                )
+                items.append(Measured(day, ticket.station or "", figures, has_call))
+        # Sorting a month's figures is pure work: in a thread, so the loop keeps its turns.
+        return await asyncio.to_thread(report_rows, days, items)
 
     def _instant(self, day: date) -> datetime:
         return datetime.combine(day, time(), tzinfo=self.tz)

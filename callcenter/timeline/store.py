@@ -5,13 +5,25 @@ statements (each IN names the period's tickets by a subquery, not a list of ids)
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Table, Text, func, select, update
+from sqlalchemy import (
+    ForeignKey,
+    Index,
+    Integer,
+    RowMapping,
+    String,
+    Table,
+    Text,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -156,62 +168,67 @@ def one_ticket(ticket_id: str) -> Any:
     return select(tickets.c.id).where(tickets.c.id == ticket_id)
 
 
+# Rows read between two turns of the event loop: the ring-limit and deadline timers run on
+# it, and a month of tickets would otherwise hold it for seconds (scripts/bench_clock.py).
+PARTITION = 500
+
+
+async def _each(conn: AsyncConnection, query: Any) -> AsyncIterator[RowMapping]:
+    """The rows of `query`, streamed a partition at a time, the loop given a turn between."""
+    result = await conn.stream(query)
+    async for part in result.mappings().partitions(PARTITION):
+        for row in part:
+            yield row
+        await asyncio.sleep(0)
+
+
 async def gather(conn: AsyncConnection, ids: Any) -> Gathered:
     """Every fact of the tickets `ids` (a SELECT of ticket ids) names: five statements."""
     out = Gathered()
     t = tickets.c
-    rows = await conn.execute(
-        select(t.id, t.kind, t.status, t.station, t.created_at).where(t.id.in_(ids))
-    )
-    for r in rows:
-        out.tickets[r.id] = TicketFacts(r.id, r.kind, r.status, r.station, r.created_at)
-    first_ring = func.min(legs.c.ring_started_at).label("first_ring")
-    rows = await conn.execute(
+    query = select(t.id, t.kind, t.status, t.station, t.created_at).where(t.id.in_(ids))
+    async for r in _each(conn, query):
+        out.tickets[r["id"]] = TicketFacts(
+            r["id"], r["kind"], r["status"], r["station"], r["created_at"]
+        )
+    link = ticket_calls.c
+    query = (
         select(
-            ticket_calls.c.ticket_id,
+            link.ticket_id,
             calls.c.id,
             calls.c.offered_at,
             calls.c.answered_at,
             calls.c.monitored,
-            first_ring,
+            func.min(legs.c.ring_started_at).label("first_ring"),
         )
-        .join(calls, calls.c.id == ticket_calls.c.call_id)
+        .join(calls, calls.c.id == link.call_id)
         .outerjoin(legs, legs.c.call_pk == calls.c.id)
-        .where(ticket_calls.c.ticket_id.in_(ids))
+        .where(link.ticket_id.in_(ids))
         .group_by(
-            ticket_calls.c.ticket_id,
-            calls.c.id,
-            calls.c.offered_at,
-            calls.c.answered_at,
-            calls.c.monitored,
+            link.ticket_id, calls.c.id, calls.c.offered_at, calls.c.answered_at, calls.c.monitored
         )
     )
-    for r in rows:
-        out.calls[r.ticket_id].append(
-            CallFacts(r.id, r.offered_at, r.first_ring, r.answered_at, bool(r.monitored))
+    async for r in _each(conn, query):
+        out.calls[r["ticket_id"]].append(
+            CallFacts(
+                r["id"], r["offered_at"], r["first_ring"], r["answered_at"], bool(r["monitored"])
+            )
         )
-    rows = await conn.execute(select(orders).where(orders.c.ticket_id.in_(ids)))
-    for m in rows.mappings():
-        out.orders[m["ticket_id"]].append(order_from_row(m))
-    rows = await conn.execute(
+    async for r in _each(conn, select(orders).where(orders.c.ticket_id.in_(ids))):
+        out.orders[r["ticket_id"]].append(order_from_row(r))
+    query = (
         select(order_pauses, orders.c.ticket_id)
         .join(orders, orders.c.id == order_pauses.c.order_id)
         .where(orders.c.ticket_id.in_(ids))
     )
-    for m in rows.mappings():
-        out.pauses[m["ticket_id"]].append(pause_from_row(m))
+    async for r in _each(conn, query):
+        out.pauses[r["ticket_id"]].append(pause_from_row(r))
     c = callbacks.c
-    rows = await conn.execute(
-        select(c.ticket_id, c.order_id, c.due_at, c.done_at, c.status).where(
-            c.ticket_id.in_(ids), c.order_id.is_not(None)
-        )
+    query = select(c.ticket_id, c.order_id, c.due_at, c.done_at, c.status).where(
+        c.ticket_id.in_(ids), c.order_id.is_not(None)
     )
-    for r in rows:
-        out.callbacks[r.ticket_id].append(CallbackFacts(r.order_id, r.due_at, r.done_at, r.status))
+    async for r in _each(conn, query):
+        out.callbacks[r["ticket_id"]].append(
+            CallbackFacts(r["order_id"], r["due_at"], r["done_at"], r["status"])
+        )
     return out
-
-
-async def first_data(conn: AsyncConnection) -> datetime | None:
-    """When the first repair ticket was taken (a period before it has nothing to report)."""
-    value = await conn.scalar(select(func.min(tickets.c.created_at)))
-    return cast(datetime | None, value)
