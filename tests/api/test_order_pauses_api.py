@@ -178,3 +178,22 @@ async def test_the_hotline_records_a_wait_the_station_phoned_in(hotline: Hotline
     # The department head reads orders but records no station's steps (orders.model.may_act).
     refused = await hotline.client.post(f"{base}/pause", json={"reason": "not_home"}, headers=head)
     assert (await error(refused, 403))["error"] == "not-your-order"
+
+
+async def test_a_held_order_is_not_overdue_on_the_stations_chart(hotline: Hotline) -> None:
+    order, _agent, xingfu = await accepted_order(hotline)
+    head = await hotline.token("boss2", "qa_lead")
+    advance(hotline, 45 * MINUTE)  # +50
+    await post(hotline, f"/api/orders/{order['id']}/pause", xingfu, {"reason": "not_home"})
+    advance(hotline, 30 * MINUTE)  # +80: past the contact deadline the pause holds
+
+    async def xingfu_now() -> dict[str, Any]:
+        got = await hotline.client.get("/api/reports/charts/stations?format=json", headers=head)
+        assert got.status == 200, await got.text()
+        (row,) = [s for s in (await got.json())["stations"] if s["code"] == "xingfu"]
+        return dict(row)
+
+    assert (await xingfu_now())["overdue"] == 0
+    await post(hotline, f"/api/orders/{order['id']}/resume", xingfu)  # contact due at +90
+    advance(hotline, 10 * MINUTE)
+    assert (await xingfu_now())["overdue"] == 1
