@@ -7,6 +7,7 @@ capability's routes and resources. Nothing else imports the edges and the domain
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import importlib.util
 import logging
@@ -116,6 +117,8 @@ from callcenter.tickets import http as tickets_http
 from callcenter.tickets import schemas as tickets_schemas
 from callcenter.tickets.model import Ticket
 from callcenter.tickets.service import Tickets
+from callcenter.timeline import http as timeline_http
+from callcenter.timeline.service import Clocks, Pauses
 from callcenter.wallboard import http as wallboard_http
 from callcenter.wallboard.live import WallboardHub
 from callcenter.wallboard.service import Wallboards
@@ -193,6 +196,9 @@ class Services:
     # Priority by the cold (issue 18): the outdoor temperature and each repair's priority.
     temperature: OutdoorTemperature | None = None
     prioritizer: Prioritizer | None = None
+    # One clock (issue 18): the stations' waits on the resident, tickets' timelines.
+    pauses: Pauses | None = None
+    clocks: Clocks | None = None
 
     def _first_hep(self) -> HepSource | None:
         return next((s for s in self.sources.values() if isinstance(s, HepSource)), None)
@@ -280,6 +286,14 @@ class Services:
     def transcript_service(self) -> Transcripts:
         assert self.transcripts is not None, "the transcripts are not set up"
         return self.transcripts
+
+    def pause_service(self) -> Pauses:
+        assert self.pauses is not None, "the pauses are not set up"
+        return self.pauses
+
+    def clock_service(self) -> Clocks:
+        assert self.clocks is not None, "the timelines are not set up"
+        return self.clocks
 
 
 SERVICES = web.AppKey("services", Services)
@@ -785,6 +799,13 @@ def add_routes(app: web.Application, svc: Services) -> None:
         app, speech_http.SpeechDeps(svc.recording_service, svc.transcript_service)
     )
     qa_http.add_routes(app, qa_http.QaDeps(draws=svc.draw_service))
+    # Before the reports: /api/reports/clock is not one of their {kind}s.
+    timeline_http.add_routes(
+        app,
+        timeline_http.TimelineDeps(
+            svc.pause_service, svc.clock_service, svc.address_book, svc.settings.web.timezone
+        ),
+    )
     reports_http.add_routes(
         app, reports_http.ReportsDeps(reports=svc.report_service, archivist=svc.archivist_service)
     )
@@ -868,7 +889,7 @@ def build(
         ZoneInfo(settings.web.timezone),
         on_change=svc.bus.publish,
     )
-    svc.incidents.linker.recall = svc.orders.recall
+    svc.incidents.linker.recall = functools.partial(svc.orders.recall, for_incident=True)
     svc.tickets.incident_for = svc.incidents.linker.link_for
     svc.incident_reports = IncidentReports(svc.ticket_service, svc.incidents)
     svc.callbacks = Callbacks(
@@ -882,6 +903,8 @@ def build(
         svc.timers_db, svc.clock, svc.bus.publish, settings.orders.report_within, svc.alert_log
     )
     svc.anomalies = Anomalies(svc.db, svc.clock, svc.deadlines, svc.bus.publish)
+    svc.pauses = Pauses(svc.db, svc.clock, on_change=svc.bus.publish)
+    svc.clocks = Clocks(svc.db, svc.clock, svc.rule, settings.timeline, settings.web.timezone)
     svc.draws = Draws(svc.db, svc.clock, settings.qa, settings.web.timezone)
     svc.reports = Reports(
         svc.db, svc.clock, settings.reports, svc.rule, settings.web.timezone, svc.address_book

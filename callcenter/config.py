@@ -40,6 +40,8 @@ from callcenter.reports.settings import ReportsSettings as ReportsSettings
 from callcenter.reports.settings import parse_reports
 from callcenter.speech.settings import SpeechSettings as SpeechSettings
 from callcenter.speech.settings import parse_speech
+from callcenter.timeline.settings import TimelineSettings as TimelineSettings
+from callcenter.timeline.settings import parse_timeline
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +272,7 @@ class Settings:
     incidents: IncidentsSettings = field(default_factory=IncidentsSettings)
     ha: HaSettings = field(default_factory=HaSettings)
     priority: PrioritySettings = field(default_factory=PrioritySettings)
+    timeline: TimelineSettings = field(default_factory=TimelineSettings)
     # No [[pbx]] tables: one HEP source on sip.hep_listen.
     pbx: tuple[PbxSettings, ...] = ()
     # Relative paths (SQLite file, recordings) are resolved against this directory.
@@ -666,6 +669,9 @@ def parse_settings(raw: dict[str, Any], base_dir: Path | None = None) -> Setting
         if name == "priority":
             sections["priority"] = parse_priority(value)
             continue
+        if name == "timeline":
+            sections["timeline"] = parse_timeline(value)
+            continue
         if name not in _SECTIONS:
             own = [
                 "ha",
@@ -679,6 +685,7 @@ def parse_settings(raw: dict[str, Any], base_dir: Path | None = None) -> Setting
                 "qa",
                 "reports",
                 "speech",
+                "timeline",
             ]
             known = ", ".join(sorted([*_SECTIONS, *own]))
             raise ConfigError(name, f"unknown section (known: {known})")

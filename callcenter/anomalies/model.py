@@ -147,9 +147,12 @@ def stopped_at(order: Order, kind: DeadlineKind) -> datetime | None:
 
 def missed(order: Order, kind: DeadlineKind, now: datetime) -> bool:
     """The step was not done by its deadline: still undone at it, or done after it. A step
-    done exactly at the deadline is in time."""
+    done exactly at the deadline is in time. While a pause holds the deadline (the station
+    waits on the resident) it is not missed: it moves when the pause ends."""
     due = order.due_at(kind)
     stop = stopped_at(order, kind)
+    if stop is None and order.suspended(kind):
+        return False
     return due < stop if stop is not None else due <= now
 
 

@@ -136,16 +136,27 @@ class DeadlineTimers:
 
     async def on_order_changed(self, change: OrderChanged) -> None:
         """Dispatch arms the order's three deadlines; a step cancels what it satisfied, a
-        return, refusal or recall the rest."""
+        return, refusal or recall the rest. A pause (the station waits on the resident)
+        cancels the deadlines it holds; its end re-arms them where they moved (a step that
+        ends a pause, the contact or the return, re-arms what is still to do)."""
         order = change.order
         pending = dict(order.pending_deadlines())
+        now = self.clock.now()
         for kind in DEADLINE_KINDS:
-            if kind in pending and change.action == "dispatched":
-                self._arm_deadline(order.id, kind, pending[kind])
-            elif kind not in pending:
-                timer = self._deadlines.pop((order.id, kind), None)
+            key = (order.id, kind)
+            if kind not in pending:
+                timer = self._deadlines.pop(key, None)
                 if timer is not None:
                     timer.cancel()
+            elif change.action == "resumed":
+                timer = self._deadlines.pop(key, None)
+                if timer is not None:
+                    timer.cancel()
+                self._arm_deadline(order.id, kind, pending[kind])
+            elif change.action == "dispatched" or (
+                key not in self._deadlines and pending[kind] > now
+            ):
+                self._arm_deadline(order.id, kind, pending[kind])
 
     # -- start and stop -------------------------------------------------------------------
     async def start(self, resync_every: float = RESYNC_SECONDS) -> None:
@@ -180,7 +191,8 @@ class DeadlineTimers:
                 if missed(order, kind, now):
                     self._queue.put_nowait(_Due("deadline", order.id, kind, late=True))
                     overdue += 1
-                elif stopped_at(order, kind) is None:
+                elif stopped_at(order, kind) is None and not order.suspended(kind):
+                    # A deadline an open pause holds has no time yet: its resume arms it.
                     self._arm_deadline(order.id, kind, order.due_at(kind))
         # A report or follow-up that fell due unseen is recorded at once.
         for anomaly_id, at in reports:

@@ -145,7 +145,9 @@ class Metrics:
         elif isinstance(event, ViolationRecorded):
             self.violations.labels(event.kind).inc()
         elif isinstance(event, OrderChanged):
-            self.order_changes.labels(event.order.status).inc()
+            # A pause or its end (callcenter/timeline) enters no status.
+            if event.action not in ("paused", "resumed"):
+                self.order_changes.labels(event.order.status).inc()
         elif isinstance(event, AnomalyRaised):
             self.anomalies.labels(event.anomaly.kind).inc()
         elif isinstance(event, AnomalyOverdue):

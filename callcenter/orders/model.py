@@ -9,6 +9,9 @@ satisfied with at the callback goes back to the station as a new order, round n 
 
 Each step has a deadline counted from dispatch, the resident's clock: accepted within N
 minutes, the resident contacted within M minutes, repaired within 4 hours (异常事件 1–3).
+Waiting on the resident (not at home, "call me later") pauses the contact and repair
+deadlines of an accepted order; they move by the pause's length when it ends
+(callcenter/timeline/pauses.py).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from callcenter.auth.model import Role
+from callcenter.timeline.pauses import extended
 
 OrderStatus = Literal["sent", "accepted", "contacted", "returned", "refused", "recalled"]
 ORDER_STATUSES: tuple[OrderStatus, ...] = (
@@ -58,6 +62,10 @@ DISPATCHERS = frozenset({Role.AGENT, Role.TEAM_LEAD, Role.QA_LEAD, Role.SUPERVIS
 # The late steps the service sees for itself (异常事件 1–3), one per order and step.
 DeadlineKind = Literal["accept_late", "contact_late", "repair_late"]
 DEADLINE_KINDS: tuple[DeadlineKind, ...] = ("accept_late", "contact_late", "repair_late")
+# The deadlines a wait on the resident holds: reaching and repairing need the resident; taking
+# the order (接单) is the station's office work, and a station pauses only an order it took.
+PAUSABLE: tuple[DeadlineKind, ...] = ("contact_late", "repair_late")
+PAUSABLE_STATUSES: tuple[OrderStatus, ...] = ("accepted", "contacted")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +105,9 @@ class Order:
     delivered_via: str | None = None
     repairman: str | None = None
     result: str | None = None  # what was done (返单), or why it was refused / recalled
+    # Since when the station waits on the resident (an open pause), else None. The due
+    # times above already include every pause that ended.
+    paused_since: datetime | None = None
 
     def step_done(self, kind: DeadlineKind) -> datetime | None:
         """When the step a deadline watches was done (None: not yet)."""
@@ -113,12 +124,59 @@ class Order:
             return self.contact_due
         return self.repair_due
 
+    def suspended(self, kind: DeadlineKind) -> bool:
+        """An open pause holds this deadline: it began before the deadline passed, and the
+        step is still to do. A deadline already missed when the pause began stays missed."""
+        return (
+            self.paused_since is not None
+            and kind in PAUSABLE
+            and self.step_done(kind) is None
+            and self.due_at(kind) > self.paused_since
+        )
+
     def pending_deadlines(self) -> list[tuple[DeadlineKind, datetime]]:
-        """The deadlines that can still be missed: the order is at the station and the
-        step is not done."""
+        """The deadlines that can still be missed: the order is at the station, the step is
+        not done and no pause holds it."""
         if self.status not in ACTIVE_STATUSES:
             return []
-        return [(k, self.due_at(k)) for k in DEADLINE_KINDS if self.step_done(k) is None]
+        return [
+            (k, self.due_at(k))
+            for k in DEADLINE_KINDS
+            if self.step_done(k) is None and not self.suspended(k)
+        ]
+
+    def resumed(self, at: datetime) -> dict[str, datetime | None]:
+        """The columns that change when the open pause ends at `at`: each deadline it held
+        moves by the pause's length."""
+        assert self.paused_since is not None
+        values: dict[str, datetime | None] = {"paused_since": None}
+        for kind in PAUSABLE:
+            if self.suspended(kind):
+                moved = extended(self.due_at(kind), [(self.paused_since, at)])
+                assert moved is not None
+                values[_DUE_COLUMN[kind]] = moved
+        return values
+
+
+_DUE_COLUMN: dict[DeadlineKind, str] = {
+    "accept_late": "accept_due",
+    "contact_late": "contact_due",
+    "repair_late": "repair_due",
+}
+
+
+def pause_error(order: Order) -> tuple[str, str] | None:
+    """(code, message) when the station cannot pause this order now, else None."""
+    if order.paused_since is not None:
+        return ("already-paused", "the order is already paused: resume it first")
+    if order.status in PAUSABLE_STATUSES:
+        return None
+    if order.status == "sent":
+        return (
+            "bad-transition",
+            "accept the order first: the station's clock pauses only on an order it took",
+        )
+    return ("bad-transition", f"a {order.status} order is no longer at the station")
 
 
 def action_error(order: Order, action: StationAction) -> str | None:

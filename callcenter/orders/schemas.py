@@ -118,6 +118,8 @@ def order_json(
         "repairman": order.repairman,
         "result": order.result,
         "priority": priority,
+        # Waiting on the resident since (callcenter/timeline): contact and repair stand still.
+        "paused_since": iso_z(order.paused_since),
     }
     if history is not None:
         body["history"] = [{**e, "at": iso_z(e["at"])} for e in history]

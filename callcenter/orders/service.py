@@ -27,6 +27,7 @@ from callcenter.stations.model import AddressBook
 from callcenter.tickets import model as tickets_model
 from callcenter.tickets import store as tickets_store
 from callcenter.tickets.model import Ticket
+from callcenter.timeline import store as pauses_store
 
 log = logging.getLogger(__name__)
 
@@ -171,18 +172,24 @@ class Orders:
                 "station",
             )
 
-    async def recall(self, user: Principal, order_id: str, reason: str) -> Order:
+    async def recall(
+        self, user: Principal, order_id: str, reason: str, *, for_incident: bool = False
+    ) -> Order:
         """Take an order back from its station (sent to the wrong one, or no longer needed):
-        the ticket is open again and the station is told."""
+        the ticket is open again and the station is told. `for_incident`: the department
+        head confirming an incident takes back the orders of the reports it took over,
+        whoever took them (the incidents service checked the head's role)."""
         now = self.clock.now()
         async with self.db().begin() as conn:
             order = await self._order(conn, order_id)
             found = await tickets_store.ticket_by_id(conn, order.ticket_id, lock=True)
             assert found is not None
-            if not tickets_model.may_change(user, found.ticket):
+            if not for_incident and not tickets_model.may_change(user, found.ticket):
                 raise Forbidden("not-your-ticket", "the ticket's agent or a lead recalls it")
             if order.status not in model.ACTIVE_STATUSES:
                 raise Conflict("order-closed", f"the order is {order.status}", "id")
+            if order.paused_since is not None:
+                order = await pauses_store.end_pause(conn, order, now, "step:recall")
             order = replace(order, status="recalled", closed_at=now, result=reason)
             await store.update_order(
                 conn, order.id, status="recalled", closed_at=now, result=reason
@@ -221,6 +228,9 @@ class Orders:
             if action in ("return", "refuse") and not (note and note.strip()):
                 field_name = "result" if action == "return" else "reason"
                 raise Invalid("missing-field", f"say {field_name} to {action} an order", "note")
+            if order.paused_since is not None:
+                # The resident is reached, or the order leaves the station: the wait is over.
+                order = await pauses_store.end_pause(conn, order, now, f"step:{action}")
             values: dict[str, Any] = {"status": model.ACTION_STATUS[action]}
             steps: dict[StationAction, dict[str, Any]] = {
                 "accept": {"accepted_at": now},

@@ -50,6 +50,8 @@ class OrderRow(Base):
     delivered_via: Mapped[str | None] = mapped_column(String(16), nullable=True)
     repairman: Mapped[str | None] = mapped_column(String(64), nullable=True)
     result: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Migration 0019: the open pause's start (waiting on the resident), callcenter/timeline.
+    paused_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class OrderEventRow(Base):

@@ -189,13 +189,20 @@ async def open_orders(conn: AsyncConnection, as_of: datetime) -> dict[str, dict[
     recalled), by station and state: overdue when a step still undone has passed its
     deadline (as the station portal marks it; a deadline reached exactly is passed, as
     anomalies.model.missed says), else accepted once the station accepted or contacted the
-    resident, else sent. Read from the steps' times, so a past day's end is answered too."""
+    resident, else sent. Read from the steps' times, so a past day's end is answered too; a
+    deadline the station's open wait on the resident holds is not passed."""
     o = orders.c
     accepted = func.coalesce(o.accepted_at, o.contacted_at)
+
+    def held(due: Any) -> Any:
+        # A wait on the resident open at as_of that began before the deadline holds it
+        # (callcenter/timeline): the station is not late while the resident is away.
+        return and_(o.paused_since.is_not(None), o.paused_since <= as_of, o.paused_since < due)
+
     overdue = or_(
         and_(o.accept_due <= as_of, not_(_done(accepted, as_of))),
-        and_(o.contact_due <= as_of, not_(_done(o.contacted_at, as_of))),
-        o.repair_due <= as_of,
+        and_(o.contact_due <= as_of, not_(_done(o.contacted_at, as_of)), not_(held(o.contact_due))),
+        and_(o.repair_due <= as_of, not_(held(o.repair_due))),
     )
     still_there = and_(
         o.dispatched_at <= as_of,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import text
 
 from tests.api.test_anomalies_api import advance
@@ -184,11 +185,14 @@ async def test_reports_taken_at_the_same_moment_as_the_fifth_all_join_its_propos
     assert proposal["tickets"] == 7
 
 
+# The department head (客服部长, the qa_lead role) confirms as a supervisor does, though
+# the reports' orders are not the head's to recall one by one.
+@pytest.mark.parametrize("role", ["supervisor", "qa_lead"])
 async def test_confirming_recalls_the_orders_its_tickets_got_before_the_proposal(
-    hotline: Hotline,
+    hotline: Hotline, role: str
 ) -> None:
     agent = await person(hotline, "li.na", "agent", "2001", "007")
-    head = await person(hotline, "boss", "supervisor")
+    head = await person(hotline, "boss", role)
     for n in range(1, 6):  # each sent to the station as it was taken, as the desk does
         ticket = await take(hotline, agent, **flat(n))
         sent = await hotline.client.post(f"/api/tickets/{ticket['id']}/dispatch", headers=agent)

@@ -359,6 +359,24 @@ async def test_the_days_charts_are_under_the_form_and_equal_the_chart_api(
     assert tab.problems == []
 
 
+async def test_the_one_clock_under_the_form_is_the_clock_apis(
+    hotline: Hotline, day: Day, browser: Browser
+) -> None:
+    tab = await reports_tab(browser, hotline, f"?kind=daily&date={DAY}")
+    clock = await _get(hotline, f"/api/reports/clock?from={DAY}&to={DAY}", day["boss"])
+    period = [r for r in clock["rows"] if r["date"] is None]
+    rows = tab.page.locator("#clock tbody tr")
+    await expect(rows).to_have_count(len(period))
+    await expect(rows.first.locator("th")).to_have_text("全部维修站")
+    await expect(rows.first.locator("td").first).to_have_text(str(period[0]["tickets"]))
+    link = tab.page.locator("#clock a.report-download")
+    assert await link.get_attribute("href") == f"/api/reports/clock?from={DAY}&to={DAY}&format=csv"
+    # A season is longer than the clock report allows: said, not asked.
+    await tab.page.goto(f"{base_url(hotline)}/reports?kind=season&season=2026")
+    await expect(tab.page.locator("#clock")).to_contain_text("最多 31 天")
+    assert tab.problems == []
+
+
 async def all_drawn(images: Locator) -> None:
     """Each image was drawn by the browser (a broken one has no natural width)."""
     for img in await images.all():

@@ -16,6 +16,8 @@ from callcenter.events import ViolationKind
 from callcenter.orders.model import DEADLINE_KINDS, ORDER_STATUSES, StationAction
 from callcenter.speech.model import Found
 from callcenter.telephony.source import State as SourceState
+from callcenter.timeline.model import StepName
+from callcenter.timeline.pauses import PAUSE_REASONS
 
 WEB = Path(__file__).resolve().parents[2] / "callcenter" / "web"
 DICTIONARIES = WEB / "static" / "i18n"
@@ -105,6 +107,17 @@ def test_the_report_form_names_every_figure_it_prints(lang: str) -> None:
     names += [f"report.col.{c}.{kind}" for c in ("reports", "repairs")
               for kind in ("daily", "weekly", "monthly", "season")]  # fmt: skip
     names += [f"report.title.{kind}" for kind in ("daily", "weekly", "monthly", "season")]
+    assert sorted(set(names) - load(lang).keys()) == []
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_one_clock_names_every_step_and_every_reason_to_wait(lang: str) -> None:
+    """desk-clock.js builds t(`clock.step.${step}`) and both it and station-pause.js
+    t(`pause.reason.${reason}`); the portal names the pause's steps in the history."""
+    names = [f"clock.step.{s}" for s in get_args(StepName)]
+    names += [f"pause.reason.{r}" for r in PAUSE_REASONS]
+    names += [f"portal.action.{a}" for a in ("paused", "resumed")]
+    names += [f"portal.ok.{a}" for a in ("pause", "resume")]
     assert sorted(set(names) - load(lang).keys()) == []
 
 

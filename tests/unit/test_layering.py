@@ -53,6 +53,11 @@ DOMAIN = [
     "priority/model.py",
     "priority/service.py",
     "priority/settings.py",
+    # the one clock: steps, pauses and percentiles pure; its use cases know the stores only
+    "timeline/model.py",
+    "timeline/pauses.py",
+    "timeline/figures.py",
+    "timeline/service.py",
 ]
 EDGES = ("callcenter.telephony", "callcenter.mqtt", "callcenter.web", "callcenter.app")
 # Route modules: the web edge, but no PBX source, HEP listener or MQTT publisher.
@@ -71,6 +76,7 @@ ROUTES = [
     "probe/http.py",
     "ha/http.py",
     "priority/http.py",
+    "timeline/http.py",
 ]
 
 

@@ -21,6 +21,7 @@ from callcenter.recordings import store as _recordings  # noqa: F401
 from callcenter.reports import archive as _report_archive  # noqa: F401
 from callcenter.speech import store as _speech  # noqa: F401
 from callcenter.tickets import store as _tickets  # noqa: F401
+from callcenter.timeline import store as _timeline  # noqa: F401
 from callcenter.wallboard import store as _wallboard  # noqa: F401
 
 

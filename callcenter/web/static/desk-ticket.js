@@ -1,11 +1,13 @@
 // The ticket view: the ticket the form just saved, or one opened from the recent tickets;
 // its summary, its recordings with a player and its timeline, kept current while it shows
 // (the recording comes once the call ends; a live message brings a change), and its
-// anomalies (desk-anomalies.js); beneath each player its transcript (transcript-view.js).
+// anomalies (desk-anomalies.js) and its one clock (desk-clock.js); beneath each player its
+// transcript (transcript-view.js).
 // Also how a ticket looks in a list, for the screen-pop and the recent tickets.
 
 import { localTime, t } from "/static/i18n.js";
 import { anomaliesFor } from "/static/desk-anomalies.js";
+import { clockFor } from "/static/desk-clock.js";
 import { api, SignedOut } from "/static/desk-api.js";
 import { priorityNodes } from "/static/priority.js";
 import { loadTranscript } from "/static/transcript-view.js";
@@ -57,6 +59,7 @@ function show(ticket, justSaved) {
   $("saved").hidden = false;
   renderTicket();
   anomaliesFor(ticket.id);
+  clockFor(ticket.id, stationName);
   $("saved-title").focus();
   watchRecordings();
   for (const fn of watchers) fn();
@@ -89,6 +92,7 @@ export function closeTicket() {
   $("ticket-panel").hidden = false;
   $("saved-recordings").replaceChildren();
   anomaliesFor(null);
+  clockFor(null);
   for (const fn of watchers) fn();
 }
 
@@ -115,6 +119,7 @@ async function reloadShown() {
     if (view.ticket && view.ticket.id === fresh.id) {
       view.ticket = fresh;
       renderTicket();
+      clockFor(fresh.id); // an order moved, a call ended: the clock's steps too
     }
   } catch (err) {
     if (!(err instanceof SignedOut)) console.warn("reloading the ticket failed", err);

@@ -8,6 +8,7 @@ import { api, SignedOut } from "/static/desk-api.js";
 import { apiPath, fromQuery, KINDS, periodOf, step, toQuery, valueOf } from "/static/reports-period.js";
 import { renderForm } from "/static/reports-form.js";
 import { renderCharts } from "/static/reports-charts.js";
+import { renderClock } from "/static/reports-clock.js";
 
 const $ = (id) => document.getElementById(id);
 // Who reads reports: STATS_READERS (the API answers 403 to anyone else).
@@ -69,6 +70,7 @@ function renderAll() {
   renderLinks();
   $("form").hidden = !state.report;
   if (state.report) renderForm(state.report);
+  renderClock($("clock"), state.report);
   renderCharts($("charts"), state.report);
 }
 

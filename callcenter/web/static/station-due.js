@@ -39,10 +39,20 @@ export function stepDone(order, step) {
   return null;
 }
 
+// A wait on the resident holds the contact and repair deadlines (orders/model.py PAUSABLE).
+const PAUSABLE = ["contact", "repair"];
+
+/** An open pause holds this step's deadline: it began before the deadline, the step is to do. */
+export function held(order, step) {
+  if (!order.paused_since || !PAUSABLE.includes(step.step) || stepDone(order, step)) return false;
+  const due = order.due ? Date.parse(order.due[step.due]) : NaN;
+  return due > Date.parse(order.paused_since);
+}
+
 /** The deadlines still running on an active order, earliest first. */
 export function pendingSteps(order) {
   if (!ACTIVE.includes(order.status)) return [];
-  return STEPS.filter((s) => !stepDone(order, s) && order.due && order.due[s.due])
+  return STEPS.filter((s) => !stepDone(order, s) && !held(order, s) && order.due && order.due[s.due])
     .map((s) => ({ step: s.step, due: order.due[s.due] }))
     .sort((a, b) => Date.parse(a.due) - Date.parse(b.due));
 }

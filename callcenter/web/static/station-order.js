@@ -10,10 +10,12 @@ import {
   SignedOut,
   addressOf,
   api,
+  held,
   shortId,
   stepDone,
   timeLeft,
 } from "/static/station-due.js";
+import { pauseWords, renderPause, startPause } from "/static/station-pause.js";
 
 const $ = (id) => document.getElementById(id);
 // Which form each status offers (orders/model.py _FROM).
@@ -28,9 +30,15 @@ const FIELD_INPUT = {
   contact: { repairman: "contact-repairman" },
   return: { note: "return-result", result: "return-result", repairman: "return-repairman" },
   refuse: { note: "refuse-reason", reason: "refuse-reason" },
+  pause: { reason: "pause-reason", note: "pause-note" },
 };
 // Where the keyboard goes after a step: on to the next one.
-const NEXT_FOCUS = { accept: "contact-repairman", contact: "return-result" };
+const NEXT_FOCUS = {
+  accept: "contact-repairman",
+  contact: "return-result",
+  pause: "resume",
+  resume: "contact-repairman",
+};
 
 const state = {
   order: null, // GET /api/orders/{id} as answered
@@ -119,7 +127,12 @@ function renderDue(order) {
     const iso = order.due ? order.due[s.due] : null;
     due.textContent = shortTime(iso);
     const doneAt = stepDone(order, s);
-    if (active && !doneAt && iso) {
+    if (active && held(order, s)) {
+      const span = document.createElement("span");
+      span.className = "left paused";
+      span.textContent = t("portal.held");
+      due.append(" ", span);
+    } else if (active && !doneAt && iso) {
       const left = timeLeft(iso, now);
       const span = document.createElement("span");
       span.className = left.overdue ? "left overdue" : "left";
@@ -146,8 +159,11 @@ function historyLine(entry) {
   const by = String(entry.by || "").startsWith("station:") ? t("portal.by_station") : entry.by;
   const parts = [`${localTime(entry.at)} ${action}`, by];
   if (entry.repairman) parts.push(t("portal.by_repairman", { name: entry.repairman }));
-  if (entry.note) parts.push(entry.note);
-  if (entry.reason) parts.push(entry.reason);
+  if (entry.action === "paused" || entry.action === "resumed") parts.push(...pauseWords(entry));
+  else {
+    if (entry.note) parts.push(entry.note);
+    if (entry.reason) parts.push(entry.reason);
+  }
   if (entry.via) parts.push(entry.via);
   li.textContent = parts.filter(Boolean).join(" · ");
   return li;
@@ -204,6 +220,7 @@ export function renderOrder() {
   $("contact-form").hidden = !OFFERS.contact.includes(order.status);
   $("return-form").hidden = !OFFERS.return.includes(order.status);
   $("refuse-box").hidden = !OFFERS.refuse.includes(order.status);
+  renderPause(order);
   for (const button of document.querySelectorAll("#order-panel .actions button")) {
     if (button.id !== "print" && button.id !== "close-order") button.disabled = state.busy;
   }
@@ -213,7 +230,7 @@ export function renderOrder() {
 
 // -- loading and acting ---------------------------------------------------------------------
 function resetForms() {
-  for (const id of ["contact-form", "return-form", "refuse-form"]) $(id).reset();
+  for (const id of ["contact-form", "return-form", "refuse-form", "pause-form"]) $(id).reset();
   $("refuse-box").open = false;
 }
 
@@ -344,6 +361,7 @@ export function startOrder({ onChanged, stationName, onClose }) {
     event.preventDefault();
     act("refuse", { reason: text("refuse-reason") });
   });
+  startPause(act);
   submitOnCtrlEnter($("return-result"));
   submitOnCtrlEnter($("refuse-reason"));
   $("print").addEventListener("click", () => window.print());

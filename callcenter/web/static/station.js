@@ -108,6 +108,10 @@ function orderItem(order, finished) {
     const at = order.returned_at || order.closed_at;
     button.append(line("order-when muted", t("portal.finished_at", { time: localTime(at) })));
   } else {
+    if (order.paused_since) {
+      const since = t("portal.paused_short", { time: localTime(order.paused_since) });
+      button.append(line("order-due paused", since));
+    }
     const next = pendingSteps(order)[0];
     if (next) {
       const left = timeLeft(next.due);
