@@ -5,6 +5,8 @@ on its ticket instead of a second ticket, so it is called back once."""
 
 from __future__ import annotations
 
+import asyncio
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -33,10 +35,21 @@ class ReportRequest:
     category: str | None
 
 
+# A household's two reports at one moment (two phones of one flat answered by two agents)
+# must not both find no ticket and make two: the look and the filing are serialized per
+# household. Striped, so memory stays fixed; only the active instance takes requests, so a
+# lock in the process is enough.
+STRIPES = 64
+
+
 class IncidentReports:
     def __init__(self, tickets: Callable[[], Tickets], incidents: Incidents) -> None:
         self.tickets = tickets
         self.incidents = incidents
+        self._stripes = [asyncio.Lock() for _ in range(STRIPES)]
+
+    def _lock(self, household: str) -> asyncio.Lock:
+        return self._stripes[zlib.crc32(household.encode()) % STRIPES]
 
     async def report(self, user: Principal, incident_id: str, req: ReportRequest) -> Reported:
         incident = await self.incidents.get(incident_id)
@@ -59,15 +72,9 @@ class IncidentReports:
         category = req.category or next(
             (c for c in incident.categories if c in model.HEAT_LOSS), incident.categories[0]
         )
-        name = req.reporter_name or _last_name(history)
-        same = await self._household_ticket(incident.id, address, phone)
-        if same is not None:
-            if req.call is not None:
-                await desk.link(user, same.ticket.id, req.call, reported=True)
-            return Reported(same, created=False)
         new = NewTicket(
             kind="repair",
-            reporter_name=name,
+            reporter_name=req.reporter_name or _last_name(history),
             phone=phone,
             address=address,
             station=None,
@@ -78,12 +85,20 @@ class IncidentReports:
             call=req.call,
             incident=incident.id,
         )
-        return Reported(await desk.create(user, new), created=True)
-
-    async def _household_ticket(self, incident_id: str, address: str, phone: str) -> Found | None:
-        desk = self.tickets()
         standard = desk.standard_address(address)
-        household = model.household(standard, phone)
+        household = model.household(standard, phone) or phone
+        async with self._lock(household):
+            same = await self._household_ticket(incident.id, standard, phone, household)
+            if same is not None:
+                if req.call is not None:
+                    await desk.link(user, same.ticket.id, req.call, reported=True)
+                return Reported(same, created=False)
+            return Reported(await desk.create(user, new), created=True)
+
+    async def _household_ticket(
+        self, incident_id: str, standard: str | None, phone: str, household: str
+    ) -> Found | None:
+        desk = self.tickets()
         async with desk.db().connect() as conn:
             for row in await store.same_household(conn, incident_id, standard, phone):
                 if model.household(row["address_standard"], row["phone"]) == household:

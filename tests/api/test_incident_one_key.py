@@ -4,6 +4,7 @@ each call on it once, so it is called back once."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from tests.api.test_calls_api import Phone
@@ -71,3 +72,27 @@ async def test_another_agent_adds_the_households_next_call_to_its_ticket(
     assert again["ticket"]["id"] == first["ticket"]["id"]
     assert await calls_of(hotline, li, again["ticket"]["id"]) == sorted([first_call, next_call])
     assert again["ticket"]["agent"] == "li.na"  # still hers to call back (首问责任制)
+
+
+async def test_one_flats_two_phones_reported_at_one_moment_make_one_ticket(
+    hotline: Hotline,
+) -> None:
+    """Two agents press the key at the same moment for two phones of one flat: the second
+    finds the first's ticket, so the household is called back once."""
+    li = await person(hotline, "li.na", "agent", "2001", "007")
+    wang = await person(hotline, "wang.wei", "agent", "2002", "008")
+    head = await person(hotline, "boss", "supervisor")
+    incident = (await open_incident(hotline, head))["id"]
+    url = f"/api/incidents/{incident}/report"
+
+    async def report(who: dict[str, str], phone: str) -> tuple[int, Any]:
+        response = await hotline.client.post(
+            url, json={"phone": phone, "address": FLAT}, headers=who
+        )
+        return response.status, await response.json()
+
+    both = await asyncio.gather(report(li, "13800000042"), report(wang, "13900000042"))
+    assert sorted(status for status, _ in both) == [200, 201], both
+    assert len({body["ticket"]["id"] for _, body in both}) == 1
+    listed = await (await hotline.client.get(f"/api/incidents/{incident}", headers=head)).json()
+    assert listed["tickets"] == 1
