@@ -1,6 +1,6 @@
 """Reading incidents: one with its tickets, order and history; the live ones with their
-counts; and the standard form of a typed address, whose covering incidents the service
-answers from its live copy (covering.py)."""
+counts; and the live incidents covering an address, from the live copy (covering.py) a
+task keeps."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from callcenter.errors import NotFound
 from callcenter.incidents import store
+from callcenter.incidents.covering import LiveCopy
 from callcenter.incidents.model import Incident
 from callcenter.orders import store as orders_store
 from callcenter.stations.model import AddressBook, route
@@ -21,6 +22,8 @@ class IncidentReader:
     def __init__(self, db: Callable[[], AsyncEngine], book: Callable[[], AddressBook]) -> None:
         self.db = db
         self.book = book
+        # What the screen-pops read; its task (run) is the composition root's.
+        self.copy = LiveCopy(db, book)
 
     async def _get(self, conn: AsyncConnection, incident_id: str, lock: bool = False) -> Incident:
         incident = await store.get(conn, incident_id, lock=lock)
@@ -50,7 +53,9 @@ class IncidentReader:
         return incident, extra
 
     async def covering(self, standards: Sequence[str | None]) -> list[Incident]:
-        raise NotImplementedError  # the service answers from its live copy (covering.py)
+        """The live incidents covering any of these addresses (standard form), open first:
+        from the copy a task keeps (covering.py), never a database read on a pop's path."""
+        return await self.copy.covering(standards)
 
     async def covering_address(self, typed: str) -> tuple[str | None, list[Incident]]:
         standard = route(self.book(), typed).standard[:255] or None

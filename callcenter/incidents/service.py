@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.auth.model import Principal
 from callcenter.clock import Clock
 from callcenter.errors import Conflict, Forbidden, Invalid, NotFound
-from callcenter.incidents import closing, model, own_ticket, store
-from callcenter.incidents.covering import LiveCopy
+from callcenter.incidents import areas, closing, model, own_ticket, store
 from callcenter.incidents.linking import Linker
 from callcenter.incidents.model import INCIDENT_HEADS, INCIDENT_OPENERS, Incident, Place
 from callcenter.incidents.reading import IncidentReader
@@ -90,8 +89,6 @@ class Incidents(IncidentReader):
         self.tz = tz
         self.on_change = on_change
         self.linker = Linker(db, clock, book, settings, self._told)
-        # What the screen-pops read; its task (run) is the composition root's.
-        self.copy = LiveCopy(db, book)
 
     async def _told(self, incident: Incident, action: str, by: str, at: datetime) -> None:
         await self.copy.changed()
@@ -99,64 +96,6 @@ class Incidents(IncidentReader):
             await self.on_change(IncidentChanged(incident, action, by, at))
 
     # -- opening --------------------------------------------------------------------------
-    def _area_stations(self, area: Sequence[Place]) -> set[str]:
-        book = self.book()
-        stations: set[str] = set()
-        for place in area:
-            stations |= model.resolve_place(book, place.kind, place.name)[1]
-        return stations
-
-    def _checked(self, draft: Incident, station: str | None) -> Incident:
-        """The station the incident's order goes to: the one named, else the one serving
-        the whole area."""
-        book = self.book()
-        serving = self._area_stations(draft.area)
-        if station is not None:
-            if book.station(station) is None:
-                raise Invalid("unknown-station", f"no station {station!r}", "station")
-            return replace(draft, station=station)
-        if len(serving) != 1:
-            raise Invalid(
-                "area-spans-stations",
-                f"the area is served by {len(serving)} stations ({', '.join(sorted(serving))}):"
-                " name the station whose network failed",
-                "station",
-                stations=sorted(serving),
-            )
-        return replace(draft, station=next(iter(serving)))
-
-    async def _no_overlap(self, conn: AsyncConnection, incident: Incident) -> None:
-        for other in await store.live(conn):
-            if other.id == incident.id or other.status != "open":
-                continue
-            shared = set(other.categories) & set(incident.categories)
-            if shared and model.overlapping(other.area, incident.area):
-                raise Conflict(
-                    "overlapping-incident",
-                    f"incident {other.id} ({other.area_label}: {other.cause}) already covers "
-                    "part of this area: change that one, or close it first",
-                    "area",
-                    incident=other.id,
-                )
-
-    async def _supersede(self, conn: AsyncConnection, incident: Incident, now: datetime) -> None:
-        """Proposals the new incident covers become part of it: their reports move to it."""
-        for other in await store.live(conn):
-            if other.status != "proposed" or other.id == incident.id:
-                continue
-            if not set(other.categories) & set(incident.categories):
-                continue
-            if not model.overlapping(other.area, incident.area):
-                continue
-            why = f"taken into incident {incident.id}"
-            closed = replace(other, status="dismissed", closed_at=now, note=why)
-            await store.save(conn, closed)
-            moved = await store.move(conn, other.id, incident.id)
-            await store.add_event(
-                conn, other.id, now, incident.opened_by or "service", "superseded",
-                {"incident": incident.id, "moved": moved},
-            )  # fmt: skip
-
     async def open(self, user: Principal, opening: Opening) -> Incident:
         if user.role not in INCIDENT_OPENERS:
             raise Forbidden(
@@ -182,12 +121,14 @@ class Incidents(IncidentReader):
             opened_at=now,
             opened_by=user.name,
         )
-        incident = self._announced(self._checked(draft, opening.station), opening.announcement)
+        incident = self._announced(
+            areas.with_station(self.book(), draft, opening.station), opening.announcement
+        )
         self._check_times(incident)
         async with self.db().begin() as conn:
-            await self._no_overlap(conn, incident)
+            await areas.no_overlap(conn, incident)
             await store.insert(conn, incident)
-            await self._supersede(conn, incident, now)
+            await areas.supersede(conn, incident, now)
             await store.add_event(conn, incident.id, now, user.name, "opened", _summary(incident))
             incident, sent = await own_ticket.dispatch(conn, self.orders(), user, incident, now)
         return await self._after_opening(user, incident, sent, now, "opened")
@@ -213,10 +154,10 @@ class Incidents(IncidentReader):
                 opened_by=user.name,
             )
             if opening.area or opening.station:
-                changed = self._checked(changed, opening.station)
+                changed = areas.with_station(self.book(), changed, opening.station)
             changed = self._announced(changed, opening.announcement)
             self._check_times(changed)
-            await self._no_overlap(conn, changed)
+            await areas.no_overlap(conn, changed)
             await store.save(conn, changed)
             await store.add_event(conn, changed.id, now, user.name, "confirmed", _summary(changed))
             changed, sent = await own_ticket.dispatch(conn, self.orders(), user, changed, now)
@@ -412,11 +353,6 @@ class Incidents(IncidentReader):
         )
         await self._told(incident, "closed", by, now)
         return incident
-
-    async def covering(self, standards: Sequence[str | None]) -> list[Incident]:
-        """The live incidents covering any of these addresses (standard form), open first:
-        from the copy a task keeps (covering.py), never a database read on a pop's path."""
-        return await self.copy.covering(standards)
 
 
 def _summary(incident: Incident) -> dict[str, Any]:
