@@ -391,8 +391,7 @@ def handlers(svc: Services) -> dict[type, list[Handler]]:
         assert isinstance(event, TicketTouched)
         if svc.incidents is None or event.kind != "repair":
             return
-        if event.action == "taken":
-            await svc.incidents.linker.ticket_taken(event)
+        await svc.incidents.ticket_touched(event)
         if svc.incidents_told is None or svc.incidents_told.done():
             svc.incidents_told = asyncio.get_running_loop().create_task(incident_counts())
 
@@ -890,6 +889,8 @@ def build(
         on_change=svc.bus.publish,
     )
     svc.incidents.linker.recall = functools.partial(svc.orders.recall, for_incident=True)
+    weights = settings.priority.weights.vulnerability
+    svc.incidents.weigh = lambda v: weights.get(v, 0.0)
     svc.tickets.incident_for = svc.incidents.linker.link_for
     svc.incident_reports = IncidentReports(svc.ticket_service, svc.incidents)
     svc.callbacks = Callbacks(

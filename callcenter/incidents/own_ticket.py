@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from callcenter.auth.model import Principal
-from callcenter.incidents import store
+from callcenter.incidents import needs, store
 from callcenter.incidents.model import Incident
 from callcenter.orders.service import OrderChanged, Orders
 from callcenter.tickets import store as tickets_store
@@ -27,10 +27,18 @@ def _who(user: Principal) -> tuple[int | None, str, str | None]:
 
 
 async def dispatch(
-    conn: AsyncConnection, orders: Orders, user: Principal, incident: Incident, now: datetime
+    conn: AsyncConnection,
+    orders: Orders,
+    user: Principal,
+    incident: Incident,
+    now: datetime,
+    weigh: needs.Weigh,
 ) -> tuple[Incident, OrderChanged]:
-    """The incident's own ticket, sent to its station in the same transaction."""
+    """The incident's own ticket, sent to its station in the same transaction: with the most
+    vulnerable of the reports it has already (a proposal's), so its deadlines by priority
+    band are that household's."""
     households = len(await store.ticket_ids(conn, incident.id))
+    vulnerability = await needs.most_vulnerable(conn, incident.id, weigh)
     ticket = Ticket(
         id=new_id(),
         kind="incident",
@@ -52,6 +60,7 @@ async def dispatch(
         created_at=now,
         updated_at=now,
         incident_id=incident.id,
+        vulnerability=vulnerability,
     )
     await tickets_store.insert_ticket(conn, ticket)
     await tickets_store.add_event(

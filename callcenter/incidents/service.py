@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callcenter.auth.model import Principal
 from callcenter.clock import Clock
 from callcenter.errors import Conflict, Forbidden, Invalid, NotFound
-from callcenter.incidents import areas, closing, model, own_ticket, store
+from callcenter.events import TicketTouched
+from callcenter.incidents import areas, closing, model, needs, own_ticket, store
 from callcenter.incidents.linking import Linker
 from callcenter.incidents.model import INCIDENT_HEADS, INCIDENT_OPENERS, Incident, Place
 from callcenter.incidents.reading import IncidentReader
@@ -89,6 +90,9 @@ class Incidents(IncidentReader):
         self.tz = tz
         self.on_change = on_change
         self.linker = Linker(db, clock, book, settings, self._told)
+        # How much a household's vulnerability weighs: [priority] weights, handed over by
+        # the composition root; alone, any vulnerability counts the same.
+        self.weigh: needs.Weigh = lambda _: 1.0
 
     async def _told(self, incident: Incident, action: str, by: str, at: datetime) -> None:
         await self.copy.changed()
@@ -130,7 +134,9 @@ class Incidents(IncidentReader):
             await store.insert(conn, incident)
             await areas.supersede(conn, incident, now)
             await store.add_event(conn, incident.id, now, user.name, "opened", _summary(incident))
-            incident, sent = await own_ticket.dispatch(conn, self.orders(), user, incident, now)
+            incident, sent = await own_ticket.dispatch(
+                conn, self.orders(), user, incident, now, self.weigh
+            )
         return await self._after_opening(user, incident, sent, now, "opened")
 
     async def confirm(self, user: Principal, incident_id: str, opening: Opening) -> Incident:
@@ -160,7 +166,9 @@ class Incidents(IncidentReader):
             await areas.no_overlap(conn, changed)
             await store.save(conn, changed)
             await store.add_event(conn, changed.id, now, user.name, "confirmed", _summary(changed))
-            changed, sent = await own_ticket.dispatch(conn, self.orders(), user, changed, now)
+            changed, sent = await own_ticket.dispatch(
+                conn, self.orders(), user, changed, now, self.weigh
+            )
         return await self._after_opening(user, changed, sent, now, "confirmed")
 
     def _announced(self, incident: Incident, text: str | None) -> Incident:
@@ -190,6 +198,7 @@ class Incidents(IncidentReader):
     ) -> Incident:
         await self.orders().tell(sent)
         await self.linker.link_area(user, incident, now)
+        await self._refresh_needs(incident.id)
         log.info(
             "incident %s id=%s station=%s area=%s by=%s",
             action, incident.id, incident.station, incident.area_label, user.name,
@@ -273,8 +282,35 @@ class Incidents(IncidentReader):
             await store.add_event(
                 conn, incident.id, now, user.name, "unlinked", {"ticket": ticket.id}
             )
+        await self._refresh_needs(incident.id)
         await self._told(incident, "unlinked", user.name, now)
         return incident
+
+    # -- the reports' needs on the incident's order -----------------------------------------
+    async def ticket_touched(self, event: TicketTouched) -> None:
+        """A repair report taken (one more towards a proposal) or changed: a vulnerable
+        household in an incident ranks the incident's order (needs.py)."""
+        if event.kind != "repair":
+            return
+        if event.action == "taken":
+            await self.linker.ticket_taken(event)
+        if event.action not in ("taken", "changed"):
+            return
+        async with self.db().connect() as conn:
+            found = await tickets_store.ticket_by_id(conn, event.ticket_id)
+        if found is None or found.ticket.incident_id is None:
+            return
+        if event.action == "taken" and found.ticket.vulnerability is None:
+            return  # adds no need: nothing to weigh again
+        await self._refresh_needs(found.ticket.incident_id)
+
+    async def _refresh_needs(self, incident_id: str) -> None:
+        now = self.clock.now()
+        async with self.db().begin() as conn:
+            incident = await store.get(conn, incident_id)
+            changed = incident is not None and await needs.refresh(conn, incident, self.weigh, now)
+        if changed:
+            log.info("incident order's vulnerability changed id=%s", incident_id)
 
     # -- closing ----------------------------------------------------------------------------
     async def close(
