@@ -1,14 +1,14 @@
 """Settings: parsed once from TOML into frozen dataclasses; every error names its key.
 
-The commented defaults live in config/callcenter.toml; the same defaults are embedded
-in settings.py so the service starts with no file at all. settings.py holds the
-dataclasses, parse.py reads TOML into them, validate.py checks the values across keys.
+settings.py holds the dataclasses and their defaults (the service starts with no file at
+all; config/callcenter.toml says the same, commented), parse.py reads the TOML into them,
+validate.py checks the values. Everything else imports them from here.
 """
 
+from callcenter.config.parse import load_settings, parse_settings
 from callcenter.config.settings import (
     PBX_KINDS,
     AuthSettings,
-    ConfigError,
     DatabaseSettings,
     DeskSettings,
     HaSettings,
@@ -35,9 +35,8 @@ from callcenter.config.settings import (
     TicketsSettings,
     TimelineSettings,
     WebSettings,
-    load_settings,
-    parse_settings,
 )
+from callcenter.errors import ConfigError
 
 __all__ = [
     "PBX_KINDS",
