@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-import callcenter.app as app_module
+import callcenter.app.compose as app_module
 from callcenter.app import SERVICES, Services, build
 from callcenter.auth import service as auth_service
 from callcenter.clock import Clock, FakeClock

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-import callcenter.app as app_module
+import callcenter.app.compose as app_module
 from callcenter.app import SERVICES, build
 from callcenter.clock import FakeClock
 from callcenter.db import create_engine
