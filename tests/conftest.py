@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-import callcenter.app as app_module
+import callcenter.app.resources as app_resources
 from callcenter.app import SERVICES, Services, build
 from callcenter.auth import service as auth_service
 from callcenter.clock import Clock, FakeClock
@@ -141,7 +141,7 @@ def speech_hotline(
 
     async def make(script: Script | None = None, **speech: Any) -> Hotline:
         if script is None:
-            monkeypatch.setattr(app_module, "engine_transcriber", lambda _chunk: (None, OFF))
+            monkeypatch.setattr(app_resources, "engine_transcriber", lambda _chunk: (None, OFF))
         settings = settings_for(
             db_url, recordings={"root": str(tmp_path / "rec")}, speech={"enabled": "auto", **speech}
         )

@@ -52,7 +52,7 @@ _LINK_BATCH_EVERY = 1.0
 
 
 class TicketLookup(Protocol):
-    """What the recordings need from the tickets capability (wired in app.py)."""
+    """What the recordings need from the tickets capability (wired in callcenter/app)."""
 
     async def calls_of_ticket(self, ticket_id: str) -> list[str] | None:
         """Our ids of the calls a ticket is linked to; None if there is no such ticket."""

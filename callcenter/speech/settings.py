@@ -8,8 +8,8 @@
     chunk_seconds = 60.0    # long recordings are transcribed this many seconds at a time
     pinyin_tolerance = 0.2  # phrase spotting: share of toneless syllables that may differ
 
-Whether the extra is installed is known only at start-up (app.py): "required" without it
-stops the service there, naming speech.enabled.
+Whether the extra is installed is known only at start-up (app/resources.py): "required"
+without it stops the service there, naming speech.enabled.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-import callcenter.app as app_module
+import callcenter.app.resources as app_resources
 from callcenter.app import SERVICES, build
 from callcenter.clock import FakeClock
 from callcenter.db import create_engine
@@ -110,7 +110,7 @@ async def test_a_service_killed_mid_job_loses_nothing_and_transcribes_nothing_tw
 ) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))  # for the worker processes started here
     # The app stores and queues the recordings; the queues below are the services' workers.
-    monkeypatch.setattr(app_module, "engine_transcriber", lambda _chunk: (None, OFF))
+    monkeypatch.setattr(app_resources, "engine_transcriber", lambda _chunk: (None, OFF))
     root = tmp_path / "rec"
     clock = FakeClock()
     settings = settings_for(sqlite_url, recordings={"root": str(root)}, speech={"enabled": "auto"})

@@ -10,7 +10,8 @@ import { stationName } from "/static/desk-ticket.js";
 
 const $ = (id) => document.getElementById(id);
 // The return of an order is told on the live feed before its callback is booked (the
-// handlers' order in app.py): the fetch waits a little, which also makes a burst one fetch.
+// handlers' order in app/handlers.py): the fetch waits a little, which also makes a burst
+// one fetch.
 const REFRESH_DELAY_MS = 700;
 const OVERDUE_TICK_MS = 30000; // an item turns overdue while the page is open
 // The due list is one page (never paged on): all of it for the count, the soonest shown;

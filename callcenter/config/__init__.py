@@ -1,0 +1,73 @@
+"""Settings: parsed once from TOML into frozen dataclasses; every error names its key.
+
+settings.py holds the dataclasses and their defaults (the service starts with no file at
+all; config/callcenter.toml says the same, commented), parse.py reads the TOML into them,
+validate.py checks the values. Everything else imports them from here.
+"""
+
+from callcenter.config.parse import load_settings, parse_settings
+from callcenter.config.settings import (
+    PBX_KINDS,
+    AuthSettings,
+    DatabaseSettings,
+    DeskSettings,
+    HaSettings,
+    HealthSettings,
+    Holiday,
+    HostPort,
+    IncidentsSettings,
+    LogSettings,
+    MetricsSettings,
+    MqttSettings,
+    OrdersSettings,
+    PbxSettings,
+    PrioritySettings,
+    PrivacySettings,
+    ProbeSettings,
+    QaSettings,
+    RecordingsSettings,
+    ReportsSettings,
+    RingAction,
+    RingSettings,
+    Settings,
+    SipSettings,
+    SpeechSettings,
+    TicketsSettings,
+    TimelineSettings,
+    WebSettings,
+)
+from callcenter.errors import ConfigError
+
+__all__ = [
+    "PBX_KINDS",
+    "AuthSettings",
+    "ConfigError",
+    "DatabaseSettings",
+    "DeskSettings",
+    "HaSettings",
+    "HealthSettings",
+    "Holiday",
+    "HostPort",
+    "IncidentsSettings",
+    "LogSettings",
+    "MetricsSettings",
+    "MqttSettings",
+    "OrdersSettings",
+    "PbxSettings",
+    "PrioritySettings",
+    "PrivacySettings",
+    "ProbeSettings",
+    "QaSettings",
+    "RecordingsSettings",
+    "ReportsSettings",
+    "RingAction",
+    "RingSettings",
+    "Settings",
+    "SipSettings",
+    "SpeechSettings",
+    "TicketsSettings",
+    "TimelineSettings",
+    "WebSettings",
+    "load_settings",
+    "parse_settings",
+]
