@@ -16,7 +16,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from callcenter.orders.model import Deadlines
@@ -217,6 +217,10 @@ def _when(value: Any, received_at: datetime) -> datetime:
         raise BadReading("bad-time", f"at is not an ISO 8601 time: {value[:40]!r}") from None
     if at.tzinfo is None:
         raise BadReading("bad-time", "at has no offset (add Z or +08:00)")
+    try:
+        at = at.astimezone(UTC)
+    except OverflowError:  # year 1 at +14:00 is before the first instant a datetime holds
+        raise BadReading("bad-time", f"at is out of range: {value[:40]!r}") from None
     if at - received_at > FUTURE_TOLERANCE:
         raise BadReading("future", f"at {value[:40]} is ahead of this service's clock")
     return at
@@ -238,14 +242,17 @@ def parse_reading(
         raise BadReading("not-a-number", "the payload is empty")
     try:
         data = json.loads(text, parse_constant=_reject_constant)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: brackets nested thousands deep
         raise BadReading("not-a-number", f"not a number or JSON: {text[:40]!r}") from None
     at_value = None
     if isinstance(data, dict):
         data, at_value = _number_at(data, path)
     if isinstance(data, bool) or not isinstance(data, int | float):
         raise BadReading("not-a-number", f"{path} is not a number: {str(data)[:40]!r}")
-    celsius = float(data)
+    try:
+        celsius = float(data)
+    except OverflowError:  # an integer of hundreds of digits
+        raise BadReading("not-finite", "the value is not finite") from None
     if not math.isfinite(celsius):
         raise BadReading("not-finite", "the value is not finite")
     if not plausible.min_celsius <= celsius <= plausible.max_celsius:

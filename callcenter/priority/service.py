@@ -97,8 +97,18 @@ class OutdoorTemperature:
         s = self.settings
         try:
             reading = model.parse_reading(payload, now, s.plausible, s.json_field)
+            if self._good is not None and reading.at < self._good.at:
+                # Delivered out of order (a buffered sensor, a replayed retained message):
+                # the newer reading stands, and the source is not the worse for it.
+                self.invalid["out-of-order"] += 1
+                log.debug("outdoor temperature older than the last one, ignored at=%s", reading.at)
+                return False
         except BadReading as bad:
             self._refuse(bad, now)
+            return False
+        except Exception as exc:  # one payload must never stop the feed
+            log.exception("outdoor temperature payload not understood")
+            self._refuse(BadReading("unreadable", f"{type(exc).__name__}: {exc}"[:200]), now)
             return False
         if self._invalid is not None or self._down is not None:
             log.info(

@@ -73,6 +73,9 @@ def test_a_plausible_number_is_a_reading(payload: str, celsius: float) -> None:
         ('{"celsius": -5, "at": "2026-11-23T02:00:00Z"}', "future"),
         (b"\xff\xfe-1\x00", "not-text"),
         ("9" * 70_000, "too-large"),
+        ("1" + "0" * 400, "not-finite"),  # an integer float() overflows on
+        ("[" * 50_000, "not-a-number"),  # nested past the JSON parser's recursion
+        ('{"celsius": -5, "at": "0001-01-01T00:00:00+14:00"}', "bad-time"),  # before UTC's year 1
     ],
 )
 def test_nonsense_is_refused_with_its_reason(payload: bytes | str, code: str) -> None:
@@ -147,6 +150,33 @@ def test_a_reading_measured_long_ago_is_stale_at_once() -> None:
     old = (clock.now() - timedelta(hours=2)).isoformat()
     assert t.offer(json.dumps({"celsius": -3, "at": old}).encode())
     assert t.now().state == "stale"
+
+
+def test_an_older_reading_delivered_late_does_not_replace_a_newer_one() -> None:
+    t, clock = source(temperature_source="mqtt", mqtt_topic="t")
+    assert t.offer(b'{"celsius": -20}')
+    replayed = (clock.now() - timedelta(hours=3)).isoformat()  # a buffered sensor's backlog
+    assert not t.offer(json.dumps({"celsius": 3, "at": replayed}).encode())
+    assert (t.now().state, t.now().celsius) == ("ok", -20.0)
+    assert t.invalid == {"out-of-order": 1}
+    clock.advance(60)
+    assert t.offer(b"-21")  # the next fresh one is taken as ever
+    assert t.now().celsius == -21.0
+
+
+def test_a_payload_the_parser_chokes_on_is_refused_and_the_feed_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    t, _ = source(temperature_source="mqtt", mqtt_topic="t")
+
+    def choke(*_: object, **__: object) -> None:
+        raise MemoryError("a parser's bad day")
+
+    monkeypatch.setattr("callcenter.priority.model.parse_reading", choke)
+    assert not t.offer(b"-5")
+    assert (t.now().state, t.invalid) == ("invalid", {"unreadable": 1})
+    monkeypatch.undo()
+    assert t.offer(b"-5") and t.now().state == "ok"
 
 
 def test_a_fixed_temperature_never_goes_stale_and_none_is_unknown() -> None:
