@@ -9,6 +9,7 @@ from typing import Any
 from callcenter.callbacks.model import ATTITUDES, OUTCOMES, Answers, Callback, Outcome
 from callcenter.clock import iso_z
 from callcenter.errors import Invalid
+from callcenter.web.paging import EARLIEST, LATEST
 
 MAX_SUGGESTIONS = 2000
 _FIELDS = {"outcome", "solved", "attitude", "charged", "score", "suggestions", "fee_reminded",
@@ -59,7 +60,7 @@ def _time(body: dict[str, Any], name: str) -> datetime:
         if not isinstance(text, str):
             raise ValueError
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        if value.tzinfo is None:
+        if value.tzinfo is None or not EARLIEST <= value < LATEST:
             raise ValueError
     except ValueError:
         raise Invalid(

@@ -12,6 +12,7 @@ from callcenter.incidents.model import GRANULARITIES, Incident, Place
 from callcenter.incidents.service import IncidentChanged, Opening
 from callcenter.orders.model import Order
 from callcenter.tickets.model import CATEGORIES
+from callcenter.web.paging import EARLIEST, LATEST
 
 MQTT_TOPIC = "incidents"
 SCHEMA = "callcenter.incidents/1"
@@ -144,6 +145,10 @@ def _time(body: dict[str, Any], key: str) -> datetime | None:
         raise Invalid("bad-time", f"{key}: {value[:40]!r} is not an ISO 8601 time", key) from None
     if parsed.tzinfo is None:
         raise Invalid("bad-time", f"{key} needs its offset (Z or +08:00)", key)
+    if not EARLIEST <= parsed < LATEST:  # year 1 or 9999 would overflow in the zone's arithmetic
+        raise Invalid(
+            "bad-time", f"{key} must be between {EARLIEST.year} and {LATEST.year - 1}", key
+        )
     return parsed
 
 

@@ -160,6 +160,7 @@ async def test_not_convenient_rebooks_and_no_answer_is_counted(hotline: Hotline)
     for bad, field in (
         ({"outcome": "rebooked", "call_at": "2000-01-01T00:00:00Z"}, "call_at"),
         ({"outcome": "rebooked", "call_at": "tomorrow"}, "call_at"),
+        ({"outcome": "rebooked", "call_at": "9999-12-31T23:59:59-14:00"}, "call_at"),
         ({"outcome": "maybe"}, "outcome"),
         ({**SATISFIED, "score": 11}, "score"),
         ({**SATISFIED, "solved": "yes"}, "solved"),

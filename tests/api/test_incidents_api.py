@@ -273,6 +273,8 @@ async def test_bad_areas_overlaps_and_times_are_refused_by_name(hotline: Hotline
         == "bad-expected-repair"
     )
     assert await refused(400, area=DONGXING, started_at="yesterday") == "bad-time"
+    # Valid ISO 8601, but past what a zone's arithmetic holds: a 400, never a 500.
+    assert await refused(400, area=DONGXING, started_at="0001-01-01T00:00:00+14:00") == ("bad-time")
     assert await refused(400, area=DONGXING, colour="red") == "unknown-field"
     forbidden = await hotline.client.post(
         "/api/incidents", json={"area": DONGXING, "cause": "x"}, headers=agent
@@ -280,6 +282,15 @@ async def test_bad_areas_overlaps_and_times_are_refused_by_name(hotline: Hotline
     assert (await error(forbidden, 403))["error"] == "forbidden"
 
     first = await open_incident(hotline, head)
+    far = await hotline.client.patch(
+        f"/api/incidents/{first['id']}",
+        json={"expected_repair_at": "9999-12-31T23:59:59-14:00"},
+        headers=head,
+    )
+    assert ((await error(far, 400))["error"], (await far.json())["field"]) == (
+        "bad-time",
+        "expected_repair_at",
+    )
     building = [{"kind": "building", "name": "东兴里5号楼"}]
     assert await refused(409, area=building) == "overlapping-incident"
     split = await open_incident(
