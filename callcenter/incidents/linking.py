@@ -122,8 +122,11 @@ class Linker:
             if dismissed is not None and dismissed >= since:
                 since = dismissed + timedelta(microseconds=1)  # after it, not at it
             rows = await store.recent_reports(conn, [report.category], since, ticket.created_at)
+            kept_out = await store.unlinked_by_hand(conn, [r["id"] for r in rows])
         recent = []
         for row in rows:
+            if row["id"] in kept_out:
+                continue  # someone decided it is not this area's fault
             other = self._report(
                 row["id"], row["created_at"], row["category"],
                 row["address_standard"], row["station"], row["phone"],
@@ -229,10 +232,11 @@ class Linker:
                 conn, incident.categories, incident.started_at, now, ("open", "dispatched")
             )
             already = await store.ticket_ids(conn, incident.id)
+            kept_out = await store.unlinked_by_hand(conn, [r["id"] for r in rows])
         taken: list[str] = []
         for row in rows:
             keys = self.keys(row["address_standard"], row["station"])
-            if model.covers(incident.area, keys):
+            if model.covers(incident.area, keys) and row["id"] not in kept_out:
                 taken.append(row["id"])
         recalled = 0
         for ticket_id in [*already, *taken]:

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from callcenter.db import Base, UTCDateTime
 from callcenter.incidents.model import LIVE, AreaKeys, Incident, Place, Status
-from callcenter.tickets.store import ticket_calls, tickets
+from callcenter.tickets.store import ticket_calls, ticket_history, tickets
 
 
 class IncidentRow(Base):
@@ -216,6 +216,20 @@ async def recent_reports(
         .order_by(t.created_at, t.id)
     )
     return list(rows.mappings())
+
+
+async def unlinked_by_hand(conn: AsyncConnection, ticket_ids: Sequence[str]) -> set[str]:
+    """Which of these tickets someone took out of an incident (a report linked by mistake):
+    an incident opening later leaves them as the person decided."""
+    if not ticket_ids:
+        return set()
+    h = ticket_history.c
+    rows = await conn.execute(
+        select(h.ticket_id, h.detail).where(
+            h.ticket_id.in_(list(ticket_ids)), h.action == "status", h.detail.contains('"unlinked"')
+        )
+    )
+    return {r.ticket_id for r in rows if "unlinked" in json.loads(r.detail or "{}")}
 
 
 async def link(conn: AsyncConnection, ticket_ids: Sequence[str], incident_id: str) -> int:

@@ -477,3 +477,36 @@ async def test_an_incident_opened_over_a_proposal_takes_its_reports(hotline: Hot
     for ticket in taken:
         now = await get(hotline, head, f"/api/tickets/{ticket['id']}")
         assert (now["incident"], now["status"]) == (incident["id"], "dispatched")
+
+
+async def test_a_report_unlinked_from_a_proposal_stays_out_when_it_is_confirmed(
+    hotline: Hotline,
+) -> None:
+    """The agent took a report out of the proposal (another fault): confirming the proposal
+    does not link it again behind the agent's back, nor recall its own order."""
+    agent = await person(hotline, "li.na", "agent", "2001", "007")
+    head = await person(hotline, "boss", "qa_lead")
+    taken = []
+    for n in range(1, 6):
+        taken.append(await take(hotline, agent, **flat(n)))
+        advance(hotline, 60)
+    [proposal] = await get(hotline, head, "/api/incidents?status=proposed")
+    mistaken = taken[0]
+    gone = await hotline.client.delete(
+        f"/api/incidents/{proposal['id']}/tickets/{mistaken['id']}", headers=agent
+    )
+    assert gone.status == 200, await gone.text()
+    sent = await hotline.client.post(f"/api/tickets/{mistaken['id']}/dispatch", headers=agent)
+    assert sent.status == 201, await sent.text()
+
+    confirmed = await hotline.client.post(
+        f"/api/incidents/{proposal['id']}/confirm", json={}, headers=head
+    )
+    assert confirmed.status == 200, await confirmed.text()
+    assert mistaken["id"] not in (await confirmed.json())["ticket_ids"]
+    alone = await get(hotline, head, f"/api/tickets/{mistaken['id']}")
+    assert (alone["incident"], alone["status"]) == (None, "dispatched")
+    active = await get(hotline, head, "/api/orders?status=sent,accepted,contacted")
+    assert sorted(o["ticket_id"] for o in active) == sorted(
+        [mistaken["id"], (await confirmed.json())["ticket"]]
+    )
