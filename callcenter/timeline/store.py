@@ -33,7 +33,7 @@ from callcenter.clock import iso_z
 from callcenter.db import Base, UTCDateTime
 from callcenter.incidents.store import incidents
 from callcenter.orders import store as orders_store
-from callcenter.orders.model import Order
+from callcenter.orders.model import ACTIVE_STATUSES, Order
 from callcenter.orders.store import order_from_row, orders
 from callcenter.tickets.store import ticket_calls, tickets
 from callcenter.timeline.model import CallbackFacts, CallFacts, TicketFacts, measured_order
@@ -255,11 +255,15 @@ async def _orders_and_pauses(
 
 
 async def _incidents_orders(conn: AsyncConnection, out: Gathered) -> None:
-    """A ticket linked to an incident has no order of its own: the station's one order for
-    the incident (on the incident's own ticket) is the household's dispatch and repair."""
+    """A ticket linked to an incident has no order of its own at a station or returned (one
+    it had before the incident opened was recalled): the station's one order for the
+    incident (on the incident's own ticket) is the household's dispatch and repair."""
     linked: dict[str, list[str]] = defaultdict(list)
     for ticket in out.tickets.values():
-        if ticket.incident_id is not None and not out.orders.get(ticket.id):
+        if ticket.incident_id is not None and not any(
+            o.status in ACTIVE_STATUSES or o.returned_at is not None
+            for o in out.orders.get(ticket.id, [])
+        ):
             linked[ticket.incident_id].append(ticket.id)
     if not linked:
         return

@@ -357,3 +357,32 @@ async def test_a_household_in_an_incident_is_timed_by_the_incidents_one_order(
     # the two households (the incident's own ticket is no report of its own)
     assert dongxing["tickets"] == 2
     assert dongxing["to_repair"] == stats(2, 2700.0, 3600.0, 3600.0, 3600.0)
+
+
+async def test_a_report_sent_on_its_own_before_the_incident_is_timed_by_the_incident(
+    hotline: Hotline,
+) -> None:
+    """A household's report dispatched alone, then taken over by an incident opened an hour
+    later (its own order recalled): its clock goes on through the incident's order."""
+    agent = await person(hotline, "li.na", "agent", "2001", "007")
+    head = await person(hotline, "boss", "supervisor")
+    early = await take(hotline, agent, **flat(4))
+    own = await dispatch(hotline, agent, early["id"])
+    hotline.clock.advance(3600)  # type: ignore[attr-defined]
+    incident = await open_incident(hotline, head, started_at="2026-11-23T00:00:00Z")
+    hotline.clock.advance(3600)  # type: ignore[attr-defined]
+    closed = await hotline.client.post(
+        f"/api/incidents/{incident['id']}/close", json={"note": "更换阀门"}, headers=head
+    )
+    assert closed.status == 200, await closed.text()
+    order = (await closed.json())["order"]
+
+    clock = await get(hotline, agent, f"/api/tickets/{early['id']}/clock")
+    assert [(r["order_id"], r["status"]) for r in clock["rounds"]] == [
+        (own["id"], "recalled"),
+        (order["id"], "returned"),
+    ]
+    assert clock["measured_order"] == order["id"]
+    # no call: the figures have no first ring to count from, but the repair is the incident's
+    assert clock["rounds"][1]["steps"][3]["step"] == "repaired"
+    assert clock["rounds"][1]["steps"][3]["met"] is True
