@@ -67,7 +67,7 @@ class Linker:
         """The live incident the new ticket is part of: (its id, open?)."""
         keys = self.keys(ticket.address_standard, ticket.station)
         if named is not None:
-            incident = await store.get(conn, named)
+            incident = await store.get(conn, named, share=True)
             if incident is None:
                 raise Invalid("no-such-incident", f"no incident {named!r}", "incident")
             if incident.status not in model.LIVE:
@@ -86,8 +86,8 @@ class Linker:
         if ticket.kind != "repair" or ticket.category is None:
             return None
         found = [i for i in await store.live(conn) if i.covers(keys, ticket.category)]
-        found.sort(key=lambda i: (i.status != "open", i.created_at))
-        return (found[0].id, found[0].status == "open") if found else None
+        incident = await store.first_live(conn, found)
+        return (incident.id, incident.status == "open") if incident is not None else None
 
     # -- after it is taken: one more report towards a proposal ------------------------------
     async def ticket_taken(self, event: TicketTouched) -> Incident | None:
@@ -147,10 +147,9 @@ class Linker:
         now = self.clock.now()
         async with self.db().begin() as conn:
             found = [i for i in await store.live(conn) if i.covers(keys, ticket.category)]
-            if not found:
+            incident = await store.first_live(conn, found)
+            if incident is None:
                 return False
-            found.sort(key=lambda i: (i.status != "open", i.created_at))
-            incident = found[0]
             if not await store.link(conn, [ticket.id], incident.id):
                 return True  # linked meanwhile
             if incident.status == "open" and ticket.status == "open":

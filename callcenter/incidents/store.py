@@ -125,12 +125,27 @@ async def save(conn: AsyncConnection, incident: Incident) -> None:
     await conn.execute(update(incidents).where(incidents.c.id == incident.id).values(**row))
 
 
-async def get(conn: AsyncConnection, incident_id: str, lock: bool = False) -> Incident | None:
+async def get(
+    conn: AsyncConnection, incident_id: str, lock: bool = False, share: bool = False
+) -> Incident | None:
+    """`lock`: for a change of the incident; `share`: for linking a report to it, so that a
+    close or dismissal waits for the report (and sees it), or the report sees it closed.
+    (SQLite writes one transaction at a time: nothing to lock.)"""
     query = select(incidents).where(incidents.c.id == incident_id)
-    if lock and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
+    if (lock or share) and conn.dialect.name == "postgresql":
+        query = query.with_for_update(read=not lock)
     row = (await conn.execute(query)).mappings().first()
     return incident_from_row(row) if row else None
+
+
+async def first_live(conn: AsyncConnection, candidates: list[Incident]) -> Incident | None:
+    """The first of `candidates` still live once its row is share-locked: the open one
+    before a proposal, the older first."""
+    for candidate in sorted(candidates, key=lambda i: (i.status != "open", i.created_at)):
+        locked = await get(conn, candidate.id, share=True)
+        if locked is not None and locked.status in LIVE:
+            return locked
+    return None
 
 
 async def live(conn: AsyncConnection) -> list[Incident]:

@@ -510,3 +510,34 @@ async def test_a_report_unlinked_from_a_proposal_stays_out_when_it_is_confirmed(
     assert sorted(o["ticket_id"] for o in active) == sorted(
         [mistaken["id"], (await confirmed.json())["ticket"]]
     )
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_a_report_taken_as_its_incident_closes_is_never_left_in_the_closed_one(
+    hotline: Hotline,
+) -> None:
+    """PostgreSQL, where transactions run side by side: the close holds the incident's row;
+    a report taken meanwhile waits for it and, the incident closed, goes on alone (open, to
+    be dispatched), not linked to an incident that will never repair it."""
+    h = hotline
+    agent = await person(h, "li.na", "agent", "2001", "007")
+    head = await person(h, "boss", "supervisor")
+    incident = await open_incident(h, head)
+    same = {"id": incident["id"]}
+    async with h.svc.db().connect() as closing:
+        transaction = await closing.begin()
+        await closing.execute(text("SELECT id FROM incidents WHERE id = :id FOR UPDATE"), same)
+        taking = asyncio.create_task(take(h, agent, **flat(1)))
+        async with h.svc.db().connect() as watch:
+            for _ in range(200):  # until the report waits on the incident's row
+                waiting = await watch.scalar(
+                    text("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                )
+                if waiting or taking.done():
+                    break
+                await asyncio.sleep(0.05)
+        assert not taking.done(), "the report did not wait for the incident being closed"
+        await closing.execute(text("UPDATE incidents SET status = 'closed' WHERE id = :id"), same)
+        await transaction.commit()
+    ticket = await taking
+    assert (ticket["incident"], ticket["status"]) == (None, "open")
