@@ -285,7 +285,7 @@ class Orders:
     # -- reading ------------------------------------------------------------------------------
     async def get(self, order_id: str) -> tuple[Order, list[dict[str, Any]]]:
         async with self.db().connect() as conn:
-            order = await self._order(conn, order_id)
+            order = await self._order(conn, order_id, lock=False)
             return order, await store.history(conn, order_id)
 
     async def search(
@@ -300,8 +300,8 @@ class Orders:
             return await store.search(conn, station, statuses, ticket_id, before, limit)
 
     # -- inside a transaction -------------------------------------------------------------
-    async def _order(self, conn: AsyncConnection, order_id: str) -> Order:
-        order = await store.get_order(conn, order_id, lock=conn.dialect.name == "postgresql")
+    async def _order(self, conn: AsyncConnection, order_id: str, lock: bool = True) -> Order:
+        order = await store.get_order(conn, order_id, lock=lock)
         if order is None:
             raise NotFound("no-such-order", f"no order {order_id!r}", "id")
         return order

@@ -115,9 +115,16 @@ async def insert_order(conn: AsyncConnection, order: Order) -> None:
 
 
 async def get_order(conn: AsyncConnection, order_id: str, lock: bool = False) -> Order | None:
+    """`lock` (in a writing transaction): the order as it is now, no one else changing it
+    until the caller commits: FOR UPDATE on PostgreSQL. SQLite has no row locks and starts a
+    transaction only at its first write, so a read before it may be stale by the time the
+    write comes (two pauses at one instant both saw none): a write that changes nothing
+    comes first, taking the database's write lock."""
     query = select(orders).where(orders.c.id == order_id)
-    if lock:
+    if lock and conn.dialect.name == "postgresql":
         query = query.with_for_update()
+    elif lock:
+        await conn.execute(update(orders).where(orders.c.id == order_id).values(id=orders.c.id))
     row = (await conn.execute(query)).mappings().first()
     return order_from_row(row) if row else None
 

@@ -78,7 +78,7 @@ class Pauses:
         return order
 
     async def _order(self, conn: AsyncConnection, user: Principal, order_id: str) -> Order:
-        order = await orders_store.get_order(conn, order_id, lock=conn.dialect.name == "postgresql")
+        order = await orders_store.get_order(conn, order_id, lock=True)
         if order is None:
             raise NotFound("no-such-order", f"no order {order_id!r}", "id")
         if not orders_model.may_act(user.role, user.station, order.station):

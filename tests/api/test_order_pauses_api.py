@@ -6,6 +6,7 @@ is refused with a clear error."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -198,3 +199,29 @@ async def test_a_held_order_is_not_overdue_on_the_stations_chart(hotline: Hotlin
     await post(hotline, f"/api/orders/{order['id']}/resume", xingfu)  # contact due at +90
     advance(hotline, 10 * MINUTE)
     assert (await xingfu_now())["overdue"] == 1
+
+
+async def test_two_pauses_or_two_resumes_at_one_instant_count_once(hotline: Hotline) -> None:
+    """The station's portal and the agent it phoned press at the same moment: one pause,
+    one resume, the deadlines moved once (SQLite too, which has no row locks)."""
+    order, agent, xingfu = await accepted_order(hotline)
+    base = f"/api/orders/{order['id']}"
+
+    async def press(action: str, who: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        body = {"reason": "not_home"} if action == "pause" else {}
+        response = await hotline.client.post(f"{base}/{action}", json=body, headers=who)
+        return response.status, await response.json()
+
+    paused = await asyncio.gather(press("pause", agent), press("pause", xingfu))
+    assert sorted(status for status, _ in paused) == [200, 409], paused
+    assert [b["error"] for status, b in paused if status == 409] == ["already-paused"]
+    advance(hotline, 20 * MINUTE)
+    resumed = await asyncio.gather(press("resume", agent), press("resume", xingfu))
+    assert sorted(status for status, _ in resumed) == [200, 409], resumed
+    assert [b["error"] for status, b in resumed if status == 409] == ["not-paused"]
+    (done,) = [b for status, b in resumed if status == 200]
+    assert done["due"]["contact"] == shifted(order["due"]["contact"], 20)  # moved once
+    clock = await (await hotline.client.get(
+        f"/api/tickets/{order['ticket_id']}/clock", headers=agent
+    )).json()  # fmt: skip
+    assert [p["seconds"] for p in clock["rounds"][0]["pauses"]] == [1200.0]
