@@ -15,9 +15,9 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import DateTime, MetaData, and_, event, or_
+from sqlalchemy import DateTime, MetaData, Table, and_, event, or_, update
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
@@ -71,6 +71,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+async def locked_row(conn: AsyncConnection, table: Table, where: Any, query: Any) -> Any:
+    """`query` (a SELECT of the row `where` names), the row held until the caller's writing
+    transaction ends: FOR UPDATE on PostgreSQL. SQLite has no row locks and begins a
+    transaction only at its first write, so a read before it may be stale by the time the
+    write comes (two pauses at one instant both saw none): a write that changes nothing
+    comes first and takes the database's write lock."""
+    if conn.dialect.name == "postgresql":
+        return await conn.execute(query.with_for_update(of=table))
+    key = next(iter(table.primary_key.columns))
+    await conn.execute(update(table).where(where).values({key.name: key}))
+    return await conn.execute(query)
 
 
 def create_engine(url: str, server_settings: dict[str, str] | None = None) -> AsyncEngine:

@@ -211,8 +211,10 @@ class Callbacks:
         await store.insert_once(conn, again)
         return None
 
-    async def _owned(self, conn: AsyncConnection, user: Principal, callback_id: str) -> Callback:
-        callback = await store.get(conn, callback_id, lock=True)
+    async def _owned(
+        self, conn: AsyncConnection, user: Principal, callback_id: str, lock: bool = True
+    ) -> Callback:
+        callback = await store.get(conn, callback_id, lock=lock)
         if callback is None:
             raise NotFound("no-such-callback", f"no callback {callback_id!r}", "id")
         if user.role not in CALLBACK_LEADS and callback.agent_id != user.id:
@@ -225,7 +227,7 @@ class Callbacks:
     # -- reading ------------------------------------------------------------------------------
     async def get(self, user: Principal, callback_id: str) -> Callback:
         async with self.db().connect() as conn:
-            return await self._owned(conn, user, callback_id)
+            return await self._owned(conn, user, callback_id, lock=False)
 
     async def search(
         self,

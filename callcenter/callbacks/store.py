@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callcenter.callbacks.model import Callback, CallbackStatus
-from callcenter.db import Base, UTCDateTime, keyset_before
+from callcenter.db import Base, UTCDateTime, keyset_before, locked_row
 
 
 class CallbackRow(Base):
@@ -88,10 +88,13 @@ async def insert_once(conn: AsyncConnection, callback: Callback) -> bool:
 
 
 async def get(conn: AsyncConnection, callback_id: str, lock: bool = False) -> Callback | None:
-    query = select(callbacks).where(callbacks.c.id == callback_id)
-    if lock and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = (await conn.execute(query)).mappings().first()
+    where = callbacks.c.id == callback_id
+    query = select(callbacks).where(where)
+    if lock:
+        result = await locked_row(conn, callbacks, where, query)
+    else:
+        result = await conn.execute(query)
+    row = result.mappings().first()
     return callback_from_row(row) if row else None
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapped, mapped_column
 
-from callcenter.db import Base, UTCDateTime
+from callcenter.db import Base, UTCDateTime, locked_row
 from callcenter.incidents.model import LIVE, AreaKeys, Incident, Place, Status
 from callcenter.tickets.store import ticket_calls, ticket_history, tickets
 
@@ -128,13 +128,19 @@ async def save(conn: AsyncConnection, incident: Incident) -> None:
 async def get(
     conn: AsyncConnection, incident_id: str, lock: bool = False, share: bool = False
 ) -> Incident | None:
-    """`lock`: for a change of the incident; `share`: for linking a report to it, so that a
-    close or dismissal waits for the report (and sees it), or the report sees it closed.
-    (SQLite writes one transaction at a time: nothing to lock.)"""
-    query = select(incidents).where(incidents.c.id == incident_id)
-    if (lock or share) and conn.dialect.name == "postgresql":
-        query = query.with_for_update(read=not lock)
-    row = (await conn.execute(query)).mappings().first()
+    """`lock`: for a change of the incident (db.locked_row); `share`: for linking a report
+    to it, so that a close or dismissal waits for the report (and sees it), or the report
+    sees it closed (SQLite: the linking transaction has written its ticket first, so it
+    holds the write lock already)."""
+    where = incidents.c.id == incident_id
+    query = select(incidents).where(where)
+    if lock:
+        result = await locked_row(conn, incidents, where, query)
+    elif share and conn.dialect.name == "postgresql":
+        result = await conn.execute(query.with_for_update(read=True))
+    else:
+        result = await conn.execute(query)
+    row = result.mappings().first()
     return incident_from_row(row) if row else None
 
 

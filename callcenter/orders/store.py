@@ -19,7 +19,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Table, Text, func, se
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapped, mapped_column
 
-from callcenter.db import Base, UTCDateTime, keyset_before
+from callcenter.db import Base, UTCDateTime, keyset_before, locked_row
 from callcenter.orders.model import ACTIVE_STATUSES, Order, OrderStatus
 
 
@@ -116,16 +116,14 @@ async def insert_order(conn: AsyncConnection, order: Order) -> None:
 
 async def get_order(conn: AsyncConnection, order_id: str, lock: bool = False) -> Order | None:
     """`lock` (in a writing transaction): the order as it is now, no one else changing it
-    until the caller commits: FOR UPDATE on PostgreSQL. SQLite has no row locks and starts a
-    transaction only at its first write, so a read before it may be stale by the time the
-    write comes (two pauses at one instant both saw none): a write that changes nothing
-    comes first, taking the database's write lock."""
-    query = select(orders).where(orders.c.id == order_id)
-    if lock and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    elif lock:
-        await conn.execute(update(orders).where(orders.c.id == order_id).values(id=orders.c.id))
-    row = (await conn.execute(query)).mappings().first()
+    until the caller commits (db.locked_row)."""
+    where = orders.c.id == order_id
+    query = select(orders).where(where)
+    if lock:
+        result = await locked_row(conn, orders, where, query)
+    else:
+        result = await conn.execute(query)
+    row = result.mappings().first()
     return order_from_row(row) if row else None
 
 

@@ -23,7 +23,7 @@ from callcenter.auth.store import users
 from callcenter.calls.rings import RingRule
 from callcenter.clock import Clock
 from callcenter.config import Holiday
-from callcenter.db import keyset_before
+from callcenter.db import keyset_before, locked_row
 from callcenter.errors import Conflict, Forbidden, Invalid, NotFound
 from callcenter.qa import store
 from callcenter.qa.checklists import Checklist, Sheet
@@ -102,10 +102,13 @@ class Evaluations:
 
     # -- the desk -----------------------------------------------------------------------------
     async def _sample(self, conn: AsyncConnection, sample_id: str, lock: bool = False) -> Sample:
-        stmt = select(store.qa_samples).where(store.qa_samples.c.id == sample_id)
-        if lock and conn.dialect.name == "postgresql":
-            stmt = stmt.with_for_update()
-        row = (await conn.execute(stmt)).mappings().first()
+        table, where = store.qa_samples, store.qa_samples.c.id == sample_id
+        stmt = select(table).where(where)
+        if lock:
+            result = await locked_row(conn, table, where, stmt)
+        else:
+            result = await conn.execute(stmt)
+        row = result.mappings().first()
         if row is None:
             raise NotFound("no-such-sample", f"no sample {sample_id[:64]!r}", "id")
         return store.sample_from_row(row)

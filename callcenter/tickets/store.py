@@ -30,7 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from callcenter.auth.store import users
 from callcenter.calls.store import calls, legs
-from callcenter.db import Base, UTCDateTime, keyset_before
+from callcenter.db import Base, UTCDateTime, keyset_before, locked_row
 from callcenter.tickets.model import OPEN_STATUSES, Ticket
 
 # On PostgreSQL the standard address compares byte by byte (collation "C"), as SQLite does:
@@ -173,10 +173,13 @@ async def update_ticket(conn: AsyncConnection, ticket: Ticket) -> None:
 
 
 async def ticket_by_id(conn: AsyncConnection, ticket_id: str, lock: bool = False) -> Found | None:
-    stmt = _select().where(tickets.c.id == ticket_id)
-    if lock and conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update(of=tickets)
-    found = _found((await conn.execute(stmt)).all())
+    where = tickets.c.id == ticket_id
+    stmt = _select().where(where)
+    if lock:
+        result = await locked_row(conn, tickets, where, stmt)
+    else:
+        result = await conn.execute(stmt)
+    found = _found(result.all())
     return found[0] if found else None
 
 

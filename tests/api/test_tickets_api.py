@@ -3,6 +3,7 @@ routed by the address book, owned by the agent who took it, changed only by addi
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -500,3 +501,24 @@ async def test_open_tickets_of_every_status_are_listed_newest_first(
     ).json()
     assert [t["id"] for t in history["open"]] == taken[2::-1]
     assert [t["status"] for t in history["open"]] == ["open", "repaired", "dispatched"]
+
+
+async def test_two_changes_to_one_ticket_at_one_instant_both_stay(hotline: Hotline) -> None:
+    """The agent fixes the severity while the team lead adds the fault location: neither
+    change is lost to the other (SQLite too, which has no row locks)."""
+    agent = await person(hotline, "li.na", "agent", "2001", "007")
+    lead = await person(hotline, "lead", "team_lead")
+    ticket = await take(hotline, agent)
+    url = f"/api/tickets/{ticket['id']}"
+
+    async def change(who: dict[str, str], body: dict[str, Any]) -> int:
+        return (await hotline.client.patch(url, json=body, headers=who)).status
+
+    statuses = await asyncio.gather(
+        change(agent, {"severity": "urgent"}), change(lead, {"fault_location": "暖气片"})
+    )
+    assert statuses == [200, 200]
+    now = await (await hotline.client.get(url, headers=lead)).json()
+    assert (now["severity"], now["fault_location"]) == ("urgent", "暖气片")
+    changes = [e["changes"] for e in now["timeline"] if e["action"] == "changed"]
+    assert sorted(list(c) for c in changes) == [["fault_location"], ["severity"]]
