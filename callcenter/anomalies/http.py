@@ -3,7 +3,6 @@ ticket, report a late step, follow up and close a complaint. Paged like /api/ord
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -16,9 +15,10 @@ from callcenter.anomalies.service import Anomalies
 from callcenter.auth import store as auth_store
 from callcenter.auth.http import json_body, principal
 from callcenter.auth.model import NAME_RE, Role
-from callcenter.errors import Forbidden, Invalid, NotFound
+from callcenter.errors import Forbidden, Invalid
 from callcenter.tickets.model import TICKET_USERS
 from callcenter.web.paging import paged, read_cursor, read_instant, read_limit
+from callcenter.web.params import ID_RE, path_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,15 +29,7 @@ class AnomaliesDeps:
 
 ANOMALIES = web.AppKey("anomalies", AnomaliesDeps)
 
-ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_NOTE = 2000
-
-
-def _id(request: web.Request, what: str) -> str:
-    value = request.match_info["id"]
-    if not ID_RE.match(value):
-        raise NotFound(f"no-such-{what}", f"no {what} {value[:64]!r}", "id")
-    return value
 
 
 async def list_anomalies(request: web.Request) -> web.Response:
@@ -85,7 +77,7 @@ async def list_anomalies(request: web.Request) -> web.Response:
 async def get_anomaly(request: web.Request) -> web.Response:
     deps = request.app[ANOMALIES]
     user = await principal(request, ANOMALY_READERS)
-    named = await deps.anomalies().get(user, _id(request, "anomaly"))
+    named = await deps.anomalies().get(user, path_id(request, "anomaly"))
     return web.json_response(schemas.anomaly_json(named))
 
 
@@ -93,7 +85,7 @@ async def log_on_ticket(request: web.Request) -> web.Response:
     deps = request.app[ANOMALIES]
     user = await principal(request, TICKET_USERS)
     new = schemas.new_anomaly(await json_body(request))
-    named = await deps.anomalies().log_on_ticket(user, _id(request, "ticket"), new)
+    named = await deps.anomalies().log_on_ticket(user, path_id(request, "ticket"), new)
     response = web.json_response(schemas.anomaly_json(named), status=201)
     response.headers["Location"] = f"/api/anomalies/{named.anomaly.id}"
     return response
@@ -102,7 +94,7 @@ async def log_on_ticket(request: web.Request) -> web.Response:
 async def report(request: web.Request) -> web.Response:
     deps = request.app[ANOMALIES]
     user = await principal(request, ANOMALY_READERS)
-    named = await deps.anomalies().report(user, _id(request, "anomaly"))
+    named = await deps.anomalies().report(user, path_id(request, "anomaly"))
     return web.json_response(schemas.anomaly_json(named))
 
 
@@ -111,7 +103,7 @@ async def follow_up(request: web.Request) -> web.Response:
     user = await principal(request, ANOMALY_READERS)
     body = await json_body(request)
     note = schemas.required_text(body, "note", "say how the resident was contacted or answered")
-    named = await deps.anomalies().follow_up(user, _id(request, "anomaly"), note)
+    named = await deps.anomalies().follow_up(user, path_id(request, "anomaly"), note)
     return web.json_response(schemas.anomaly_json(named))
 
 
@@ -120,7 +112,7 @@ async def close(request: web.Request) -> web.Response:
     user = await principal(request, ANOMALY_LEADS)
     body = await json_body(request)
     resolution = schemas.required_text(body, "resolution", "say how the complaint was resolved")
-    named = await deps.anomalies().close(user, _id(request, "anomaly"), resolution)
+    named = await deps.anomalies().close(user, path_id(request, "anomaly"), resolution)
     return web.json_response(schemas.anomaly_json(named))
 
 

@@ -3,7 +3,6 @@ figures per agent or station for the department head."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,8 +22,9 @@ from callcenter.callbacks.model import (
 )
 from callcenter.callbacks.service import Callbacks
 from callcenter.clock import Clock
-from callcenter.errors import Invalid, NotFound
+from callcenter.errors import Invalid
 from callcenter.web.paging import paged, read_cursor, read_instant, read_limit
+from callcenter.web.params import path_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,14 +35,6 @@ class CallbacksDeps:
 
 
 CALLBACKS = web.AppKey("callbacks", CallbacksDeps)
-ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-def _id(request: web.Request) -> str:
-    value = request.match_info["id"]
-    if not ID_RE.match(value):
-        raise NotFound("no-such-callback", f"no callback {value[:64]!r}", "id")
-    return value
 
 
 async def list_callbacks(request: web.Request) -> web.Response:
@@ -87,7 +79,7 @@ async def list_callbacks(request: web.Request) -> web.Response:
 async def get_callback(request: web.Request) -> web.Response:
     deps = request.app[CALLBACKS]
     user = await principal(request, CALLBACK_USERS)
-    callback = await deps.callbacks().get(user, _id(request))
+    callback = await deps.callbacks().get(user, path_id(request, "callback"))
     return web.json_response(schemas.callback_json(callback, deps.clock.now()))
 
 
@@ -96,7 +88,7 @@ async def record_callback(request: web.Request) -> web.Response:
     user = await principal(request, CALLBACK_USERS)
     outcome, answers, call_at, call = schemas.record(await json_body(request))
     callback = await deps.callbacks().record(
-        user, _id(request), outcome, answers=answers, call_at=call_at, call_id=call
+        user, path_id(request, "callback"), outcome, answers=answers, call_at=call_at, call_id=call
     )
     return web.json_response(schemas.callback_json(callback, deps.clock.now()))
 

@@ -3,7 +3,6 @@ by address (the desk as the agent types), and the desk's one-key incident report
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +16,7 @@ from callcenter.incidents.model import INCIDENT_READERS, STATUSES, AreaError, Pl
 from callcenter.incidents.reporting import IncidentReports, ReportRequest
 from callcenter.incidents.service import Incidents
 from callcenter.tickets.model import CATEGORIES, TICKET_USERS
+from callcenter.web.params import ID_RE, path_id
 
 # The ticket as the tickets routes dump it (numbers masked by role): (user, ticket id) → JSON.
 TicketJson = Callable[[Any, str], Awaitable[dict[str, Any]]]
@@ -30,15 +30,7 @@ class IncidentsDeps:
 
 
 INCIDENTS = web.AppKey("incidents", IncidentsDeps)
-ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_LIMIT = 500
-
-
-def _id(request: web.Request) -> str:
-    incident_id = request.match_info["id"]
-    if not ID_RE.match(incident_id):
-        raise NotFound("no-such-incident", f"no incident {incident_id[:64]!r}", "id")
-    return incident_id
 
 
 def _places(deps: IncidentsDeps, typed: list[tuple[str, str]] | None) -> tuple[Place, ...] | None:
@@ -104,14 +96,14 @@ async def _detail(deps: IncidentsDeps, incident_id: str) -> dict[str, Any]:
 async def get_incident(request: web.Request) -> web.Response:
     deps = request.app[INCIDENTS]
     await principal(request, INCIDENT_READERS)
-    return web.json_response(await _detail(deps, _id(request)))
+    return web.json_response(await _detail(deps, path_id(request, "incident")))
 
 
 async def change_incident(request: web.Request) -> web.Response:
     deps = request.app[INCIDENTS]
     user = await principal(request, model.INCIDENT_OPENERS)
     values = schemas.patch(await json_body(request))
-    incident = await deps.incidents().update(user, _id(request), values)
+    incident = await deps.incidents().update(user, path_id(request, "incident"), values)
     return web.json_response(await _detail(deps, incident.id))
 
 
@@ -120,7 +112,7 @@ async def confirm_incident(request: web.Request) -> web.Response:
     user = await principal(request, model.INCIDENT_HEADS)
     body = await json_body(request)
     opening = schemas.opening(body, _places(deps, schemas.area(body)))
-    incident = await deps.incidents().confirm(user, _id(request), opening)
+    incident = await deps.incidents().confirm(user, path_id(request, "incident"), opening)
     return web.json_response(await _detail(deps, incident.id))
 
 
@@ -128,7 +120,7 @@ async def dismiss_incident(request: web.Request) -> web.Response:
     deps = request.app[INCIDENTS]
     user = await principal(request, model.INCIDENT_HEADS)
     reason = schemas.reason(await json_body(request), "reason")
-    incident = await deps.incidents().dismiss(user, _id(request), reason)
+    incident = await deps.incidents().dismiss(user, path_id(request, "incident"), reason)
     return web.json_response(await _detail(deps, incident.id))
 
 
@@ -136,7 +128,7 @@ async def close_incident(request: web.Request) -> web.Response:
     deps = request.app[INCIDENTS]
     user = await principal(request, model.INCIDENT_HEADS)
     note, repaired_at = schemas.closing(await json_body(request))
-    incident = await deps.incidents().close(user, _id(request), note, repaired_at)
+    incident = await deps.incidents().close(user, path_id(request, "incident"), note, repaired_at)
     return web.json_response(await _detail(deps, incident.id))
 
 
@@ -146,7 +138,7 @@ async def unlink_ticket(request: web.Request) -> web.Response:
     ticket_id = request.match_info["ticket"]
     if not ID_RE.match(ticket_id):
         raise NotFound("not-in-incident", f"no ticket {ticket_id[:64]!r}", "ticket")
-    incident = await deps.incidents().unlink(user, _id(request), ticket_id)
+    incident = await deps.incidents().unlink(user, path_id(request, "incident"), ticket_id)
     return web.json_response(await _detail(deps, incident.id))
 
 
@@ -187,7 +179,7 @@ async def report(request: web.Request) -> web.Response:
     )
     if req.call is not None and not ID_RE.match(req.call):
         raise Invalid("no-such-call", f"no call {req.call[:64]!r}", "call")
-    done = await deps.reports().report(user, _id(request), req)
+    done = await deps.reports().report(user, path_id(request, "incident"), req)
     ticket = await deps.ticket_json(user, done.found.ticket.id)
     return web.json_response(
         {"created": done.created, "ticket": ticket}, status=201 if done.created else 200

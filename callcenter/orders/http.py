@@ -7,7 +7,6 @@ those orders is sorted by it, highest first, then the oldest dispatched.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +33,7 @@ from callcenter.stations.model import AddressBook
 from callcenter.tickets import store as tickets_store
 from callcenter.tickets.model import Ticket
 from callcenter.web.paging import paged, read_cursor, read_limit
+from callcenter.web.params import ID_RE, path_id
 
 # A ticket → its priority as JSON, whatever the ticket's status (the order decides).
 PriorityOf = Callable[[Ticket], dict[str, Any] | None]
@@ -49,17 +49,9 @@ class OrdersDeps:
 
 ORDERS = web.AppKey("orders", OrdersDeps)
 
-ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_NOTE = 2000
 MAX_REPAIRMAN = 64
 ACTIONS: tuple[StationAction, ...] = ("accept", "contact", "return", "refuse")
-
-
-def _id(request: web.Request, what: str) -> str:
-    value = request.match_info["id"]
-    if not ID_RE.match(value):
-        raise NotFound(f"no-such-{what}", f"no {what} {value[:64]!r}", "id")
-    return value
 
 
 def _text(body: dict[str, Any], name: str, most: int) -> str | None:
@@ -89,7 +81,7 @@ def _own_station(user: Principal) -> str | None:
 async def dispatch(request: web.Request) -> web.Response:
     deps = request.app[ORDERS]
     user = await principal(request, DISPATCHERS)
-    order = await deps.orders().dispatch(user, _id(request, "ticket"))
+    order = await deps.orders().dispatch(user, path_id(request, "ticket"))
     response = web.json_response(await _order_json(deps, order), status=201)
     response.headers["Location"] = f"/api/orders/{order.id}"
     return response
@@ -208,7 +200,7 @@ async def _order_json(deps: OrdersDeps, order: Order) -> dict[str, Any]:
 async def get_order(request: web.Request) -> web.Response:
     deps = request.app[ORDERS]
     user = await principal(request, ORDER_READERS)
-    order, history = await deps.orders().get(_id(request, "order"))
+    order, history = await deps.orders().get(path_id(request, "order"))
     own = _own_station(user)
     if own is not None and order.station != own:
         # Another station's order does not exist for this one (no probing of ids).
@@ -247,7 +239,7 @@ def _action(name: str) -> Callable[[web.Request], Any]:
             note = _text(body, "note", MAX_NOTE)
         repairman = _text(body, "repairman", MAX_REPAIRMAN)
         order = await deps.orders().act(
-            user, _id(request, "order"), action, repairman=repairman, note=note
+            user, path_id(request, "order"), action, repairman=repairman, note=note
         )
         return web.json_response(await _order_json(deps, order))
 
@@ -261,7 +253,7 @@ async def recall(request: web.Request) -> web.Response:
     reason = _text(body, "reason", MAX_NOTE)
     if not reason:
         raise Invalid("missing-field", "say why the order is recalled", "reason")
-    order = await deps.orders().recall(user, _id(request, "order"), reason)
+    order = await deps.orders().recall(user, path_id(request, "order"), reason)
     return web.json_response(await _order_json(deps, order))
 
 

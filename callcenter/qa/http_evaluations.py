@@ -3,7 +3,6 @@ evaluations' sign-off (the agent acknowledges or disputes, the QA lead resolves)
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,18 +13,18 @@ from aiohttp import web
 from callcenter.auth import store as auth_store
 from callcenter.auth.http import json_body, principal
 from callcenter.auth.model import NAME_RE, Principal, Role
-from callcenter.errors import Forbidden, Invalid, NotFound
+from callcenter.errors import Forbidden, Invalid
 from callcenter.privacy import NumberPolicy
 from callcenter.qa import schemas
 from callcenter.qa.checklists import Checklist, Sheet
 from callcenter.qa.model import QA_READERS, REVIEWERS, EvaluationStatus
 from callcenter.qa.service import SAMPLE_OVERSEERS, Evaluations, Listed
 from callcenter.web.paging import paged, read_cursor, read_instant, read_limit
+from callcenter.web.params import path_id
 
 # Agents read their own evaluations; the leads, supervisors and admins all of them.
 EVALUATION_READERS = QA_READERS | {Role.AGENT}
 STATUSES: tuple[EvaluationStatus, ...] = ("open", "acknowledged", "disputed", "upheld", "revised")
-ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,13 +36,6 @@ class EvaluationsDeps:
 
 
 EVALUATIONS = web.AppKey("qa_evaluations", EvaluationsDeps)
-
-
-def _id(request: web.Request, what: str) -> str:
-    value = request.match_info["id"]
-    if not ID_RE.match(value):
-        raise NotFound(f"no-such-{what}", f"no {what} {value[:64]!r}", "id")
-    return value
 
 
 def _json(
@@ -67,7 +59,7 @@ async def list_checklists(request: web.Request) -> web.Response:
 async def get_sample(request: web.Request) -> web.Response:
     deps = request.app[EVALUATIONS]
     user = await principal(request, REVIEWERS | SAMPLE_OVERSEERS)
-    view = await deps.evaluations().sample(user, _id(request, "sample"))
+    view = await deps.evaluations().sample(user, path_id(request, "sample"))
     # The sample's reviewer judges "phone recorded wrong" against what was said, so sees the
     # number in full on the samples drawn for them (a QA lead is masked elsewhere, [privacy]).
     full = view.sample.reviewer_id == user.id or deps.numbers.full(user.role.value)
@@ -77,7 +69,7 @@ async def get_sample(request: web.Request) -> web.Response:
 async def score_sample(request: web.Request) -> web.Response:
     deps = request.app[EVALUATIONS]
     user = await principal(request, REVIEWERS)
-    sample_id = _id(request, "sample")
+    sample_id = path_id(request, "sample")
     scores, comment, good, found = schemas.evaluation_body(await json_body(request))
     evaluation = await deps.evaluations().score(user, sample_id, scores, comment, good, found)
     return web.json_response(
@@ -128,13 +120,13 @@ async def list_evaluations(request: web.Request) -> web.Response:
 async def get_evaluation(request: web.Request) -> web.Response:
     deps = request.app[EVALUATIONS]
     user = await principal(request, EVALUATION_READERS)
-    return web.json_response(await _detail(deps, user, _id(request, "evaluation")))
+    return web.json_response(await _detail(deps, user, path_id(request, "evaluation")))
 
 
 async def acknowledge(request: web.Request) -> web.Response:
     deps = request.app[EVALUATIONS]
     user = await principal(request, frozenset({Role.AGENT}))
-    evaluation_id = _id(request, "evaluation")
+    evaluation_id = path_id(request, "evaluation")
     await deps.evaluations().acknowledge(user, evaluation_id)
     return web.json_response(await _detail(deps, user, evaluation_id))
 
@@ -142,7 +134,7 @@ async def acknowledge(request: web.Request) -> web.Response:
 async def dispute(request: web.Request) -> web.Response:
     deps = request.app[EVALUATIONS]
     user = await principal(request, frozenset({Role.AGENT}))
-    evaluation_id = _id(request, "evaluation")
+    evaluation_id = path_id(request, "evaluation")
     comment = schemas.dispute_body(await json_body(request))
     await deps.evaluations().dispute(user, evaluation_id, comment)
     return web.json_response(await _detail(deps, user, evaluation_id))
@@ -151,7 +143,7 @@ async def dispute(request: web.Request) -> web.Response:
 async def resolve(request: web.Request) -> web.Response:
     deps = request.app[EVALUATIONS]
     user = await principal(request, frozenset({Role.QA_LEAD}))
-    evaluation_id = _id(request, "evaluation")
+    evaluation_id = path_id(request, "evaluation")
     decision, comment, scores, found = schemas.resolve_body(await json_body(request))
     await deps.evaluations().resolve(user, evaluation_id, decision, comment, scores, found)
     return web.json_response(await _detail(deps, user, evaluation_id))

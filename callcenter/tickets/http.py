@@ -3,7 +3,6 @@ dump. Paging is the shape of /api/calls: newest first, a Link rel="next" when a 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,7 @@ from callcenter.tickets.model import ALL_KINDS, STATUSES, TICKET_USERS, Ticket
 from callcenter.tickets.service import CallerHistory, Detail, Tickets
 from callcenter.tickets.store import Cursor, Filter, Found
 from callcenter.web.paging import paged, read_cursor, read_instant, read_limit
+from callcenter.web.params import ID_RE, path_id
 
 RecordingsForCalls = Callable[[list[str]], Awaitable[list[dict[str, Any]]]]
 IncidentsAt = Callable[[list[str | None]], Awaitable[list[dict[str, Any]]]]
@@ -49,7 +49,6 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 # Ids this service gives out (tickets and calls: 32 hex digits); anything else names nothing
 # and never reaches the database (PostgreSQL refuses a NUL with an error, not a miss).
-ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def _full(deps: TicketsDeps, user: Principal, found: Found) -> bool:
@@ -170,17 +169,10 @@ async def list_tickets(request: web.Request) -> web.Response:
     return paged(request, body, limit, last)
 
 
-def _ticket_id(request: web.Request) -> str:
-    ticket_id = request.match_info["id"]
-    if not ID_RE.match(ticket_id):
-        raise NotFound("no-such-ticket", f"no ticket {ticket_id[:64]!r}", "id")
-    return ticket_id
-
-
 async def get_ticket(request: web.Request) -> web.Response:
     deps = request.app[TICKETS]
     user = await principal(request, TICKET_USERS)
-    detail = await deps.tickets().detail(_ticket_id(request))
+    detail = await deps.tickets().detail(path_id(request, "ticket"))
     return web.json_response(await _detail_json(deps, user, detail))
 
 
@@ -189,7 +181,7 @@ async def change_ticket(request: web.Request) -> web.Response:
     user = await principal(request, TICKET_USERS)
     change = schemas.patch(await json_body(request))
     tickets = deps.tickets()
-    ticket_id = _ticket_id(request)
+    ticket_id = path_id(request, "ticket")
     await tickets.update(user, ticket_id, change)
     return web.json_response(await _detail_json(deps, user, await tickets.detail(ticket_id)))
 
@@ -199,7 +191,7 @@ async def link_call(request: web.Request) -> web.Response:
     user = await principal(request, TICKET_USERS)
     call_id = schemas.linked_call(await json_body(request))
     tickets = deps.tickets()
-    ticket_id = _ticket_id(request)
+    ticket_id = path_id(request, "ticket")
     await tickets.link(user, ticket_id, call_id)
     body = await _detail_json(deps, user, await tickets.detail(ticket_id))
     return web.json_response(body, status=201)

@@ -4,7 +4,6 @@ per day and station (GET /api/reports/clock, JSON or CSV)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -13,7 +12,7 @@ from aiohttp import web
 
 from callcenter.auth.http import json_body, principal
 from callcenter.auth.model import STATS_READERS
-from callcenter.errors import Invalid, NotFound
+from callcenter.errors import Invalid
 from callcenter.orders import schemas as orders_schemas
 from callcenter.orders.model import ORDER_READERS
 from callcenter.stations.model import AddressBook
@@ -22,9 +21,9 @@ from callcenter.timeline import schemas
 from callcenter.timeline.pauses import PAUSE_REASONS
 from callcenter.timeline.service import Clocks, Pauses
 from callcenter.web.paging import EARLIEST
+from callcenter.web.params import path_id
 
 # Ids this service gives out; anything else names nothing and never reaches the database.
-ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_NOTE = 500
 # One report reads every repair ticket of its days at once: a month and a day, no more.
 MOST_DAYS = 31
@@ -39,13 +38,6 @@ class TimelineDeps:
 
 
 TIMELINE = web.AppKey("timeline", TimelineDeps)
-
-
-def _id(request: web.Request, what: str) -> str:
-    value = request.match_info["id"]
-    if not ID_RE.match(value):
-        raise NotFound(f"no-such-{what}", f"no {what} {value[:64]!r}", "id")
-    return value
 
 
 async def pause(request: web.Request) -> web.Response:
@@ -67,7 +59,7 @@ async def pause(request: web.Request) -> web.Response:
     if reason == "other" and not note:
         raise Invalid("missing-field", "say what the station waits for", "note")
     order = await deps.pauses().pause(
-        user, _id(request, "order"), next(r for r in PAUSE_REASONS if r == reason), note
+        user, path_id(request, "order"), next(r for r in PAUSE_REASONS if r == reason), note
     )
     return web.json_response(orders_schemas.order_json(order))
 
@@ -75,7 +67,7 @@ async def pause(request: web.Request) -> web.Response:
 async def resume(request: web.Request) -> web.Response:
     deps = request.app[TIMELINE]
     user = await principal(request, ORDER_READERS)
-    order = await deps.pauses().resume(user, _id(request, "order"))
+    order = await deps.pauses().resume(user, path_id(request, "order"))
     return web.json_response(orders_schemas.order_json(order))
 
 
@@ -83,7 +75,7 @@ async def ticket_clock(request: web.Request) -> web.Response:
     deps = request.app[TIMELINE]
     await principal(request, TICKET_USERS)
     clocks = deps.clocks()
-    timeline = await clocks.ticket(_id(request, "ticket"))
+    timeline = await clocks.ticket(path_id(request, "ticket"))
     return web.json_response(schemas.timeline_json(timeline, clocks.clock.now()))
 
 
